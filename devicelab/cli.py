@@ -1,0 +1,94 @@
+"""The `devicelab` command line."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+from devicelab.errors import ConfigError, DevicelabError, InfrastructureError
+
+#: Exit codes shared by every command (gate, scan, repro): 0 pass, 1 fail, 2 inconclusive,
+#: 3 infrastructure or input error.
+EXIT_INFRA = 3
+
+
+@click.group()
+@click.version_option(package_name="devicelab")
+def cli() -> None:
+    """devicelab: flash handsets, drive first boot, capture traffic, find personal data."""
+
+
+@cli.group()
+def virtual() -> None:
+    """The virtual lab: Python handsets that real adb, fastboot and uiautomator2 drive."""
+
+
+@virtual.command("up")
+@click.option("--count", default=1, show_default=True, type=click.IntRange(1, 64), help="Handsets to run.")
+@click.option("--build", "build_name", default="nokia7plus-00WW_3_22C_SP05", show_default=True,
+              help="Build each handset starts with (a name in fixtures/builds/).")
+@click.option("--sim", default=None, help="SIM profile in each slot (a name in fixtures/sims/); none by default.")
+@click.option("--adb-port", default=5037, show_default=True, type=click.IntRange(1, 65535),
+              help="adb server to register with (started if not running).")
+@click.option("--boot-seconds", default=None, type=click.FloatRange(0, 600), help="Override boot time.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per handset, then READY.")
+def virtual_up(count: int, build_name: str, sim: str | None, adb_port: int, boot_seconds: float | None,
+               as_json: bool) -> None:
+    """Run virtual handsets in the foreground until interrupted."""
+    from devicelab.virtual.lab import VirtualLab
+
+    lab = VirtualLab(count, build=build_name, sim=sim, adb_server_port=adb_port, boot_seconds=boot_seconds)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with lab:
+        for info in lab.info():
+            if as_json:
+                click.echo(json.dumps(info.as_dict()))
+            else:
+                click.echo(f"{info.adb_serial:<16} {info.fastboot:<22} {info.serialno}  {info.fingerprint}")
+        click.echo("READY" if as_json else f"{count} virtual handset(s) up on adb server port {adb_port}; "
+                   "Ctrl-C to stop")
+        sys.stdout.flush()
+        while not stop.wait(0.5):
+            pass
+
+
+@virtual.command("build-image")
+@click.argument("manifest", type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Zip to write.")
+def virtual_build_image(manifest: Path, output: Path) -> None:
+    """Make a factory image zip from a build manifest, for `fastboot update`."""
+    from devicelab.builds import load_build_file
+    from devicelab.virtual.image import write_factory_zip
+
+    build = load_build_file(manifest)
+    write_factory_zip(build, output)
+    click.echo(f"{output}: {build.fingerprint}")
+
+
+@cli.command()
+def demo() -> None:
+    """Start a virtual lab and show it working (becomes the privacy gate demo)."""
+    from devicelab.demo import run_demo
+
+    run_demo()
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except ConfigError as exc:
+        click.echo(f"devicelab: bad input: {exc}", err=True)
+        sys.exit(EXIT_INFRA)
+    except InfrastructureError as exc:
+        click.echo(f"devicelab: infrastructure error: {exc}", err=True)
+        sys.exit(EXIT_INFRA)
+    except DevicelabError as exc:
+        click.echo(f"devicelab: {exc}", err=True)
+        sys.exit(EXIT_INFRA)

@@ -1,0 +1,134 @@
+"""The one error tree of devicelab.
+
+Every error is picklable (pytest-xdist ships them between processes) and carries the facts a
+QA engineer needs: which handset, which step, which command, what it printed.
+
+    DevicelabError
+    ├── ConfigError                  a bad file: inventory, build, policy, identity, ...
+    ├── InfrastructureError          the lab failed, not the product
+    │   ├── ToolMissingError         adb / fastboot not on PATH
+    │   ├── HandsetError             a handset failed a step
+    │   │   ├── AdbError
+    │   │   ├── FastbootError
+    │   │   ├── BootTimeoutError
+    │   │   └── HandsetGoneError
+    │   ├── LeaseTimeoutError
+    │   └── CaptureError
+    └── (findings are not errors: see devicelab.analysis)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DevicelabError(Exception):
+    """Base of every devicelab error."""
+
+    def __init__(self, message: str, **facts: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.facts = facts
+        for key, value in facts.items():
+            setattr(self, key, value)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.message, self.facts))
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _rebuild(cls: type[DevicelabError], message: str, facts: dict[str, Any]) -> DevicelabError:
+    err = cls.__new__(cls)
+    DevicelabError.__init__(err, message, **facts)
+    return err
+
+
+class ConfigError(DevicelabError):
+    """A data file is wrong: names the file, the field path and what was expected."""
+
+    def __init__(self, path: str, field: str, problem: str) -> None:
+        where = f"{path}: {field}" if field else path
+        super().__init__(f"{where}: {problem}", path=path, field=field, problem=problem)
+
+
+class InfrastructureError(DevicelabError):
+    """The lab failed (handset, cable, tool, proxy), not the product under test."""
+
+
+class ToolMissingError(InfrastructureError):
+    """A required host tool is not installed."""
+
+    def __init__(self, tool: str, hint: str = "") -> None:
+        msg = f"`{tool}` was not found on PATH"
+        if hint:
+            msg += f"; {hint}"
+        super().__init__(msg, tool=tool)
+
+
+class HandsetError(InfrastructureError):
+    """A handset failed a step. `serial` and `step` say which and where."""
+
+    def __init__(self, message: str, *, serial: str = "", step: str = "", **facts: Any) -> None:
+        prefix = f"[{serial}] " if serial else ""
+        if step:
+            prefix += f"{step}: "
+        super().__init__(prefix + message, serial=serial, step=step, **facts)
+
+
+class CommandError(HandsetError):
+    """An external command on or for a handset failed: carries argv, output and exit code."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        serial: str = "",
+        step: str = "",
+        command: str | list[str] = "",
+        stdout: str = "",
+        stderr: str = "",
+        exit_code: int | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            serial=serial,
+            step=step,
+            command=command,
+            stdout=stdout,
+            stderr=stderr,
+            exit_code=exit_code,
+        )
+
+
+class AdbError(CommandError):
+    """An adb operation failed."""
+
+
+class AdbTimeoutError(AdbError):
+    """An adb operation did not finish in time."""
+
+
+class FastbootError(CommandError):
+    """A fastboot operation failed (non-zero exit, or `FAILED (remote: ...)`)."""
+
+
+class FastbootTimeoutError(FastbootError):
+    """fastboot did not finish in time (it waits forever for an absent target)."""
+
+
+class BootTimeoutError(HandsetError):
+    """The handset did not finish booting in time."""
+
+
+class HandsetGoneError(HandsetError):
+    """The handset disappeared and did not come back in time."""
+
+
+class LeaseTimeoutError(InfrastructureError):
+    """No handset matching the request became free in time."""
+
+
+class CaptureError(InfrastructureError):
+    """The traffic capture could not start, or stopped."""

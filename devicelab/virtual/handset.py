@@ -1,0 +1,227 @@
+"""A virtual Nokia handset: hardware identity, flash storage, a SIM slot, and a boot state
+machine that starts and stops its adbd and fastboot services as a real handset does.
+
+All methods run on the lab's event loop (devicelab.virtual.lab); tests reach them through
+`VirtualLab.call`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from typing import Literal, Protocol
+
+from devicelab.builds import Build
+from devicelab.sims import SimProfile
+from devicelab.virtual import image
+from devicelab.virtual.android import AndroidSystem, Radio, UserData
+from devicelab.virtual.clock import DeviceClock
+from devicelab.virtual.fs import VirtualFS
+from devicelab.virtual.identity import HardwareIdentity
+from devicelab.virtual.storage import Storage
+
+log = logging.getLogger(__name__)
+
+RebootTarget = Literal["system", "bootloader", "recovery"]
+
+#: Folders every booted system has.
+BASE_DIRS = (
+    "/system/app", "/system/priv-app", "/system/framework", "/system/bin", "/vendor/overlay",
+    "/data/local/tmp", "/data/system", "/data/misc/user/0/cacerts-added", "/data/app",
+    "/sdcard/Download", "/sdcard/DCIM", "/cache/recovery", "/proc/net", "/dev",
+    "/system/etc/security/cacerts", "/apex/com.android.conscrypt/cacerts", "/storage/emulated/0",
+)
+
+
+class BootState(enum.StrEnum):
+    OFF = "off"
+    BOOTLOADER = "bootloader"
+    BOOTING = "booting"  # adbd is up, sys.boot_completed is not yet 1
+    BOOTED = "booted"
+    RECOVERY = "recovery"
+
+
+class Service(Protocol):
+    """Something the handset runs only in some states (adbd, the fastboot target)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class VirtualHandset:
+    def __init__(
+        self,
+        name: str,
+        hardware: HardwareIdentity,
+        *,
+        sim: SimProfile | None = None,
+        clock_scale: float = 1.0,
+        boot_seconds: float | None = None,
+        reboot_delay: float = 0.05,
+    ) -> None:
+        self.name = name
+        self.hardware = hardware
+        self.storage = Storage()
+        self.userdata = UserData()
+        self.radio = Radio(sim=sim)
+        self.fs = VirtualFS()
+        self.clock = DeviceClock(scale=clock_scale)
+        self.state = BootState.OFF
+        self.system: AndroidSystem | None = None
+        self.adbd: Service | None = None
+        self.fastbootd: Service | None = None
+        self.boot_seconds = boot_seconds  # None: the build's own boot time
+        self.reboot_delay = reboot_delay
+        self._userdata_generation = -1
+        self._transition: asyncio.Task[None] | None = None
+        self._boot_timer: asyncio.TimerHandle | None = None
+        self.state_changed = asyncio.Event()
+
+    # -- provisioning (the factory, before the handset leaves it) ------------------------
+    def install(self, build: Build) -> None:
+        """Write a build to the current slot, as a factory would."""
+        self.storage.write("system", image.system_image(build))
+        for part in ("boot", "vendor", "vbmeta", "dtbo"):
+            self.storage.write(part, image.small_image(build, part))
+
+    def installed_build(self) -> Build:
+        """The build on the current slot, or ImageError when that slot would not boot."""
+        return image.read_system_image(self.storage.read("system"))
+
+    # -- state machine -------------------------------------------------------------------
+    def reboot(self, target: RebootTarget = "system") -> None:
+        """Start a reboot; returns at once (the connection that asked is dropped)."""
+        if self._transition is not None and not self._transition.done():
+            self._transition.cancel()
+        self._transition = asyncio.get_running_loop().create_task(self._reboot(target))
+
+    async def power_on(self, target: RebootTarget = "system") -> None:
+        await self._enter(target)
+
+    async def power_off(self) -> None:
+        await self._leave()
+        self._set_state(BootState.OFF)
+
+    async def _reboot(self, target: RebootTarget) -> None:
+        await self._leave()
+        self._set_state(BootState.OFF)
+        await asyncio.sleep(self.reboot_delay)
+        await self._enter(target)
+
+    async def _leave(self) -> None:
+        if self._boot_timer is not None:
+            self._boot_timer.cancel()
+            self._boot_timer = None
+        for service in (self.adbd, self.fastbootd):
+            if service is not None:
+                await service.stop()
+        self.system = None
+
+    async def _enter(self, target: RebootTarget) -> None:
+        if target == "bootloader":
+            self._set_state(BootState.BOOTLOADER)
+            if self.fastbootd is not None:
+                await self.fastbootd.start()
+            return
+        if target == "recovery":
+            if self._recovery_wipe_requested():
+                self.factory_reset()
+                await self._enter("system")
+                return
+            self._set_state(BootState.RECOVERY)
+            if self.adbd is not None:
+                await self.adbd.start()
+            return
+        try:
+            build = self.installed_build()
+        except image.ImageError as exc:
+            log.warning("%s: slot %s does not boot (%s); staying in the bootloader",
+                        self.name, self.storage.current_slot, exc)
+            await self._enter("bootloader")
+            return
+        self._boot_system(build)
+        if self.adbd is not None:
+            await self.adbd.start()
+        seconds = self.boot_seconds if self.boot_seconds is not None else build.boot_seconds
+        self._boot_timer = asyncio.get_running_loop().call_later(seconds, self._boot_completed)
+
+    def _boot_system(self, build: Build) -> None:
+        if self._userdata_generation != self.storage.userdata_generation:
+            self._userdata_generation = self.storage.userdata_generation
+            self.userdata = UserData()
+            self.fs.wipe("/data")
+            self.fs.wipe("/sdcard")
+        first_boot = not self.userdata.android_id
+        if first_boot:
+            self.userdata.first_boot_defaults(build)
+        self.userdata.boot_count += 1
+        self._lay_out_system_partition(build)
+        self.clock.mark_boot()
+        self.system = AndroidSystem(build, self.hardware, self.userdata, self.radio, self.fs, self.clock)
+        self.system.logcat.write("init", f"init first stage started! build={build.fingerprint}", pid=1)
+        self._set_state(BootState.BOOTING)
+
+    def _boot_completed(self) -> None:
+        self._boot_timer = None
+        if self.system is None:
+            return
+        self.system.props["sys.boot_completed"] = "1"
+        self.system.props["dev.bootcomplete"] = "1"
+        self.system.logcat.write("ActivityManager", "Boot completed", pid=1042)
+        self.storage.slot_successful[self.storage.current_slot] = True
+        self._set_state(BootState.BOOTED)
+
+    def _lay_out_system_partition(self, build: Build) -> None:
+        self.fs.wipe("/system")
+        self.fs.wipe("/vendor")
+        for folder in BASE_DIRS:
+            self.fs.mkdirs(folder)
+        props = build.system_properties()
+        build_prop = "".join(f"{k}={v}\n" for k, v in sorted(props.items()))
+        self.fs.write("/system/build.prop", build_prop.encode(), mode=0o644)
+        for pkg in build.packages:
+            if pkg.path.startswith(("/system/", "/vendor/")):
+                self.fs.write(pkg.path, f"virtual apk {pkg.name}\n".encode(), make_parents=True)
+        self.fs.write("/system/bin/sh", b"\x7fELF virtual sh\n", mode=0o755)
+
+    def _recovery_wipe_requested(self) -> bool:
+        command = "/cache/recovery/command"
+        if not self.fs.exists(command):
+            return False
+        wanted = b"--wipe_data" in self.fs.read(command)
+        self.fs.remove(command)
+        return wanted
+
+    def factory_reset(self) -> None:
+        """Wipe userdata and metadata: on the next boot Android starts over (new Android ID,
+        setup wizard again)."""
+        self.storage.erase("userdata")
+        self.storage.erase("metadata")
+        self.fs.wipe("/cache/recovery")
+
+    def _set_state(self, state: BootState) -> None:
+        self.state = state
+        log.debug("%s: %s", self.name, state)
+        self.state_changed.set()
+        self.state_changed = asyncio.Event()
+
+    async def wait_for_state(self, state: BootState, timeout: float) -> None:
+        async def wait() -> None:
+            while self.state != state:
+                await self.state_changed.wait()
+
+        await asyncio.wait_for(wait(), timeout)
+
+    # -- the SIM slot --------------------------------------------------------------------
+    def insert_sim(self, sim: SimProfile | None) -> None:
+        """Put a SIM in the slot (None: take it out)."""
+        self.radio.sim = sim
+        if self.system is not None:
+            self.system.refresh_radio()
+            self.system.logcat.write(
+                "TelephonyManager",
+                f"SIM state changed: {self.radio.sim_state}",
+                pid=1001,
+            )

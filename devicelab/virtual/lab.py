@@ -1,0 +1,184 @@
+"""A virtual lab: N virtual handsets on one event loop, registered with an adb server the way
+USB handsets appear in it."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from devicelab.builds import Build, load_build
+from devicelab.sims import SimProfile, load_sim
+from devicelab.virtual.handset import BootState, VirtualHandset
+from devicelab.virtual.identity import HardwareIdentity
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+DEFAULT_BUILD = "nokia7plus-00WW_3_22C_SP05"
+
+
+@dataclass(frozen=True)
+class HandsetInfo:
+    """How to reach one virtual handset: what `devicelab virtual up --json` prints."""
+
+    adb_serial: str
+    fastboot: str
+    serialno: str
+    model: str
+    fingerprint: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "adb_serial": self.adb_serial,
+            "fastboot": self.fastboot,
+            "serialno": self.serialno,
+            "model": self.model,
+            "fingerprint": self.fingerprint,
+        }
+
+
+class VirtualLab:
+    """Runs virtual handsets on a private event loop in a daemon thread.
+
+    Use as a context manager; `call` runs a function or coroutine on the lab's loop and
+    returns its result (the handsets are not thread-safe, the loop serialises access).
+    """
+
+    def __init__(
+        self,
+        count: int = 1,
+        *,
+        build: str | Build = DEFAULT_BUILD,
+        sim: str | SimProfile | None = None,
+        adb_server_port: int = 5037,
+        host: str = "127.0.0.1",
+        clock_scale: float = 1.0,
+        boot_seconds: float | None = None,
+        seed: str = "lab",
+    ) -> None:
+        if count < 1:
+            raise ValueError("a lab needs at least one handset")
+        self.count = count
+        self.build = load_build(build) if isinstance(build, str) else build
+        self.sim = load_sim(sim) if isinstance(sim, str) else sim
+        self.adb_server_port = adb_server_port
+        self.host = host
+        self.clock_scale = clock_scale
+        self.boot_seconds = boot_seconds
+        self.seed = seed
+        self.handsets: list[VirtualHandset] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def __enter__(self) -> VirtualLab:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self, timeout: float = 30.0) -> None:
+        from devicelab.virtual.adbd.registration import ensure_adb_server
+
+        ensure_adb_server(self.adb_server_port, timeout=timeout)
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        self._thread = threading.Thread(target=loop.run_forever, name="virtual-lab", daemon=True)
+        self._thread.start()
+        try:
+            self.call(self._start_handsets(), timeout=timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    async def _start_handsets(self) -> None:
+        from devicelab.virtual.adbd.daemon import AdbDaemon
+        from devicelab.virtual.fastbootd import FastbootTarget
+
+        for index in range(self.count):
+            handset = VirtualHandset(
+                f"{self.seed}-{index}",
+                HardwareIdentity.generate(f"{self.seed}-{index}"),
+                sim=self.sim,
+                clock_scale=self.clock_scale,
+                boot_seconds=self.boot_seconds,
+            )
+            handset.install(self.build)
+            handset.adbd = adbd = AdbDaemon(handset, host=self.host, adb_server_port=self.adb_server_port)
+            handset.fastbootd = fb = FastbootTarget(handset, host=self.host)
+            await adbd.bind()
+            await fb.bind()
+            self.handsets.append(handset)
+        await asyncio.gather(*(h.power_on() for h in self.handsets))
+
+    def stop(self, timeout: float = 15.0) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            if loop.is_running():
+                self.call(self._stop_handsets(), timeout=timeout)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            if self._thread is not None:
+                self._thread.join(timeout)
+            if not loop.is_running():
+                loop.close()
+            self._loop = None
+
+    async def _stop_handsets(self) -> None:
+        for handset in self.handsets:
+            await handset.power_off()
+            for service in (handset.adbd, handset.fastbootd):
+                close = getattr(service, "close", None)
+                if close is not None:
+                    await close()
+
+    # -- access from other threads -------------------------------------------------------
+    def call(self, work: Awaitable[T] | Callable[[], T], timeout: float = 30.0) -> T:
+        """Run a coroutine, or a plain function, on the lab's loop and return its result."""
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("the virtual lab is not running")
+        if asyncio.iscoroutine(work):
+            future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(work, loop)
+        else:
+            assert callable(work)
+
+            async def run() -> T:
+                return work()  # type: ignore[operator]
+
+            future = asyncio.run_coroutine_threadsafe(run(), loop)
+        return future.result(timeout)
+
+    def wait_booted(self, timeout: float = 60.0) -> None:
+        async def all_booted() -> None:
+            await asyncio.gather(*(h.wait_for_state(BootState.BOOTED, timeout) for h in self.handsets))
+
+        self.call(all_booted(), timeout=timeout + 1)
+
+    def info(self) -> list[HandsetInfo]:
+        def collect() -> list[HandsetInfo]:
+            result = []
+            for h in self.handsets:
+                adbd: Any = h.adbd
+                fb: Any = h.fastbootd
+                build = h.system.build if h.system is not None else h.installed_build()
+                result.append(
+                    HandsetInfo(
+                        adb_serial=adbd.serial,
+                        fastboot=f"tcp:{self.host}:{fb.port}",
+                        serialno=h.hardware.serialno,
+                        model=build.model,
+                        fingerprint=build.fingerprint,
+                    )
+                )
+            return result
+
+        return self.call(collect)

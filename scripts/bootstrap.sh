@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Sets up everything `make test` and `make demo` need on a fresh Debian machine:
+# Debian's adb and fastboot, a virtualenv at .venv, and the Python packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_debs=()
+command -v adb >/dev/null 2>&1 || need_debs+=(adb)
+command -v fastboot >/dev/null 2>&1 || need_debs+=(fastboot)
+if [ ${#need_debs[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "devicelab needs Debian's ${need_debs[*]}; run as root, or: sudo apt-get install -y ${need_debs[*]}" >&2
+        exit 1
+    fi
+    echo "installing ${need_debs[*]} from Debian's packages"
+    timeout 600 apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -q "${need_debs[@]}" >/dev/null
+fi
+
+stamp=.venv/.devicelab-installed
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    echo "installing Python packages into .venv"
+    .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]" 2>&1 | grep -v "^WARNING: Location" || true
+    .venv/bin/python -c "import devicelab, ppadb, uiautomator2, mitmproxy, allure_pytest" 
+    touch "$stamp"
+fi

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from devicelab.builds import available_builds, load_build, load_build_file
+from devicelab.errors import ConfigError
+from devicelab.sims import available_sims, load_sim
+
+CASE_BUILDS = ["nokia7plus-00WW_3_22C", "nokia7plus-00WW_3_22C_SP05", "nokia7plus-00CN_3_340"]
+
+
+@pytest.mark.parametrize("name", CASE_BUILDS)
+def test_case_builds_ship_with_real_fingerprint_shapes(name: str) -> None:
+    build = load_build(name)
+    props = build.system_properties()
+    assert props["ro.build.fingerprint"] == build.fingerprint
+    assert props["ro.build.id"] == "PPR1.180610.011"  # Android 9 builds of the B2N
+    assert props["ro.build.display.id"] in name
+    assert props["ro.product.model"] == "Nokia 7 plus"
+
+
+def test_only_the_leaky_global_build_carries_the_china_client() -> None:
+    def has_client(name: str) -> bool:
+        return any(p.name == "com.qualcomm.qti.autoregistration" for p in load_build(name).packages)
+
+    assert has_client("nokia7plus-00WW_3_22C")
+    assert not has_client("nokia7plus-00WW_3_22C_SP05")
+    assert has_client("nokia7plus-00CN_3_340")
+
+
+def test_china_build_uses_the_real_dump_values() -> None:
+    props = load_build("nokia7plus-00CN_3_340").system_properties()
+    assert props["ro.product.name"] == "Onyx_00CN"
+    assert props["ro.product.device"] == "B2N"
+    assert props["ro.build.date"] == "Fri Oct 19 02:10:47 CST 2018"
+
+
+def test_every_shipped_build_and_sim_loads() -> None:
+    assert set(CASE_BUILDS) <= set(available_builds())
+    for name in available_builds():
+        load_build(name)
+    for name in available_sims():
+        load_sim(name)
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_broken_manifest_names_file_and_field(tmp_path: Path) -> None:
+    good = Path(__file__).parent.parent / "fixtures/builds/nokia7plus-00WW_3_22C.yaml"
+    text = good.read_text().replace("name: nokia7plus-00WW_3_22C\n", "name: broken\n")
+    text = text.replace(":user/release-keys", "-user-release-keys")
+    path = _write(tmp_path, "broken", text)
+    with pytest.raises(ConfigError) as info:
+        load_build_file(path)
+    assert info.value.path == str(path)
+    assert info.value.field == "fingerprint"
+    assert "brand/name/device" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "problem"),
+    [
+        ("name: x\nmodel: [unclosed\n", "line", "invalid YAML"),
+        ("- just\n- a list\n", "(top level)", "valid dictionary"),
+        ("name: x\n", "model", "required field is missing"),
+    ],
+)
+def test_bad_yaml_gets_one_clear_message(tmp_path: Path, text: str, field: str, problem: str) -> None:
+    path = _write(tmp_path, "x", text)
+    with pytest.raises(ConfigError) as info:
+        load_build_file(path)
+    assert field in info.value.field
+    assert problem in str(info.value)
+
+
+def test_unknown_build_lists_known_ones() -> None:
+    with pytest.raises(ConfigError, match=r"known builds: .*nokia7plus-00WW_3_22C"):
+        load_build("nokia9-nope")
