@@ -7,7 +7,7 @@ import pytest
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("devicelab")
-    group.addoption("--lab", default=None, help="Lab inventory (fixtures/lab/*.yaml); default: the embedded virtual lab.")
+    group.addoption("--lab", default=None, help="Lab inventory (fixtures/lab/*.yaml); default: the virtual lab.")
     group.addoption("--build", default=None, help="Build under test (a name in fixtures/builds/).")
 
 

@@ -14,7 +14,7 @@ from typing import Literal, Protocol
 
 from devicelab.builds import Build
 from devicelab.sims import SimProfile
-from devicelab.virtual import image
+from devicelab.virtual import image, procfs
 from devicelab.virtual.android import AndroidSystem, Radio, UserData
 from devicelab.virtual.clock import DeviceClock
 from devicelab.virtual.fs import VirtualFS
@@ -78,6 +78,9 @@ class VirtualHandset:
         self._transition: asyncio.Task[None] | None = None
         self._boot_timer: asyncio.TimerHandle | None = None
         self.state_changed = asyncio.Event()
+        #: device-local TCP services (`adb forward` / `tcp:PORT` targets): device port -> the
+        #: loopback (host, port) where the service really listens
+        self.local_ports: dict[int, tuple[str, int]] = {}
 
     # -- provisioning (the factory, before the handset leaves it) ------------------------
     def install(self, build: Build) -> None:
@@ -160,6 +163,7 @@ class VirtualHandset:
         self._lay_out_system_partition(build)
         self.clock.mark_boot()
         self.system = AndroidSystem(build, self.hardware, self.userdata, self.radio, self.fs, self.clock)
+        procfs.install(self.system)
         self.system.logcat.write("init", f"init first stage started! build={build.fingerprint}", pid=1)
         self._set_state(BootState.BOOTING)
 

@@ -152,7 +152,7 @@ class VirtualLab:
             assert callable(work)
 
             async def run() -> T:
-                return work()  # type: ignore[operator]
+                return work()
 
             future = asyncio.run_coroutine_threadsafe(run(), loop)
         return future.result(timeout)
