@@ -61,6 +61,8 @@ class Build(Frozen):
     #: boot time of the virtual handset, in seconds of wall time
     boot_seconds: float = Field(default=1.0, ge=0.0, le=600.0)
     description: str = ""
+    #: factory image zip (relative to fixtures/builds/); without one the image is generated
+    image: str | None = None
 
     @field_validator("fingerprint")
     @classmethod

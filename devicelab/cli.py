@@ -36,16 +36,24 @@ def virtual() -> None:
 @click.option("--adb-port", default=5037, show_default=True, type=click.IntRange(1, 65535),
               help="adb server to register with (started if not running).")
 @click.option("--boot-seconds", default=None, type=click.FloatRange(0, 600), help="Override boot time.")
+@click.option("--clock-scale", default=1.0, show_default=True, type=click.FloatRange(0.01, 10000),
+              help="Device seconds per host second (60: an hour of device time passes in a minute).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per handset, then READY.")
+@click.option("--users-file", type=click.Path(path_type=Path), default=None, hidden=True,
+              help="Exit once no process listed in this JSON file is alive (shared embedded lab).")
 def virtual_up(count: int, build_name: str, sim: str | None, adb_port: int, boot_seconds: float | None,
-               as_json: bool) -> None:
+               clock_scale: float, as_json: bool, users_file: Path | None) -> None:
     """Run virtual handsets in the foreground until interrupted."""
     from devicelab.virtual.lab import VirtualLab
+    from devicelab.virtual.provider import watch_users
 
-    lab = VirtualLab(count, build=build_name, sim=sim, adb_server_port=adb_port, boot_seconds=boot_seconds)
+    lab = VirtualLab(count, build=build_name, sim=sim, adb_server_port=adb_port, boot_seconds=boot_seconds,
+                     clock_scale=clock_scale)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    if users_file is not None:
+        threading.Thread(target=watch_users, args=(users_file, stop), daemon=True).start()
     with lab:
         for info in lab.info():
             if as_json:

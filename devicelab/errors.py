@@ -48,6 +48,10 @@ def _rebuild(cls: type[DevicelabError], message: str, facts: dict[str, Any]) -> 
 class ConfigError(DevicelabError):
     """A data file is wrong: names the file, the field path and what was expected."""
 
+    path: str
+    field: str
+    problem: str
+
     def __init__(self, path: str, field: str, problem: str) -> None:
         where = f"{path}: {field}" if field else path
         super().__init__(f"{where}: {problem}", path=path, field=field, problem=problem)
@@ -60,6 +64,8 @@ class InfrastructureError(DevicelabError):
 class ToolMissingError(InfrastructureError):
     """A required host tool is not installed."""
 
+    tool: str
+
     def __init__(self, tool: str, hint: str = "") -> None:
         msg = f"`{tool}` was not found on PATH"
         if hint:
@@ -70,6 +76,9 @@ class ToolMissingError(InfrastructureError):
 class HandsetError(InfrastructureError):
     """A handset failed a step. `serial` and `step` say which and where."""
 
+    serial: str
+    step: str
+
     def __init__(self, message: str, *, serial: str = "", step: str = "", **facts: Any) -> None:
         prefix = f"[{serial}] " if serial else ""
         if step:
@@ -79,6 +88,11 @@ class HandsetError(InfrastructureError):
 
 class CommandError(HandsetError):
     """An external command on or for a handset failed: carries argv, output and exit code."""
+
+    command: str | list[str]
+    stdout: str
+    stderr: str
+    exit_code: int | None
 
     def __init__(
         self,

@@ -1,15 +1,145 @@
-"""The devicelab pytest plugin (registered through the `pytest11` entry point)."""
+"""The devicelab pytest plugin (registered through the `pytest11` entry point).
+
+Fixtures: `lab` (the started lab), `handset` (leased and healthy), `flashed_handset` (the build
+under test flashed and booted), `fresh_handset` (factory reset and booted). A failing test gets
+the handset's logcat excerpt, a screenshot and its properties attached to Allure; every test
+records its handset as an Allure parameter so runs on several handsets stay apart.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Generator, Iterator
+from pathlib import Path
+
+import allure
 import pytest
+
+from devicelab.builds import Build, load_build
+from devicelab.errors import DevicelabError
+from devicelab.handset import Handset
+from devicelab.lab import Lab
+
+REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("devicelab")
     group.addoption("--lab", default=None, help="Lab inventory (fixtures/lab/*.yaml); default: the virtual lab.")
     group.addoption("--build", default=None, help="Build under test (a name in fixtures/builds/).")
+    group.addoption("--lease-timeout", type=float, default=None, help="Seconds to wait for a free handset.")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "handset(**tags): lease a handset whose inventory tags match")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report: pytest.TestReport = yield
+    item.stash.setdefault(REPORTS, {})[report.when] = report
+    return report
+
+
+@pytest.fixture(scope="session")
+def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
+    """The lab of this run, started (the embedded virtual lab unless --lab names another)."""
+    try:
+        the_lab = Lab.from_file(request.config.getoption("--lab"))
+        the_lab.start()
+    except DevicelabError as exc:
+        pytest.fail(f"lab could not start: {exc}", pytrace=False)
+    yield the_lab
+    the_lab.stop()
+
+
+@pytest.fixture(scope="session")
+def build_under_test(request: pytest.FixtureRequest) -> Build | None:
+    name = request.config.getoption("--build")
+    if name is None:
+        return None
+    try:
+        return load_build(name)
+    except DevicelabError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _wanted(request: pytest.FixtureRequest) -> dict[str, str]:
+    wanted: dict[str, str] = {}
+    for marker in reversed(list(request.node.iter_markers("handset"))):
+        wanted.update({k: str(v) for k, v in marker.kwargs.items()})
+    return wanted
+
+
+@pytest.fixture
+def handset(request: pytest.FixtureRequest, lab: Lab) -> Iterator[Handset]:
+    """A handset leased for this test alone, booted and answering."""
+    timeout = request.config.getoption("--lease-timeout")
+    with lab.lease(_wanted(request), timeout=timeout, holder=request.node.nodeid) as leased:
+        leased.check_health()
+        _record(request, leased)
+        leased.mark_log(f"devicelab test start {request.node.nodeid}")
+        yield leased
+        reports = request.node.stash.get(REPORTS, {})
+        if any(r.failed for r in reports.values()):
+            _attach_evidence(leased, request.node.nodeid)
+
+
+@pytest.fixture
+def flashed_handset(handset: Handset, build_under_test: Build | None) -> Handset:
+    """The handset running the build under test (--build): flashed if it runs anything else."""
+    if build_under_test is not None and handset.fingerprint() != build_under_test.fingerprint:
+        with allure.step(f"flash {build_under_test.name}"):
+            handset.flash(build_under_test)
+    return handset
+
+
+@pytest.fixture
+def fresh_handset(flashed_handset: Handset) -> Handset:
+    """The build under test, factory reset: first boot as a buyer sees it."""
+    with allure.step("factory reset"):
+        flashed_handset.factory_reset()
+    return flashed_handset
+
+
+def _record(request: pytest.FixtureRequest, handset: Handset) -> None:
+    fingerprint = handset.fingerprint()
+    allure.dynamic.parameter("handset", f"{handset.model} {handset.serial}")
+    alluredir = request.config.getoption("--alluredir", None)
+    if alluredir:
+        env = Path(alluredir) / f"devicelab-env-{os.getpid()}-{handset.entry.id}.json"
+        env.parent.mkdir(parents=True, exist_ok=True)
+        env.write_text(json.dumps({f"handset.{handset.entry.id}": f"{handset.model} {handset.serial} {fingerprint}"}))
+
+
+def _attach_evidence(handset: Handset, nodeid: str) -> None:
+    """What a reader of a failed test needs: the log of the test, the screen, the properties."""
+    try:
+        log = handset.logcat()
+        marker = f"devicelab test start {nodeid}"
+        excerpt = log[log.rfind(marker) :] if marker in log else log[-200_000:]
+        allure.attach(excerpt, "logcat (this test)", allure.attachment_type.TEXT)
+        allure.attach(handset.screenshot(), "screenshot", allure.attachment_type.PNG)
+        props = "\n".join(f"{k}={v}" for k, v in sorted(handset.properties().items()))
+        allure.attach(props, "device properties", allure.attachment_type.TEXT)
+    except DevicelabError as exc:
+        allure.attach(f"could not collect evidence: {exc}", "evidence error", allure.attachment_type.TEXT)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Merge every process's handset records into Allure's environment.properties."""
+    if hasattr(session.config, "workerinput"):
+        return  # an xdist worker: the controller merges
+    alluredir = session.config.getoption("--alluredir", None)
+    if not alluredir:
+        return
+    entries: dict[str, str] = {}
+    for path in sorted(Path(alluredir).glob("devicelab-env-*.json")):
+        entries.update(json.loads(path.read_text()))
+        path.unlink()
+    if entries:
+        lines = [f"{k}={v}" for k, v in sorted(entries.items())]
+        (Path(alluredir) / "environment.properties").write_text("\n".join(lines) + "\n")

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import logging
+import shutil
+import subprocess
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -31,15 +34,15 @@ class HandsetInfo:
     serialno: str
     model: str
     fingerprint: str
+    device: str
+    sku: str
+    region: str
+    imei: tuple[str, str]
+    wifi_mac: str
+    bt_mac: str
 
-    def as_dict(self) -> dict[str, str]:
-        return {
-            "adb_serial": self.adb_serial,
-            "fastboot": self.fastboot,
-            "serialno": self.serialno,
-            "model": self.model,
-            "fingerprint": self.fingerprint,
-        }
+    def as_dict(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
 
 
 class VirtualLab:
@@ -74,6 +77,7 @@ class VirtualLab:
         self.handsets: list[VirtualHandset] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._owns_adb_server = False
 
     # -- lifecycle -----------------------------------------------------------------------
     def __enter__(self) -> VirtualLab:
@@ -84,8 +88,11 @@ class VirtualLab:
         self.stop()
 
     def start(self, timeout: float = 30.0) -> None:
+        from devicelab.adb.server import AdbServer
         from devicelab.virtual.adbd.registration import ensure_adb_server
 
+        # an adb server we start is ours to stop; one that was already running is not
+        self._owns_adb_server = not AdbServer(port=self.adb_server_port).alive()
         ensure_adb_server(self.adb_server_port, timeout=timeout)
         loop = asyncio.new_event_loop()
         self._loop = loop
@@ -131,6 +138,8 @@ class VirtualLab:
             if not loop.is_running():
                 loop.close()
             self._loop = None
+            if self._owns_adb_server:
+                kill_adb_server(self.adb_server_port)
 
     async def _stop_handsets(self) -> None:
         for handset in self.handsets:
@@ -170,15 +179,32 @@ class VirtualLab:
                 adbd: Any = h.adbd
                 fb: Any = h.fastbootd
                 build = h.system.build if h.system is not None else h.installed_build()
+                hw = h.hardware
                 result.append(
                     HandsetInfo(
                         adb_serial=adbd.serial,
                         fastboot=f"tcp:{self.host}:{fb.port}",
-                        serialno=h.hardware.serialno,
+                        serialno=hw.serialno,
                         model=build.model,
                         fingerprint=build.fingerprint,
+                        device=build.bootloader.product,
+                        sku=build.sku,
+                        region=build.region,
+                        imei=(hw.imei1, hw.imei2),
+                        wifi_mac=hw.wifi_mac,
+                        bt_mac=hw.bt_mac,
                     )
                 )
             return result
 
         return self.call(collect)
+
+
+def kill_adb_server(port: int, timeout: float = 10.0) -> None:
+    adb = shutil.which("adb")
+    if adb is None:
+        return
+    try:
+        subprocess.run([adb, "-P", str(port), "kill-server"], capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        log.warning("adb kill-server on port %d timed out", port)

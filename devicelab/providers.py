@@ -1,0 +1,39 @@
+"""Handset providers: sources of handsets that a lab starts when a run needs them.
+
+An inventory names a provider by kind; the harness looks the kind up here and never knows what
+stands behind it. The embedded virtual lab is the provider `virtual`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from devicelab.errors import ConfigError
+from devicelab.inventory import AdbServerSpec, HandsetEntry
+
+#: kind -> "module:Class"
+PROVIDERS = {"virtual": "devicelab.virtual.provider:VirtualProvider"}
+
+
+@dataclass(frozen=True)
+class ProvidedLab:
+    adb_server: AdbServerSpec
+    handsets: tuple[HandsetEntry, ...]
+
+
+class Provider(Protocol):
+    def start(self, timeout: float) -> ProvidedLab: ...
+
+    def stop(self) -> None: ...
+
+
+def make_provider(kind: str, lab_name: str, options: dict[str, Any], source: str) -> Provider:
+    target = PROVIDERS.get(kind)
+    if target is None:
+        raise ConfigError(source, "provider.kind", f"unknown provider {kind!r}; known: {', '.join(PROVIDERS)}")
+    module_name, _, cls_name = target.partition(":")
+    cls = getattr(importlib.import_module(module_name), cls_name)
+    provider: Provider = cls(lab_name, options, source)
+    return provider
