@@ -11,6 +11,7 @@ from devicelab.adb import AdbDevice, DeviceState, ShellResult
 from devicelab.builds import Build
 from devicelab.errors import AdbError, FastbootError, HandsetError
 from devicelab.fastboot import Fastboot
+from devicelab.identity import Identity
 from devicelab.images import factory_image
 from devicelab.inventory import HandsetEntry, Timeouts
 
@@ -23,6 +24,7 @@ class Handset:
         self.adb = adb
         self.fastboot = fastboot
         self.timeouts = timeouts
+        self.identity_warnings: list[str] = []
 
     def __repr__(self) -> str:
         return f"Handset({self.entry.id}, {self.serial})"
@@ -55,6 +57,16 @@ class Handset:
 
     def fingerprint(self) -> str:
         return self.getprop("ro.build.fingerprint")
+
+    # -- identity ------------------------------------------------------------------------
+    def identity(self) -> Identity:
+        """The identifiers this handset reports (IMEIs, SIM, MACs, Android ID, cell, ...), checked
+        against the inventory; differences are kept in `identity_warnings`."""
+        from devicelab.handset_identity import read_identity
+
+        reading = read_identity(self)
+        self.identity_warnings = reading.warnings
+        return reading.identity
 
     # -- health --------------------------------------------------------------------------
     def check_health(self) -> None:

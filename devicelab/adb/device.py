@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import shlex
@@ -199,6 +200,29 @@ class AdbDevice:
                 # adbd can drop while the system comes up; wait for it again within the deadline
                 self.wait_for_device(max(end - time.monotonic(), 0.1), step=step)
             time.sleep(0.1)
+
+    def root(self, *, timeout: float = 30.0) -> bool:
+        """`adb root`: restart adbd as root. False on production (user) builds, which refuse."""
+        step = "adb root"
+        deadline = Deadline.after(timeout)
+        conn = self._open("root:", deadline, step)
+        reply = bytearray()
+        try:
+            while chunk := read_some(conn, deadline):
+                reply += chunk
+        except WireError:
+            pass  # adbd restarts and drops the connection
+        finally:
+            conn.close()
+        text = reply.decode(errors="replace").strip()
+        if "cannot run as root" in text:
+            return False
+        if "already running as root" not in text:
+            # adbd restarts: wait for the old instance to go before waiting for the new one
+            with contextlib.suppress(AdbTimeoutError):
+                self.wait_for_disconnect(min(5.0, max(deadline.at - time.monotonic(), 0.1)), step=step)
+        self.wait_for_device(max(deadline.at - time.monotonic(), 0.1), step=step)
+        return True
 
     def reboot(self, target: RebootTarget = "system", *, timeout: float = 30.0) -> None:
         """Ask for a reboot and wait until the handset has really dropped off adb.
