@@ -11,7 +11,8 @@ from devicelab.inventory import load_inventory
 def test_embedded_virtual_lab_is_the_default() -> None:
     inv = load_inventory()
     assert inv.name == "virtual"
-    assert inv.provider is not None and inv.provider.kind == "virtual"
+    assert inv.provider is not None
+    assert inv.provider.kind == "virtual"
 
 
 def test_example_rack_parses_with_remote_adb_servers() -> None:

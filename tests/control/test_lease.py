@@ -63,7 +63,7 @@ def test_leases_exclude_other_processes_and_free_on_crash(state_dir: Path) -> No
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == b"held"
         alloc = LocalAllocator("lab", [entry(1)])
-        with pytest.raises(LeaseTimeoutError, match="held by pid .* other-run"):
+        with pytest.raises(LeaseTimeoutError, match=r"held by pid .* other-run"):
             alloc.acquire({}, timeout=0.3)
         proc.kill()  # a crashed worker: the kernel drops its lock
         proc.wait(10)
