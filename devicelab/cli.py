@@ -88,6 +88,15 @@ def demo() -> None:
     run_demo()
 
 
+def _register_commands() -> None:
+    from devicelab.analysis.cli import scan
+
+    cli.add_command(scan)
+
+
+_register_commands()
+
+
 def main() -> None:
     try:
         cli(standalone_mode=True)

@@ -1,0 +1,15 @@
+"""Finding personal data in captured traffic: one code path for saved captures and live capture.
+
+    flows        the typed Flow/Request model every capture source is read into
+    readers      HAR and mitmproxy flow files into Flows (tolerant of torn files)
+    forms        each identifier expanded into every form it can travel in
+    matcher      a multi-pattern scan (hyperscan, or Aho-Corasick when hyperscan is missing)
+    decoders     a request taken apart: URL, headers, cookies, bodies decoded recursively, bounded
+    structured   the JSON / form / multipart / cookie / protobuf parsers the decoders use
+    compression  bounded gzip / deflate / brotli / zstd
+    location     positions near the handset in any numeric form
+    findings     what was found where, and how to show it redacted
+    verdict      policy + findings + coverage gaps -> pass / fail / inconclusive
+    scan         the Analyzer (one Flow in, findings out) and the offline scan of capture files
+    report, cli  `devicelab scan` and its JSON / text output
+"""

@@ -1,0 +1,59 @@
+"""`devicelab scan`: find the handset's identifiers in saved captures and judge them by a policy.
+
+Exit codes: 0 pass, 1 fail, 2 inconclusive, 3 usage or input error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from devicelab.errors import ConfigError
+
+EXIT_INPUT = 3
+
+
+class _ScanCommand(click.Command):
+    """Usage errors exit 3, not click's 2 (which means "inconclusive" here)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            exc.exit_code = EXIT_INPUT  # type: ignore[misc]
+            raise
+
+
+@click.command("scan", cls=_ScanCommand)
+@click.argument("captures", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--identity", "identity_path", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="Identity file (YAML or JSON) with the handset's identifiers.")
+@click.option("--policy", "policy_path", default=None, type=click.Path(path_type=Path, dir_okay=False),
+              help="Policy file (fixtures/policies/*.yaml). Without one no host is approved.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def scan(captures: tuple[Path, ...], identity_path: Path, policy_path: Path | None, fmt: str) -> None:
+    """Scan HAR or mitmproxy flow files for the handset's identifiers (exit 0 pass, 1 fail, 2 inconclusive)."""
+    from devicelab.analysis.report import to_dict, to_text
+    from devicelab.analysis.scan import scan_captures
+    from devicelab.identity import load_identity
+    from devicelab.policy import STRICT, load_policy
+
+    try:
+        identity = load_identity(identity_path)
+        if identity.is_empty():
+            raise ConfigError(str(identity_path), "", "the identity lists no identifier and no location")
+        policy = load_policy(policy_path) if policy_path else STRICT
+        report = scan_captures(captures, identity, policy)
+    except ConfigError as exc:
+        click.echo(f"devicelab scan: bad input: {exc}", err=True)
+        sys.exit(EXIT_INPUT)
+    if fmt == "json":
+        data: dict[str, Any] = to_dict(report)
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        click.echo(to_text(report))
+    sys.exit(report.verdict.exit_code)

@@ -1,0 +1,334 @@
+"""A request taken apart for the matcher: every place a value can hide, decoded recursively.
+
+Each value is handed to the matcher as it is (a Segment), then decoded where it looks like
+something that decodes: compression, JSON, forms, multipart, protobuf, Base64 runs (line-broken
+or URL-safe, whatever the Content-Type says), percent-encoding. Depth, total decoded bytes,
+segment count and nesting are bounded; what could not be decoded becomes a Note, never an error.
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+from devicelab.analysis import structured
+from devicelab.analysis.compression import DecodeError, codec_name, inflate, sniff
+from devicelab.analysis.flows import Request
+from devicelab.analysis.structured import Scalar
+
+_MB = 1024 * 1024
+#: Shorter text cannot hold an encoded identifier (the shortest needle is 6 bytes); binary can (a varint).
+_MIN_DECODABLE = 12
+# Base64 runs are found on a translated copy (alphabet -> "A", CR/LF/= kept, the rest -> " "), where
+# bytes.find skips text fast; a character-class regex over every offset is ~10x slower.
+_B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-"
+_B64_MAP = bytes(
+    ord("A") if c in _B64_ALPHABET else c if c in b"\r\n=" else ord(" ") for c in range(256)
+)
+_B64_MIN_RUN = b"A" * 16
+_B64_RUN_TAIL = re.compile(rb"A+(?:\r?\nA+)*={0,2}")
+_HEXISH = re.compile(rb"[0-9a-fA-F\-\r\n]+")
+_UPPER = re.compile(rb"[A-Z]")
+_LOWER = re.compile(rb"[a-z]")
+_PERCENT = re.compile(rb"%[0-9A-Fa-f]{2}")
+_B64_FIX = bytes.maketrans(b"-_", b"+/")
+_CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1a]")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_depth: int = 8  # decoders stacked on one value
+    max_decoded: int = 64 * _MB  # bytes all decoders together may produce for one request
+    max_segments: int = 200_000
+    max_nesting: int = 64  # JSON / protobuf levels walked
+    max_json_bytes: int = 32 * _MB
+    max_protobuf_bytes: int = 1 * _MB
+    max_base64_runs: int = 1_000  # per value
+    max_fields: int = 10_000  # form fields, multipart parts
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """Bytes to scan, where they were, and the decoders that produced them."""
+
+    where: tuple[str, ...]
+    steps: tuple[str, ...]
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class FieldGroup:
+    """Scalars that sit together (one JSON object, one query string): input for the location check."""
+
+    where: tuple[str, ...]
+    steps: tuple[str, ...]
+    fields: tuple[tuple[str, Scalar], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """Something the walker could not decode, or stopped decoding, and why."""
+
+    where: tuple[str, ...]
+    decoder: str
+    problem: str
+
+
+Item = Segment | FieldGroup
+
+
+def render(where: tuple[str, ...]) -> str:
+    return " > ".join(where)
+
+
+class Walker:
+    """Walks one request; `notes` holds what could not be decoded. Use one Walker per request."""
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()
+        self.notes: list[Note] = []
+        self._decoded = 0
+        self._segments = 0
+
+    def walk(self, request: Request) -> Iterator[Item]:
+        """Every Segment and FieldGroup of a request: host, URL, headers, cookies, body."""
+        yield from self._segment(("host",), (), request.host.encode("utf-8", "surrogateescape"))
+        path, _, query = request.path.partition("?")
+        yield from self._segment(("url",), (), request.path.encode("utf-8", "surrogateescape"))
+        if len(path) > 1:
+            yield from self._children(("url", "path"), (), path.encode("utf-8", "surrogateescape"), 0, "")
+        if query:
+            yield from self._fields(("url",), (), query.encode("utf-8", "surrogateescape"), 0, "query")
+        for name, value in request.headers:
+            where = (f"header:{name}",)
+            yield from self.visit(where, (), value.encode("utf-8", "surrogateescape"))
+            if name.lower() == "cookie":
+                for key, data in structured.parse_cookies(value):
+                    yield from self.visit((*where, f"cookie:{key}"), ("cookie",), data, 1)
+        yield from self._body(request)
+
+    def _body(self, request: Request) -> Iterator[Item]:
+        data = request.content
+        where: tuple[str, ...] = ("body",)
+        steps: tuple[str, ...] = ()
+        if not data:
+            return
+        ctype = request.header("content-type") or ""
+        encoding = request.header("content-encoding") if request.content_encoded else None
+        if encoding:
+            yield from self._segment(where, steps, data)
+            for token in reversed(encoding.split(",")):  # the last encoding applied is undone first
+                try:
+                    codec = codec_name(token)
+                except KeyError:
+                    self._note(where, "content-encoding", f"unknown content-encoding {token.strip()!r}")
+                    break
+                if codec is None:
+                    continue
+                inflated = self._inflate(where, codec, data, declared=True)
+                if inflated is None:
+                    break
+                data, where, steps = inflated, (*where, codec), (*steps, codec)
+        yield from self.visit(where, steps, data, 0, ctype)
+
+    def visit(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int = 0,
+              ctype: str = "", in_protobuf: bool = False) -> Iterator[Item]:
+        """Scan `data` as it is, then whatever it decodes to."""
+        yield from self._segment(where, steps, data)
+        if depth < self.limits.max_depth and (len(data) >= _MIN_DECODABLE or (len(data) > 2 and _binary(data))):
+            yield from self._children(where, steps, data, depth, ctype, in_protobuf)
+
+    def _children(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int, ctype: str,
+                  in_protobuf: bool = False) -> Iterator[Item]:
+        codec = sniff(data)
+        if codec is not None:
+            inflated = self._inflate(where, codec, data, declared=codec != "deflate")
+            if inflated is not None:
+                yield from self.visit((*where, codec), (*steps, codec), inflated, depth + 1)
+                return
+        mime, params = structured.media_type(ctype) if ctype else ("", {})
+        done = False  # a structured decoder took the value apart: its parts are visited instead
+        if mime.startswith("multipart/"):
+            done = yield from self._multipart(where, steps, data, depth, params.get("boundary", ""))
+        json_declared = structured.is_json_type(mime)
+        if not done and (json_declared or structured.looks_like_json(data)):
+            done = yield from self._json(where, steps, data, depth, json_declared)
+        if not done and (mime == "application/x-www-form-urlencoded" or structured.looks_like_form(data)):
+            done = yield from self._fields(where, steps, data, depth, "form")
+        pb_declared = "protobuf" in mime
+        if not done and not in_protobuf and (pb_declared or _binary(data)):
+            done = yield from self._protobuf(where, steps, data, depth, pb_declared)
+        if done:
+            return
+        yield from self._base64(where, steps, data, depth)
+        if _PERCENT.search(data):
+            decoded = unquote_to_bytes(data)
+            if self._take(where, len(decoded)):
+                yield from self.visit((*where, "urldecode"), (*steps, "urldecode"), decoded, depth + 1)
+
+    def _json(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int,
+              declared: bool) -> Generator[Item, None, bool]:
+        if len(data) > self.limits.max_json_bytes:
+            if declared:
+                self._note(where, "json", f"{len(data)} bytes: too large to parse as JSON")
+            return False
+        try:
+            doc = structured.parse_json(data)
+        except ValueError as exc:
+            if declared:
+                self._note(where, "json", f"could not decode: {_short(exc)}")
+            return False
+        if not isinstance(doc, dict | list):
+            return False
+        yield from self._tree(where, (*steps, "json"), doc, depth, "json")
+        return True
+
+    def _protobuf(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int,
+                  declared: bool) -> Generator[Item, None, bool]:
+        if len(data) > self.limits.max_protobuf_bytes:
+            if declared:
+                self._note(where, "protobuf", f"{len(data)} bytes: too large to decode without a schema")
+            return False
+        try:
+            message = structured.parse_protobuf(data)
+        except ValueError as exc:
+            if declared:
+                self._note(where, "protobuf", f"could not decode: {_short(exc)}")
+            return False
+        yield from self._tree(where, (*steps, "protobuf"), message, depth, "protobuf")
+        return True
+
+    def _tree(self, where: tuple[str, ...], steps: tuple[str, ...], root: Any, depth: int,
+              label: str) -> Iterator[Item]:
+        """Values of a parsed JSON or protobuf tree: strings are visited further, numbers scanned."""
+        for path, value, too_deep in structured.walk_tree(root, self.limits.max_nesting):
+            here = (*where, f"{label}:{path or '$'}")
+            if too_deep:
+                self._note(where, label, f"nested deeper than {self.limits.max_nesting} levels: not walked")
+                continue
+            if isinstance(value, dict | list):
+                fields = structured.scalars(value)
+                if fields:
+                    yield FieldGroup(here, steps, fields)
+            elif isinstance(value, str | bytes):
+                data = value.encode("utf-8", "surrogatepass") if isinstance(value, str) else value
+                yield from self.visit(here, steps, data, depth + 1, in_protobuf=label == "protobuf")
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                yield from self._segment(here, steps, str(value).encode())
+                if isinstance(value, int) and -(2**63) <= value < 0:  # a signed varint: its unsigned twin
+                    yield from self._segment(here, steps, str(value + 2**64).encode())
+
+    def _fields(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int,
+                label: str) -> Generator[Item, None, bool]:
+        try:
+            fields = structured.parse_form(data, self.limits.max_fields)
+        except ValueError as exc:
+            self._note(where, label, f"could not decode: {_short(exc)}")
+            return False
+        if not fields:
+            return False
+        steps = (*steps, label)
+        values: list[tuple[str, Scalar]] = [(k, v.decode("utf-8", "replace")) for k, v in fields]
+        yield FieldGroup((*where, label), steps, tuple(values))
+        for key, value in fields:
+            yield from self.visit((*where, f"{label}:{key}"), steps, value, depth + 1)
+        return True
+
+    def _multipart(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int,
+                   boundary: str) -> Generator[Item, None, bool]:
+        try:
+            parts = structured.parse_multipart(data, boundary, self.limits.max_fields)
+        except ValueError as exc:
+            self._note(where, "multipart", f"could not decode: {_short(exc)}")
+            return False
+        for part in parts:
+            yield from self.visit((*where, f"multipart:{part.name}"), (*steps, "multipart"), part.body, depth + 1,
+                                  part.content_type)
+        return True
+
+    def _base64(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int) -> Iterator[Item]:
+        whole = data.strip()
+        for count, (start, end) in enumerate(_base64_runs(data)):
+            if count >= self.limits.max_base64_runs:
+                self._note(where, "base64", f"more than {self.limits.max_base64_runs} Base64 runs: rest not decoded")
+                return
+            run = data[start:end]
+            if _HEXISH.fullmatch(run) or not (_UPPER.search(run) and _LOWER.search(run)):
+                continue  # hex, UUIDs, words: Base64 of real data mixes cases
+            decoded = _b64decode(run)
+            if decoded is None or len(decoded) < 4 or not self._take(where, len(decoded)):
+                continue
+            label = "base64" if len(run) == len(whole) else f"base64@{start}"
+            yield from self.visit((*where, label), (*steps, "base64"), decoded, depth + 1)
+
+    def _inflate(self, where: tuple[str, ...], codec: str, data: bytes, declared: bool) -> bytes | None:
+        room = self.limits.max_decoded - self._decoded
+        if room <= 0:
+            self._note(where, codec, "decode budget exhausted: not decompressed")
+            return None
+        try:
+            result = inflate(codec, data, room)
+        except DecodeError as exc:
+            if declared:
+                self._note(where, codec, f"could not decode: {_short(exc)}")
+            return None
+        if result.truncated:
+            self._note(where, codec, f"output cut at {len(result.data)} bytes (compression bomb or budget)")
+        elif result.incomplete:
+            self._note(where, codec, "stream ends early: decoded what it holds")
+        self._decoded += len(result.data)
+        return result.data
+
+    def _segment(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes) -> Iterator[Segment]:
+        self._segments += 1
+        if self._segments == self.limits.max_segments + 1:
+            self._note(where, "walker", f"more than {self.limits.max_segments} values: rest not scanned")
+        if self._segments <= self.limits.max_segments and data:
+            yield Segment(where, steps, data)
+
+    def _take(self, where: tuple[str, ...], size: int) -> bool:
+        if self._decoded + size > self.limits.max_decoded:
+            self._note(where, "walker", "decode budget exhausted: rest not decoded")
+            return False
+        self._decoded += size
+        return True
+
+    def _note(self, where: tuple[str, ...], decoder: str, problem: str) -> None:
+        note = Note(where, decoder, problem)
+        if note not in self.notes and len(self.notes) < 100:
+            self.notes.append(note)
+
+
+def _base64_runs(data: bytes) -> Iterator[tuple[int, int]]:
+    """(start, end) of each run of 16+ Base64 characters, line breaks within allowed."""
+    mapped = data.translate(_B64_MAP)
+    pos = mapped.find(_B64_MIN_RUN)
+    while pos >= 0:
+        match = _B64_RUN_TAIL.match(mapped, pos)
+        assert match is not None  # the find guarantees an "A" at pos
+        yield pos, match.end()
+        pos = mapped.find(_B64_MIN_RUN, match.end())
+
+
+def _b64decode(run: bytes) -> bytes | None:
+    compact = run.translate(_B64_FIX, b"\r\n=")
+    if len(compact) % 4 == 1:
+        compact = compact[:-1]
+    compact += b"=" * (-len(compact) % 4)
+    try:
+        return binascii.a2b_base64(compact, strict_mode=False)
+    except binascii.Error:
+        return None
+
+
+def _binary(data: bytes) -> bool:
+    return _CONTROL.search(data, 0, 4096) is not None
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 160 else text[:157] + "..."

@@ -1,0 +1,74 @@
+"""A scan report as JSON (for machines) or a table (for people). Identifiers are always redacted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from devicelab.analysis.decoders import render
+from devicelab.analysis.findings import redact
+from devicelab.analysis.scan import ScanReport
+from devicelab.analysis.verdict import gap_counts
+
+
+def to_dict(report: ScanReport) -> dict[str, Any]:
+    verdict = report.verdict
+    return {
+        "verdict": verdict.outcome,
+        "policy": report.policy.name,
+        "findings": [f.to_dict() for f in report.findings],
+        "violations": [v.to_dict() for v in verdict.violations],
+        "coverage": {
+            "captures": [
+                {"source": c.source, "format": c.format, "flows": len(c.flows), "error": c.error,
+                 "skipped": list(c.skipped)}
+                for c in report.captures
+            ],
+            "flows_scanned": len(report.analyses),
+            "gaps": [{**g.to_dict(), "counts": gap_counts(g, report.policy)} for g in verdict.gaps],
+            "notes": [
+                {"source": a.flow.source, "flow_index": a.flow.index, "host": a.flow.host,
+                 "location": render(n.where), "decoder": n.decoder, "problem": n.problem}
+                for a in report.analyses for n in a.notes
+            ],
+            "not_searched": [
+                {"kind": s.kind, "identifier": redact(s.identifier), "reason": s.reason} for s in report.needles.skipped
+            ],
+            "matcher": report.engine,
+        },
+    }
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def to_text(report: ScanReport) -> str:
+    verdict = report.verdict
+    lines = [f"verdict: {verdict.outcome.upper()}   (policy: {report.policy.name})"]
+    for c in report.captures:
+        lines.append(f"capture: {c.source}  {c.format}, {len(c.flows)} flows" + (f"  [{c.error}]" if c.error else ""))
+    rows = [("HOST", "KIND", "WHERE", "DECODERS", "APP", "FLOW")]
+    for f in report.findings:
+        rows.append((_cut(f.host, 32), f.kind, _cut(f.location, 60), " > ".join(f.decoders) or "-", f.app or "-",
+                     f"{f.flow_index}{'' if f.tls else ' (plain)'}"))
+    lines.append("")
+    if len(rows) == 1:
+        lines.append("no identifier found")
+    else:
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    if verdict.violations:
+        lines += ["", "violations:"]
+        for v in verdict.violations:
+            what = f"{v.finding.kind} {v.finding.redacted}" if v.finding else "contact"
+            lines.append(f"  {v.rule}: {what} -> {v.host} (flow {v.flow_index} of {v.source})")
+    if verdict.gaps:
+        lines += ["", "coverage gaps:"]
+        for g in verdict.gaps:
+            counted = "" if gap_counts(g, report.policy) else " (approved host: not counted)"
+            lines.append(f"  {g.kind}: {g.detail}" + (f" [{g.host}]" if g.host else "") + counted)
+    notes = [(a, n) for a in report.analyses for n in a.notes]
+    if notes:
+        lines += ["", "not fully decoded:"]
+        lines += [f"  flow {a.flow.index} {a.flow.host} {render(n.where)}: {n.decoder}: {n.problem}" for a, n in notes]
+    return "\n".join(lines)

@@ -1,0 +1,118 @@
+"""The Analyzer (one Flow in, findings out) and the offline scan of capture files.
+
+The live capture uses the same Analyzer on the same Flow model, outside mitmproxy's hooks: the
+needles are compiled once per identity, and `analyze` is thread-safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from devicelab.analysis.decoders import Limits, Note, Segment, Walker
+from devicelab.analysis.findings import Finding, prune
+from devicelab.analysis.flows import CaptureRead, Flow
+from devicelab.analysis.forms import Needles, build_needles
+from devicelab.analysis.location import LocationHit, Locator
+from devicelab.analysis.matcher import Engine, Matcher
+from devicelab.analysis.readers import read_capture
+from devicelab.analysis.verdict import CoverageGap, Verdict, evaluate
+from devicelab.identity import LOCATION_KIND, Identity
+from devicelab.policy import Policy
+
+
+@dataclass(frozen=True)
+class FlowAnalysis:
+    flow: Flow
+    findings: tuple[Finding, ...]
+    notes: tuple[Note, ...]  # what could not be decoded in this flow
+
+
+class Analyzer:
+    """Finds one identity's identifiers in flows."""
+
+    def __init__(self, identity: Identity, limits: Limits | None = None, engine: Engine = "auto") -> None:
+        self.identity = identity
+        self.limits = limits or Limits()
+        self.needles: Needles = build_needles(identity)
+        self.matcher = Matcher(self.needles.forms, engine)
+        self.locator = Locator(identity.location) if identity.location else None
+
+    def analyze(self, flow: Flow) -> FlowAnalysis:
+        walker = Walker(self.limits)
+        found: list[Finding] = []
+        for item in walker.walk(flow.request):
+            hit: LocationHit | None = None
+            if isinstance(item, Segment):
+                result = self.matcher.scan(item.data)
+                if result.truncated:
+                    walker.notes.append(Note(item.where, "matcher", "too many candidate matches: scan cut short"))
+                for match in result.hits:
+                    form = match.form
+                    found.append(self._finding(flow, form.kind, form.identifier, item.where,
+                                               (*item.steps, *form.encoding), form.variant))
+                if self.locator is not None:
+                    hit = self.locator.in_text(item)
+            elif self.locator is not None:
+                hit = self.locator.in_group(item)
+            if hit is not None:
+                found.append(self._location(flow, hit))
+        return FlowAnalysis(flow, tuple(prune(found)), tuple(walker.notes))
+
+    def _finding(self, flow: Flow, kind: str, identifier: str, where: tuple[str, ...],
+                 decoders: tuple[str, ...], variant: str, detail: str = "") -> Finding:
+        return Finding(
+            kind=kind, identifier=identifier, host=flow.host, url=flow.request.url, where=where,
+            decoders=decoders, variant=variant, tls=flow.tls, source=flow.source, flow_index=flow.index,
+            flow_id=flow.id, method=flow.request.method, app=flow.app, detail=detail,
+        )
+
+    def _location(self, flow: Flow, hit: LocationHit) -> Finding:
+        assert self.locator is not None
+        fence = self.locator.fence
+        return self._finding(flow, LOCATION_KIND, f"{fence.lat},{fence.lon}", hit.where, hit.steps, "position",
+                             f"{hit.keys}, {hit.distance_m:.0f} m from the handset")
+
+
+@dataclass(frozen=True)
+class ScanReport:
+    """Everything one scan found and decided."""
+
+    policy: Policy
+    captures: tuple[CaptureRead, ...]
+    analyses: tuple[FlowAnalysis, ...]
+    verdict: Verdict
+    needles: Needles
+    engine: str
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return tuple(f for analysis in self.analyses for f in analysis.findings)
+
+
+def coverage_gaps(captures: Iterable[CaptureRead]) -> list[CoverageGap]:
+    """What the capture files themselves say was not seen."""
+    gaps: list[CoverageGap] = []
+    for capture in captures:
+        if capture.error:
+            gaps.append(CoverageGap("capture_incomplete", capture.error, source=capture.source))
+        elif not capture.flows:
+            gaps.append(CoverageGap("empty_capture", "the capture holds no flows", source=capture.source))
+        for flow in capture.flows:
+            if flow.undecrypted_tls:
+                gaps.append(CoverageGap("tls_undecrypted", f"flow {flow.index}: TLS passed through unopened",
+                                        host=flow.host, source=capture.source))
+    return gaps
+
+
+def scan_captures(paths: Sequence[Path], identity: Identity, policy: Policy,
+                  extra_gaps: Iterable[CoverageGap] = (), analyzer: Analyzer | None = None) -> ScanReport:
+    """Read every capture, analyse every flow, and judge the lot (ConfigError for bad input)."""
+    captures = tuple(read_capture(path) for path in paths)
+    analyzer = analyzer or Analyzer(identity)
+    flows = [flow for capture in captures for flow in capture.flows]
+    analyses = tuple(analyzer.analyze(flow) for flow in flows)
+    findings = [f for analysis in analyses for f in analysis.findings]
+    verdict = evaluate(findings, flows, [*coverage_gaps(captures), *extra_gaps], policy)
+    return ScanReport(policy, captures, analyses, verdict, analyzer.needles, analyzer.matcher.engine)

@@ -1,0 +1,155 @@
+"""Parsers for the structured formats bodies come in: JSON, forms, multipart, cookies, protobuf.
+
+Each is a pure function over bytes that returns plain data or raises ValueError; walking the
+result, recursion and limits belong to `decoders`.
+"""
+
+from __future__ import annotations
+
+import binascii
+import contextlib
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.message import Message
+from typing import Any
+from urllib.parse import parse_qsl
+
+import blackboxprotobuf
+
+Scalar = str | int | float
+# key=value&...: the first value must not be empty or start with '=' (Base64 padding looks like "key=")
+_FORM = re.compile(rb"[A-Za-z0-9_.\-\[\]%*+]{1,64}=[^\s&=][^\s&]*(?:&[A-Za-z0-9_.\-\[\]%*+]{1,64}(?:=[^\s&]*)?)*&?")
+_BASE64_CHARS = re.compile(rb"[A-Za-z0-9+/=\s]*")
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One part of a multipart body."""
+
+    name: str
+    content_type: str
+    body: bytes
+
+
+def media_type(content_type: str) -> tuple[str, dict[str, str]]:
+    """'Multipart/Form-Data; boundary=x' -> ('multipart/form-data', {'boundary': 'x'})."""
+    msg = Message()
+    msg["content-type"] = content_type
+    params = {k.lower(): str(v) for k, v in msg.get_params(failobj=[])[1:]}
+    return msg.get_content_type(), params
+
+
+def is_json_type(mime: str) -> bool:
+    subtype = mime.partition("/")[2]
+    return subtype == "json" or subtype.endswith("+json")
+
+
+def looks_like_json(data: bytes) -> bool:
+    head = data[:64].lstrip()
+    return head[:1] in (b"{", b"[")
+
+
+def looks_like_form(data: bytes) -> bool:
+    return _FORM.fullmatch(data.strip()) is not None
+
+
+def parse_json(data: bytes) -> Any:
+    """A JSON document; ValueError (including bad UTF-8 and too deep nesting) if it is not one."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("nested too deeply to parse") from None
+
+
+def json_path(parent: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{parent}[{key}]"
+    return f"{parent}.{key}" if parent else key
+
+
+def parse_form(data: bytes, max_fields: int) -> list[tuple[str, bytes]]:
+    """Fields of an application/x-www-form-urlencoded body or a query string, values as bytes."""
+    text = data.decode("utf-8", "surrogateescape")
+    pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=max_fields, encoding="utf-8",
+                      errors="surrogateescape")
+    return [(k, v.encode("utf-8", "surrogateescape")) for k, v in pairs]
+
+
+def parse_cookies(header: str) -> list[tuple[str, bytes]]:
+    """name=value pairs of a Cookie header (lenient: no quoting rules enforced)."""
+    out = []
+    for item in header.split(";"):
+        name, sep, value = item.strip().partition("=")
+        if sep and name:
+            out.append((name, value.strip().strip('"').encode("utf-8", "surrogateescape")))
+    return out
+
+
+def parse_multipart(data: bytes, boundary: str, max_parts: int) -> list[Part]:
+    """The parts of a multipart body; Content-Transfer-Encoding base64 is undone."""
+    if not boundary:
+        raise ValueError("multipart body without a boundary parameter")
+    delimiter = b"--" + boundary.encode("latin-1", "replace")
+    chunks = data.split(delimiter)
+    if len(chunks) < 2:
+        raise ValueError("boundary not found in the body")
+    parts = []
+    for index, chunk in enumerate(chunks[1:max_parts + 1]):
+        if chunk.startswith(b"--"):
+            break
+        head, sep, body = chunk.lstrip(b"\r\n").partition(b"\r\n\r\n")
+        if not sep:
+            head, sep, body = chunk.lstrip(b"\n").partition(b"\n\n")
+        headers = Message()
+        for line in head.decode("latin-1").splitlines():
+            name, colon, value = line.partition(":")
+            if colon:
+                headers[name.strip()] = value.strip()
+        body = body.removesuffix(b"\r\n").removesuffix(b"\n")
+        if headers.get("content-transfer-encoding", "").strip().lower() == "base64":
+            with contextlib.suppress(binascii.Error):  # left as it is: the raw bytes are still scanned
+                body = binascii.a2b_base64(body)
+        param = headers.get_param("name", header="content-disposition")
+        label = param if isinstance(param, str) else str(index)
+        parts.append(Part(label, str(headers.get("content-type", "")), body))
+    return parts
+
+
+def parse_protobuf(data: bytes) -> dict[Any, Any]:
+    """A protobuf message decoded without a schema: {field number: value or list of values}."""
+    try:
+        message, _typedef = blackboxprotobuf.decode_message(data)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    except Exception as exc:  # bbpb raises many types on arbitrary bytes; all mean "not protobuf"
+        raise ValueError(f"not a protobuf message: {exc}") from None
+    if not isinstance(message, dict) or not message:
+        raise ValueError("empty protobuf message")
+    return message
+
+
+def walk_tree(root: Any, max_depth: int, prefix: str = "") -> Iterator[tuple[str, Any, bool]]:
+    """(path, value, too_deep) for every node of a JSON or protobuf tree, depth-first, no recursion."""
+    stack: list[tuple[str, Any, int]] = [(prefix, root, 0)]
+    while stack:
+        path, value, depth = stack.pop()
+        if depth > max_depth:
+            yield path, value, True
+            continue
+        yield path, value, False
+        if isinstance(value, dict):
+            items = list(value.items())
+        elif isinstance(value, list):
+            items = list(enumerate(value))
+        else:
+            continue
+        for key, child in reversed(items):
+            stack.append((json_path(path, key), child, depth + 1))
+
+
+def scalars(value: dict[Any, Any] | list[Any]) -> tuple[tuple[str, Scalar], ...]:
+    """The scalar members of one object or array (input for the location check)."""
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    return tuple((str(k), v) for k, v in items if isinstance(v, str | int | float) and not isinstance(v, bool))

@@ -1,0 +1,102 @@
+"""The verdict: findings judged by a policy, with what the capture could not see taken into account.
+
+    fail          a violation: an identifier where the policy does not allow it, or a forbidden
+                  host contacted at all
+    inconclusive  no violation, but coverage was incomplete (a gap): TLS to an unapproved host
+                  that could not be decrypted, a capture that stopped early, a failed canary,
+                  connections that bypassed the proxy. Never counts as a pass.
+    pass          no violation and full coverage
+Fail outranks inconclusive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from devicelab.analysis.findings import Finding
+from devicelab.analysis.flows import Flow
+from devicelab.policy import Policy
+
+Outcome = Literal["pass", "fail", "inconclusive"]
+GapKind = Literal[
+    "tls_undecrypted",  # TLS the proxy could not open (pinned app, passed-through host)
+    "capture_incomplete",  # the capture file ends early (torn) or the capture stopped
+    "canary_failed",  # a known leak planted to prove the capture works was not seen
+    "unproxied_connection",  # the handset reached the network without the proxy
+    "empty_capture",  # nothing was captured at all
+]
+EXIT_CODES: dict[Outcome, int] = {"pass": 0, "fail": 1, "inconclusive": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageGap:
+    """Something the capture could not see; `host` set when it concerns one host."""
+
+    kind: GapKind
+    detail: str
+    host: str = ""
+    source: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "detail": self.detail, "host": self.host, "source": self.source}
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """A rule broken: by a finding, or (finding None) by contacting a forbidden host."""
+
+    rule: str
+    host: str
+    source: str
+    flow_index: int
+    finding: Finding | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "host": self.host,
+            "source": self.source,
+            "flow_index": self.flow_index,
+            "finding": self.finding.to_dict() if self.finding else None,
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: Outcome
+    violations: tuple[Violation, ...]
+    gaps: tuple[CoverageGap, ...]  # every gap reported
+    counted_gaps: tuple[CoverageGap, ...]  # the gaps that make the run inconclusive
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.outcome]
+
+
+def gap_counts(gap: CoverageGap, policy: Policy) -> bool:
+    """Undecrypted TLS to an approved host cannot hide a violation there; every other gap can."""
+    if gap.kind == "tls_undecrypted" and gap.host:
+        return not policy.is_approved(gap.host)
+    return True
+
+
+def evaluate(findings: Iterable[Finding], flows: Sequence[Flow], gaps: Iterable[CoverageGap],
+             policy: Policy) -> Verdict:
+    """Judge findings and contacts by `policy`, then let coverage gaps downgrade a pass."""
+    violations: list[Violation] = []
+    flows_with_findings: set[tuple[str, int]] = set()
+    for finding in findings:
+        flows_with_findings.add((finding.source, finding.flow_index))
+        for rule in policy.judge(finding.kind, finding.host, finding.tls):
+            violations.append(Violation(rule, finding.host, finding.source, finding.flow_index, finding))
+    for flow in flows:
+        forbidden = policy.forbidden_rule(flow.host)
+        if forbidden is not None and (flow.source, flow.index) not in flows_with_findings:
+            violations.append(Violation(f"forbidden-host: {forbidden.host} ({forbidden.reason})", flow.host,
+                                        flow.source, flow.index))
+    all_gaps = tuple(gaps)
+    counted = tuple(gap for gap in all_gaps if gap_counts(gap, policy))
+    outcome: Outcome = "fail" if violations else "inconclusive" if counted else "pass"
+    return Verdict(outcome, tuple(violations), all_gaps, counted)
