@@ -12,12 +12,15 @@ import subprocess
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from devicelab.builds import Build, load_build
 from devicelab.sims import SimProfile, load_sim
 from devicelab.virtual.handset import BootState, VirtualHandset
 from devicelab.virtual.identity import HardwareIdentity
+
+if TYPE_CHECKING:
+    from devicelab.virtual.net.internet import VirtualInternet
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -75,6 +78,8 @@ class VirtualLab:
         self.boot_seconds = boot_seconds
         self.seed = seed
         self.handsets: list[VirtualHandset] = []
+        #: the lab's own internet (hosts, DNS, root CA); the capture routes its proxy with it
+        self.internet: VirtualInternet | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._owns_adb_server = False
@@ -107,7 +112,11 @@ class VirtualLab:
     async def _start_handsets(self) -> None:
         from devicelab.virtual.adbd.daemon import AdbDaemon
         from devicelab.virtual.fastbootd import FastbootTarget
+        from devicelab.virtual.net.internet import VirtualInternet
+        from devicelab.virtual.net.stack import HandsetNetwork
 
+        self.internet = internet = VirtualInternet((self.build,))
+        await internet.start()
         for index in range(self.count):
             handset = VirtualHandset(
                 f"{self.seed}-{index}",
@@ -117,6 +126,7 @@ class VirtualLab:
                 boot_seconds=self.boot_seconds,
             )
             handset.install(self.build)
+            handset.network = HandsetNetwork(handset, internet)
             handset.adbd = adbd = AdbDaemon(handset, host=self.host, adb_server_port=self.adb_server_port)
             handset.fastbootd = fb = FastbootTarget(handset, host=self.host)
             await adbd.bind()
@@ -142,12 +152,17 @@ class VirtualLab:
                 kill_adb_server(self.adb_server_port)
 
     async def _stop_handsets(self) -> None:
-        for handset in self.handsets:
+        async def stop(handset: VirtualHandset) -> None:
             await handset.power_off()
             for service in (handset.adbd, handset.fastbootd):
                 close = getattr(service, "close", None)
                 if close is not None:
                     await close()
+
+        # each adbd waits for the adb server to forget it: do it for all handsets at once
+        await asyncio.gather(*(stop(h) for h in self.handsets))
+        if self.internet is not None:
+            await self.internet.stop()
 
     # -- access from other threads -------------------------------------------------------
     def call(self, work: Awaitable[T] | Callable[[], T], timeout: float = 30.0) -> T:
