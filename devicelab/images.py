@@ -24,9 +24,11 @@ def factory_image(build: Build, builds_dir: Path = BUILDS_DIR) -> Path:
     if build.image is not None:
         path = Path(build.image)
         return path if path.is_absolute() else builds_dir / path
-    from devicelab.virtual.image import write_factory_zip
+    from devicelab.virtual.image import IMAGE_FORMAT, write_factory_zip
 
-    digest = hashlib.sha256(json.dumps(build.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:12]
+    # the key covers the manifest and the image format: a generator change never reuses a stale zip
+    key = json.dumps([IMAGE_FORMAT, build.model_dump(mode="json")], sort_keys=True)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     target = CACHE / f"{build.name}-{digest}.zip"
     CACHE.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock", timeout=120):

@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 need_debs=()
 command -v adb >/dev/null 2>&1 || need_debs+=(adb)
 command -v fastboot >/dev/null 2>&1 || need_debs+=(fastboot)
+# the virtual handsets draw their screens with Android's own fonts (Roboto, Droid Sans Fallback for CJK)
+[ -e /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf ] || need_debs+=(fonts-droid-fallback)
+[ -d /usr/share/fonts/truetype/roboto ] || need_debs+=(fonts-roboto-unhinted)
 if [ ${#need_debs[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "devicelab needs Debian's ${need_debs[*]}; run as root, or: sudo apt-get install -y ${need_debs[*]}" >&2

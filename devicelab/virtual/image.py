@@ -8,6 +8,7 @@ Layout: MAGIC, u32 length (LE), the manifest as JSON, zero padding to a 4096-byt
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import struct
@@ -17,8 +18,12 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from devicelab.builds import Build
+from devicelab.errors import DevicelabError
+from devicelab.virtual.fastboot.sparse import to_sparse
 
 MAGIC = b"DEVICELAB-SYSIMG1"
+#: bumped whenever the factory zip layout changes (cache keys include it)
+IMAGE_FORMAT = 2
 BLOCK = 4096
 
 
@@ -58,24 +63,41 @@ def small_image(build: Build, partition: str) -> bytes:
     return _pad(f"DEVICELAB-{partition.upper()}\n".encode() + digest + b"\n")
 
 
-#: Images in a factory zip, in the names `fastboot update` looks for.
+#: Images in a factory zip, in the names `fastboot update` looks for (boot.img and system.img are
+#: the two it requires).
 FACTORY_PARTITIONS = ("boot", "dtbo", "vbmeta", "system", "vendor")
 
 
 def android_info(build: Build) -> str:
-    """`android-info.txt`: what `fastboot update` checks against the target before flashing."""
-    boot = build.bootloader
-    return f"require board={boot.product}\nrequire version-bootloader={boot.version_bootloader}\n"
+    """`android-info.txt`: what `fastboot update` checks against the target before flashing.
+
+    Only the board: `fastboot update` never flashes the bootloader, so requiring the build's
+    `version-bootloader` would refuse every update between builds of different bootloaders
+    (real factory zips rely on flash-all.sh flashing the bootloader first).
+    """
+    return f"require board={build.bootloader.product}\n"
+
+
+def factory_images(build: Build) -> dict[str, bytes]:
+    """The zip member name -> contents of a factory image. system.img is an Android sparse
+    image, as in real factory images; the others are raw."""
+    images = {f"{part}.img": small_image(build, part) for part in FACTORY_PARTITIONS if part != "system"}
+    images["system.img"] = to_sparse(system_image(build))
+    return images
 
 
 def write_factory_zip(build: Build, output: Path) -> Path:
-    """A factory image zip that real `fastboot update` accepts."""
-    output.parent.mkdir(parents=True, exist_ok=True)
+    """A factory image zip that real `fastboot update` accepts (written atomically)."""
     tmp = output.with_name(output.name + ".part")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("android-info.txt", android_info(build))
-        for part in FACTORY_PARTITIONS:
-            data = system_image(build) if part == "system" else small_image(build, part)
-            zf.writestr(f"{part}.img", data)
-    tmp.replace(output)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("android-info.txt", android_info(build))
+            for name, data in factory_images(build).items():
+                zf.writestr(name, data)
+        tmp.replace(output)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise DevicelabError(f"{output}: cannot write the factory image: {exc.strerror or exc}") from None
     return output

@@ -64,6 +64,7 @@ class VirtualProvider:
         self.state_path = self.dir / "state.json"
         self.lock = FileLock(self.dir / "state.lock")
         self._joined = False
+        self._proc: subprocess.Popen[bytes] | None = None
 
     def _read_state(self) -> dict[str, Any] | None:
         try:
@@ -111,12 +112,13 @@ class VirtualProvider:
 
         def read() -> None:
             assert proc.stdout is not None
-            for raw in proc.stdout:
-                line = raw.decode(errors="replace").strip()
-                if line == "READY":
-                    ready.set()
-                    return
-                lines.append(line)
+            with proc.stdout:
+                for raw in proc.stdout:
+                    line = raw.decode(errors="replace").strip()
+                    if line == "READY":
+                        ready.set()
+                        return
+                    lines.append(line)
 
         threading.Thread(target=read, daemon=True).start()
         if not ready.wait(timeout) or proc.poll() is not None:
@@ -125,6 +127,7 @@ class VirtualProvider:
             tail = (self.dir / "lab.log").read_text(errors="replace")[-800:]
             raise InfrastructureError(f"the virtual lab did not start within {timeout:.0f} s: {tail}")
         handsets = [json.loads(line) for line in lines if line.startswith("{")]
+        self._proc = proc  # kept so it is reaped, not warned about, if we are the one who stops it
         return {"pid": proc.pid, "adb_port": port, "handsets": handsets, "users": []}
 
     def _provided(self, state: dict[str, Any]) -> ProvidedLab:
@@ -164,6 +167,8 @@ class VirtualProvider:
                 return
             shutdown(int(state["pid"]))
             self.state_path.unlink(missing_ok=True)
+            if self._proc is not None:
+                self._proc.wait(5)
 
 
 def shutdown(pid: int, timeout: float = 15.0) -> None:

@@ -15,8 +15,16 @@ SLOTS = ("a", "b")
 
 @dataclass
 class Storage:
+    """Partitions, slot metadata and the bootloader's device-info flags (kept in `devinfo` on a
+    Qualcomm handset, so they survive reboots and flashing)."""
+
     current_slot: str = "a"
     unlocked: bool = True
+    #: `flashing unlock` is refused unless "OEM unlocking" was allowed (the frp partition flag)
+    unlock_allowed: bool = True
+    unlock_critical: bool = False
+    charger_screen: bool = True
+    verity_enforcing: bool = True
     #: partition name (with slot suffix where slotted) -> contents
     images: dict[str, bytes] = field(default_factory=dict)
     #: bumped each time userdata is erased, so the running system knows to start over
@@ -64,6 +72,9 @@ class Storage:
 
     def read(self, partition: str) -> bytes:
         return self.images.get(self.resolve(partition), b"")
+
+    def slot_unbootable(self, slot: str) -> bool:
+        return self.slot_retry[slot] == 0 and not self.slot_successful[slot]
 
     def set_active(self, slot: str) -> None:
         if slot not in SLOTS:
