@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from devicelab.builds import Build
 from devicelab.sims import SimProfile
@@ -19,9 +19,17 @@ from devicelab.virtual.android import AndroidSystem, Radio, UserData
 from devicelab.virtual.clock import DeviceClock
 from devicelab.virtual.fs import VirtualFS
 from devicelab.virtual.identity import HardwareIdentity
+from devicelab.virtual.shell.registry import register_main_class
 from devicelab.virtual.storage import Storage
+from devicelab.virtual.ui import hooks as ui
+
+if TYPE_CHECKING:
+    from devicelab.virtual.net.stack import HandsetNetwork
 
 log = logging.getLogger(__name__)
+
+# uiautomator2's on-device server: `app_process / com.wetest.uia2.Main` starts it
+register_main_class(ui.MAIN_CLASS, ui.uia2_main)
 
 RebootTarget = Literal["system", "bootloader", "recovery"]
 
@@ -81,6 +89,8 @@ class VirtualHandset:
         #: device-local TCP services (`adb forward` / `tcp:PORT` targets): device port -> the
         #: loopback (host, port) where the service really listens
         self.local_ports: dict[int, tuple[str, int]] = {}
+        #: the lab's virtual internet as this handset sees it (None: no network at all)
+        self.network: HandsetNetwork | None = None
 
     # -- provisioning (the factory, before the handset leaves it) ------------------------
     def install(self, build: Build) -> None:
@@ -114,6 +124,8 @@ class VirtualHandset:
         await self._enter(target)
 
     async def _leave(self) -> None:
+        if self.network is not None:
+            self.network.shutdown()
         if self._boot_timer is not None:
             self._boot_timer.cancel()
             self._boot_timer = None
@@ -164,6 +176,9 @@ class VirtualHandset:
         self.clock.mark_boot()
         self.system = AndroidSystem(build, self.hardware, self.userdata, self.radio, self.fs, self.clock)
         procfs.install(self.system)
+        ui.attach(self)
+        if self.network is not None:
+            self.network.system_started(self.system)
         self.system.logcat.write("init", f"init first stage started! build={build.fingerprint}", pid=1)
         self._set_state(BootState.BOOTING)
 
@@ -176,6 +191,8 @@ class VirtualHandset:
         self.system.logcat.write("ActivityManager", "Boot completed", pid=1042)
         self.storage.slot_successful[self.storage.current_slot] = True
         self._set_state(BootState.BOOTED)
+        if self.network is not None:
+            self.network.boot_completed()
 
     def _lay_out_system_partition(self, build: Build) -> None:
         self.fs.wipe("/system")
@@ -229,3 +246,5 @@ class VirtualHandset:
                 f"SIM state changed: {self.radio.sim_state}",
                 pid=1001,
             )
+            if self.network is not None:
+                self.network.sim_changed()
