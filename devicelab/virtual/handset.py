@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from devicelab.builds import Build
 from devicelab.sims import SimProfile
-from devicelab.virtual import image, procfs
+from devicelab.virtual import image, procfs, screen
 from devicelab.virtual.android import AndroidSystem, Radio, UserData
 from devicelab.virtual.clock import DeviceClock
 from devicelab.virtual.fs import VirtualFS
@@ -22,6 +22,7 @@ from devicelab.virtual.identity import HardwareIdentity
 from devicelab.virtual.shell.registry import register_main_class
 from devicelab.virtual.storage import Storage
 from devicelab.virtual.ui import hooks as ui
+from devicelab.virtual.ui import render
 
 if TYPE_CHECKING:
     from devicelab.virtual.net.stack import HandsetNetwork
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 
 # uiautomator2's on-device server: `app_process / com.wetest.uia2.Main` starts it
 register_main_class(ui.MAIN_CLASS, ui.uia2_main)
+# `screencap` shows what the screen shows: the wizard, dialogs, the launcher
+screen.set_frame_source(render.screenshot)
 
 RebootTarget = Literal["system", "bootloader", "recovery"]
 
@@ -188,7 +191,7 @@ class VirtualHandset:
             return
         self.system.props["sys.boot_completed"] = "1"
         self.system.props["dev.bootcomplete"] = "1"
-        self.system.logcat.write("ActivityManager", "Boot completed", pid=1042)
+        self.system.logcat.write("ActivityManager", "Boot completed", pid=self.system.system_server_pid())
         self.storage.slot_successful[self.storage.current_slot] = True
         self._set_state(BootState.BOOTED)
         if self.network is not None:
