@@ -59,10 +59,11 @@ class Fastboot:
 
         def pump() -> None:
             assert proc.stdout is not None
-            for raw in proc.stdout:
-                line = raw.decode(errors="replace").rstrip("\r\n")
-                lines.append(line)
-                log.info("[%s] %s", self.label, line)
+            with proc.stdout:
+                for raw in proc.stdout:
+                    line = raw.decode(errors="replace").rstrip("\r\n")
+                    lines.append(line)
+                    log.info("[%s] %s", self.label, line)
 
         reader = threading.Thread(target=pump, daemon=True)
         reader.start()
