@@ -8,7 +8,7 @@ setup:
 	@bash scripts/bootstrap.sh
 
 lint: setup
-	.venv/bin/ruff check devicelab tests suites conftest.py
+	.venv/bin/ruff check .
 	.venv/bin/mypy
 
 test: lint

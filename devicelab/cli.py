@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
@@ -41,9 +42,12 @@ def virtual() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per handset, then READY.")
 @click.option("--users-file", type=click.Path(path_type=Path), default=None, hidden=True,
               help="Exit once no process listed in this JSON file is alive (shared embedded lab).")
+@click.option("--control", "control_path", type=click.Path(path_type=Path), default=None,
+              help="Serve the lab's control channel (insert SIMs, inject faults) on this unix socket.")
 def virtual_up(count: int, build_name: str, sim: str | None, adb_port: int, boot_seconds: float | None,
-               clock_scale: float, as_json: bool, users_file: Path | None) -> None:
+               clock_scale: float, as_json: bool, users_file: Path | None, control_path: Path | None) -> None:
     """Run virtual handsets in the foreground until interrupted."""
+    from devicelab.virtual.control import ControlServer
     from devicelab.virtual.lab import VirtualLab
     from devicelab.virtual.provider import watch_users
 
@@ -54,7 +58,11 @@ def virtual_up(count: int, build_name: str, sim: str | None, adb_port: int, boot
         signal.signal(sig, lambda *_: stop.set())
     if users_file is not None:
         threading.Thread(target=watch_users, args=(users_file, stop), daemon=True).start()
-    with lab:
+    with lab, contextlib.ExitStack() as cleanup:
+        if control_path is not None:
+            control = ControlServer(lab, control_path)
+            control.start()
+            cleanup.callback(control.stop)
         for info in lab.info():
             if as_json:
                 click.echo(json.dumps(info.as_dict()))
@@ -90,8 +98,10 @@ def demo() -> None:
 
 def _register_commands() -> None:
     from devicelab.analysis.cli import scan
+    from devicelab.reports.cli import diff
 
     cli.add_command(scan)
+    cli.add_command(diff)
 
 
 _register_commands()

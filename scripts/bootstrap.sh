@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 need_debs=()
 command -v adb >/dev/null 2>&1 || need_debs+=(adb)
 command -v fastboot >/dev/null 2>&1 || need_debs+=(fastboot)
+# Optional: headless Chromium renders the HTML report in tests (they skip without it). ~15 s, ~410 MB.
+want_chromium=0
+command -v chromium >/dev/null 2>&1 || [ "$(id -u)" -ne 0 ] || want_chromium=1
 # the virtual handsets draw their screens with Android's own fonts (Roboto, Droid Sans Fallback for CJK)
 [ -e /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf ] || need_debs+=(fonts-droid-fallback)
 [ -d /usr/share/fonts/truetype/roboto ] || need_debs+=(fonts-roboto-unhinted)
@@ -30,4 +33,21 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]" 2>&1 | grep -v "^WARNING: Location" || true
     .venv/bin/python -c "import devicelab, ppadb, uiautomator2, mitmproxy, allure_pytest" 
     touch "$stamp"
+fi
+
+if [ "$want_chromium" -eq 1 ]; then
+    echo "installing Debian's chromium (optional: renders the HTML report in tests)"
+    { timeout 600 apt-get update -q >/dev/null \
+      && DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -q --no-install-recommends chromium >/dev/null; } \
+      || echo "warning: chromium could not be installed; the report rendering tests will skip" >&2
+fi
+
+# Optional: the Allure command line (npm allure-commandline, needs Java) turns allure-results into Allure's
+# HTML report. Project-local, never global; ~3 s and 33 MB from the npm registry. Missing -> a note in the run.
+allure_dir=.venv/node
+if [ ! -x "$allure_dir/node_modules/.bin/allure" ] && command -v npm >/dev/null 2>&1 && command -v java >/dev/null 2>&1; then
+    echo "installing the Allure command line into $allure_dir"
+    timeout 300 npm install --prefix "$allure_dir" --no-audit --no-fund --no-save --loglevel=error \
+        allure-commandline@2.46.1 >/dev/null \
+      || echo "warning: allure-commandline could not be installed; runs will note that Allure HTML is missing" >&2
 fi

@@ -1,0 +1,287 @@
+"""The run record: everything a gate run did and decided, as typed frozen data (written as verdict.json).
+
+Every report is rendered from this record alone, and the diff reads it back from disk. It holds
+no raw identifier: identifier fields are redacted on the way in (`Redacted`), text that came off
+the wire is scrubbed by `collect` before it gets here, and paths point into the evidence folder.
+
+Outcomes and their exit codes: pass 0, fail 1, inconclusive 2, error 3 (the lab failed).
+A violation outranks everything (a leak seen is a leak, whatever broke later); then an
+infrastructure error (nothing can be said, rerun); then a coverage gap (inconclusive).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import PurePosixPath
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field
+
+from devicelab.data import Frozen
+from devicelab.errors import DevicelabError
+from devicelab.reports.redaction import ensure_redacted
+
+RunOutcome = Literal["pass", "fail", "inconclusive", "error"]
+StepStatus = Literal["ok", "failed", "skipped"]
+EXIT_CODES: dict[RunOutcome, int] = {"pass": 0, "fail": 1, "inconclusive": 2, "error": 3}
+RECORD_FORMAT: Literal["devicelab-run"] = "devicelab-run"
+RECORD_VERSION: Literal[1] = 1
+
+
+def _relative_path(value: str) -> str:
+    path = PurePosixPath(value)
+    # ':' would make a link a URL scheme (javascript:...) in the HTML report
+    if not value or path.is_absolute() or ".." in path.parts or "\\" in value or ":" in value:
+        raise ValueError("expected a relative path inside the output folder (no '..', ':' or leading '/')")
+    return path.as_posix()
+
+
+Redacted = Annotated[str, AfterValidator(ensure_redacted)]
+RelativePath = Annotated[str, AfterValidator(_relative_path)]
+
+
+class BuildRef(Frozen):
+    """A build under test: its name (fixtures/builds) and its fingerprint."""
+
+    name: str = Field(min_length=1)
+    fingerprint: str = ""
+
+
+class PolicyRef(Frozen):
+    name: str = Field(min_length=1)
+    path: str = ""
+
+
+class HandsetInfo(Frozen):
+    """A handset as the lab knows it. `serial` is redacted: it is one of the identifiers under test."""
+
+    id: str = Field(min_length=1)  # the inventory name, e.g. "b2n-01"
+    model: str = ""
+    serial: Redacted = ""
+    fingerprint: str = ""
+    sim: str = ""  # SIM profile, e.g. "telenor-no"
+    host: str = ""  # the USB host it is plugged into
+
+
+class ConsentChoice(Frozen):
+    """One answer given in the setup wizard, e.g. ("usage & diagnostics", "declined")."""
+
+    name: str
+    choice: str
+
+
+class Step(Frozen):
+    """One step of the run's timeline."""
+
+    name: str
+    handset: str = ""  # empty: a step of the whole run (lease, report)
+    start: datetime
+    end: datetime | None = None
+    status: StepStatus = "ok"
+    message: str = ""
+
+    @property
+    def seconds(self) -> float | None:
+        return (self.end - self.start).total_seconds() if self.end is not None else None
+
+
+class InfraError(Frozen):
+    """The lab failed (not the product): which error, on which handset, at which step."""
+
+    type: str
+    handset: str = ""
+    step: str = ""
+    message: str
+
+    @classmethod
+    def from_exception(cls, exc: BaseException, *, handset: str = "", step: str = "") -> InfraError:
+        facts = exc.facts if isinstance(exc, DevicelabError) else {}
+        return cls(type=type(exc).__name__, handset=handset, step=step or str(facts.get("step", "")),
+                   message=str(exc) or type(exc).__name__)
+
+
+class RequestExcerpt(Frozen):
+    """The request that carried a finding, scrubbed."""
+
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+class FindingRecord(Frozen):
+    """One identifier seen in one place of one flow (see analysis.findings.Finding), redacted."""
+
+    kind: str
+    identifier: Redacted
+    host: str
+    url: str  # scrubbed
+    method: str = ""
+    location: str  # e.g. "body > base64 > json:IMEI1"
+    decoders: tuple[str, ...] = ()
+    variant: str = ""
+    tls: bool
+    app: str | None = None
+    source: str = ""
+    flow_index: int = 0
+    flow_id: str = ""
+    detail: str = ""
+    time: datetime | None = None
+    request: RequestExcerpt | None = None
+    body: str = ""  # the decoded value that held the identifier, scrubbed, with ⟦markers⟧
+    body_where: str = ""  # where `body` sits in the request, e.g. "body > base64"
+    body_truncated: bool = False
+    logcat: tuple[str, ...] = ()  # scrubbed log lines around the flow
+    screenshot: RelativePath | None = None  # the screen at that moment, inside the evidence folder
+
+
+class ViolationRecord(Frozen):
+    """A rule broken; `finding` is the index of the finding in its handset's findings (None: a contact)."""
+
+    rule: str
+    host: str
+    source: str = ""
+    flow_index: int = 0
+    finding: int | None = None
+    kind: str = ""
+    identifier: Redacted = ""
+
+    @property
+    def rule_type(self) -> str:
+        """forbidden-host, unapproved-host, kind-not-approved or plain-text."""
+        return self.rule.split(":", 1)[0]
+
+
+class GapRecord(Frozen):
+    kind: str
+    detail: str
+    host: str = ""
+    source: str = ""
+    counts: bool = True  # False: TLS to an approved host, reported but not making the run inconclusive
+
+
+class NoteRecord(Frozen):
+    """A part of a flow the analysis could not decode."""
+
+    host: str
+    flow_index: int
+    source: str = ""
+    location: str = ""
+    decoder: str = ""
+    problem: str = ""
+
+
+class CaptureRecord(Frozen):
+    source: str
+    format: str
+    flows: int
+    error: str = ""
+    skipped: int = 0
+
+
+class NotSearched(Frozen):
+    kind: str
+    identifier: Redacted
+    reason: str
+
+
+class Coverage(Frozen):
+    """What the capture saw, and what it could not."""
+
+    captures: tuple[CaptureRecord, ...] = ()
+    flows_scanned: int = 0
+    gaps: tuple[GapRecord, ...] = ()
+    notes: tuple[NoteRecord, ...] = ()
+    not_searched: tuple[NotSearched, ...] = ()
+    matcher: str = ""
+
+    @property
+    def counted_gaps(self) -> tuple[GapRecord, ...]:
+        return tuple(gap for gap in self.gaps if gap.counts)
+
+
+class FlowGroup(Frozen):
+    """Flows of one app to one host over one transport: how many, and how many request bytes."""
+
+    host: str
+    app: str | None = None
+    scheme: str
+    tls: bool
+    undecrypted: bool = False
+    count: int
+    bytes: int
+
+
+class HandsetResult(Frozen):
+    """What one handset did in the run. `judged` is False when no capture was analysed."""
+
+    handset: HandsetInfo
+    judged: bool = True
+    findings: tuple[FindingRecord, ...] = ()
+    violations: tuple[ViolationRecord, ...] = ()
+    coverage: Coverage = Coverage()
+    flows: tuple[FlowGroup, ...] = ()
+
+
+class EvidenceFile(Frozen):
+    """A file of the evidence bundle (raw, unredacted): reports link to it, never inline it."""
+
+    path: RelativePath
+    description: str = ""
+    handset: str = ""
+    size: int = 0
+    sha256: str = ""
+
+
+class RunRecord(Frozen):
+    """One gate (or scan) run."""
+
+    record: Literal["devicelab-run"] = RECORD_FORMAT
+    version: Literal[1] = RECORD_VERSION
+    run_id: str = Field(min_length=1)
+    command: tuple[str, ...] = ()
+    started: datetime | None = None
+    finished: datetime | None = None
+    build: BuildRef
+    from_build: BuildRef | None = None  # the build flashed first, for an upgrade run (--from)
+    policy: PolicyRef
+    handsets: tuple[HandsetResult, ...] = ()
+    consent: tuple[ConsentChoice, ...] = ()
+    observation_seconds: float | None = None  # device seconds each handset was observed
+    timeline: tuple[Step, ...] = ()
+    infra_errors: tuple[InfraError, ...] = ()
+    evidence: tuple[EvidenceFile, ...] = ()
+    notes: tuple[str, ...] = ()  # about the reports themselves, e.g. "Allure HTML not generated: ..."
+
+    def outcome_of(self, handset_id: str) -> RunOutcome:
+        """One handset's verdict."""
+        result = next((r for r in self.handsets if r.handset.id == handset_id), None)
+        errors = any(e.handset == handset_id for e in self.infra_errors)
+        if result is None:
+            return "error"
+        if result.violations:
+            return "fail"
+        if errors or not result.judged:
+            return "error"
+        return "inconclusive" if result.coverage.counted_gaps else "pass"
+
+    @property
+    def outcome(self) -> RunOutcome:
+        """The run's verdict: fail > error > inconclusive > pass; no handset judged is an error."""
+        outcomes = {self.outcome_of(r.handset.id) for r in self.handsets}
+        known = {r.handset.id for r in self.handsets}
+        orphan_errors = any(e.handset not in known for e in self.infra_errors)
+        if "fail" in outcomes:
+            return "fail"
+        if "error" in outcomes or orphan_errors or not self.handsets:
+            return "error"
+        return "inconclusive" if "inconclusive" in outcomes else "pass"
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.outcome]
+
+    def errors_of(self, handset_id: str) -> tuple[InfraError, ...]:
+        return tuple(e for e in self.infra_errors if e.handset == handset_id)
+
+    def steps_of(self, handset_id: str) -> tuple[Step, ...]:
+        return tuple(s for s in self.timeline if s.handset == handset_id)
