@@ -46,6 +46,100 @@ class Bootloader(Frozen):
     secure: bool = True
 
 
+#: What starts an app's network request (device-time delays are counted from the event).
+TriggerKind = Literal["boot", "unlock", "screen_on", "sim_changed", "fingerprint_changed", "periodic"]
+#: What an app sends; each kind is one behaviour of the virtual lab (devicelab.virtual.net.apps).
+PayloadKind = Literal["checkin", "activation", "connectivity", "analytics", "zzhc", "pinned_push", "direct_daemon"]
+#: Consent choices the setup wizard records (their settings keys: devicelab.virtual.consent).
+ConsentName = Literal[
+    "google_usage_diagnostics", "google_error_reports", "oem_ux_program", "oem_analytics", "oem_privacy_agreed",
+]
+URL = re.compile(r"^(?P<scheme>https?)://(?P<host>[a-z0-9]([a-z0-9.-]*[a-z0-9])?)(:(?P<port>\d{1,5}))?(?P<path>/\S*)$")
+WEEK = 7 * 24 * 3600.0
+
+
+class Trigger(Frozen):
+    """When an app talks: an event plus a delay in device seconds, or a period with a count."""
+
+    event: TriggerKind
+    delay: float = Field(default=0.0, ge=0.0, le=WEEK)
+    every: float | None = Field(default=None, ge=1.0, le=WEEK)
+    count: int | None = Field(default=None, ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _period(self) -> Trigger:
+        if self.event == "periodic" and (self.every is None or self.count is None):
+            raise ValueError("a periodic trigger needs `every` (device seconds) and `count`")
+        if self.event != "periodic" and (self.every is not None or self.count is not None):
+            raise ValueError("`every` and `count` belong to periodic triggers only")
+        return self
+
+
+class TrafficCondition(Frozen):
+    """What must hold when a trigger fires; all of it, or the app stays silent."""
+
+    consent: tuple[ConsentName, ...] = ()
+    #: only with a SIM of these networks (MCC+MNC); empty: any SIM, or none
+    sim_mccmnc: tuple[str, ...] = ()
+    sim_required: bool = False
+
+    @field_validator("sim_mccmnc")
+    @classmethod
+    def _mccmnc(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for code in value:
+            if not re.fullmatch(r"\d{5,6}", code):
+                raise ValueError(f"MCC+MNC {code!r} is not 5-6 digits")
+        return value
+
+
+class AppTraffic(Frozen):
+    """One thing an app of the build sends over the network, and when."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    #: the sending package; a native daemon without one names `process` and `uid` instead
+    package: str | None = None
+    process: str | None = Field(default=None, pattern=r"^[\w.-]+$")
+    uid: int | None = Field(default=None, ge=0, le=99999)
+    payload: PayloadKind
+    url: str
+    #: `ignore`: the component opens its own sockets and never reads the proxy setting
+    proxy: Literal["system", "ignore"] = "system"
+    #: the app pins its server's public key (SPKI) and refuses any other certificate
+    pinned: bool = False
+    triggers: tuple[Trigger, ...] = Field(min_length=1)
+    when: TrafficCondition = TrafficCondition()
+    #: after a success, stay quiet until the data is wiped (`data`) or another SIM comes (`iccid`)
+    remember_success: Literal["none", "data", "iccid"] = "none"
+
+    @field_validator("url")
+    @classmethod
+    def _url_shape(cls, value: str) -> str:
+        if not URL.match(value):
+            raise ValueError("expected http(s)://host[:port]/path with a lower-case host name")
+        return value
+
+    @model_validator(mode="after")
+    def _sender(self) -> AppTraffic:
+        if self.package is None and (self.process is None or self.uid is None):
+            raise ValueError("name the sending `package`, or a native `process` with its `uid`")
+        if self.pinned and not self.url.startswith("https://"):
+            raise ValueError("only an https app can pin its certificate")
+        return self
+
+    def _url(self) -> dict[str, str]:
+        match = URL.match(self.url)
+        assert match is not None  # checked by the validator
+        return match.groupdict()
+
+    @property
+    def host(self) -> str:
+        return self._url()["host"]
+
+    @property
+    def scheme(self) -> str:
+        return self._url()["scheme"]
+
+
 class Build(Frozen):
     """One firmware build."""
 
@@ -63,6 +157,8 @@ class Build(Frozen):
     description: str = ""
     #: factory image zip (relative to fixtures/builds/); without one the image is generated
     image: str | None = None
+    #: what the build's apps send over the network, and when (the virtual lab plays it)
+    traffic: tuple[AppTraffic, ...] = ()
 
     @field_validator("fingerprint")
     @classmethod
@@ -78,6 +174,13 @@ class Build(Frozen):
             if pkg.name in seen:
                 raise ValueError(f"package {pkg.name} is listed twice")
             seen.add(pkg.name)
+        names: set[str] = set()
+        for app in self.traffic:
+            if app.name in names:
+                raise ValueError(f"traffic {app.name} is listed twice")
+            names.add(app.name)
+            if app.package is not None and app.package not in seen:
+                raise ValueError(f"traffic {app.name}: package {app.package} is not in the build's packages")
         return self
 
     @property

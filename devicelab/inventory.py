@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from devicelab.builds import FIXTURES
+from devicelab.capture.config import ProxySpec
 from devicelab.data import Frozen, load
 from devicelab.errors import ConfigError
 
@@ -88,6 +89,8 @@ class Inventory(Frozen):
     provider: ProviderSpec | None = None
     handsets: tuple[HandsetEntry, ...] = ()
     timeouts: Timeouts = Timeouts()
+    #: how handsets reach the capture proxy (loopback unless the handsets are elsewhere)
+    proxy: ProxySpec = ProxySpec()
 
     @model_validator(mode="after")
     def _consistent(self) -> Inventory:

@@ -17,11 +17,14 @@ import allure
 import pytest
 
 from devicelab.builds import Build, load_build
+from devicelab.capture import fixtures as capture_fixtures
+from devicelab.capture.fixtures import capture, capture_settings, capture_upstream
 from devicelab.errors import DevicelabError
 from devicelab.handset import Handset
 from devicelab.lab import Lab
 
 REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+__all__ = ["capture", "capture_settings", "capture_upstream", "flashed_handset", "fresh_handset", "handset", "lab"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -33,6 +36,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "handset(**tags): lease a handset whose inventory tags match")
+    capture_fixtures.configure(config)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -73,7 +73,7 @@ class CaptureRead:
     """The flows read from one capture file, and the error that stopped reading early, if any."""
 
     source: str
-    format: Literal["har", "mitmproxy"]
+    format: Literal["har", "mitmproxy", "evidence"]
     flows: tuple[Flow, ...]
     error: str = ""
     skipped: tuple[str, ...] = field(default=())  # entries that could not become flows, and why

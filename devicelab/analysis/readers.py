@@ -23,7 +23,7 @@ MAX_STREAM_BYTES = 64 * 1024 * 1024
 
 
 def read_capture(path: Path) -> CaptureRead:
-    """Read a HAR or mitmproxy flow file, whichever it is."""
+    """Read a HAR file, a mitmproxy flow file or a devicelab evidence log, whichever it is."""
     try:
         with path.open("rb") as fo:
             head = fo.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
@@ -31,6 +31,10 @@ def read_capture(path: Path) -> CaptureRead:
         raise ConfigError(str(path), "", "capture file not found") from None
     except OSError as exc:
         raise ConfigError(str(path), "", f"cannot read capture: {exc.strerror}") from None
+    from devicelab.capture.evidence import is_evidence, read_evidence  # the capture imports analysis
+
+    if is_evidence(head):
+        return read_evidence(path).capture
     if head.startswith(b"{"):
         return read_har(path)
     return read_mitmproxy(path)

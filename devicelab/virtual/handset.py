@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import hashlib
 import logging
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -92,6 +93,7 @@ class VirtualHandset:
         #: device-local TCP services (`adb forward` / `tcp:PORT` targets): device port -> the
         #: loopback (host, port) where the service really listens
         self.local_ports: dict[int, tuple[str, int]] = {}
+        self._system_laid_out = b""
         #: the lab's virtual internet as this handset sees it (None: no network at all)
         self.network: HandsetNetwork | None = None
 
@@ -175,7 +177,14 @@ class VirtualHandset:
         if first_boot:
             self.userdata.first_boot_defaults(build)
         self.userdata.boot_count += 1
-        self._lay_out_system_partition(build)
+        # /system is what was flashed: laid out again only when a new image was written, so files a
+        # root user put there (a lab CA) survive reboots, as on a remounted real handset
+        image_key = hashlib.sha256(self.storage.read("system")).digest()
+        if image_key != self._system_laid_out:
+            self._lay_out_system_partition(build)
+            self._system_laid_out = image_key
+        for folder in BASE_DIRS:  # init makes these on every boot (a wipe removed /data's)
+            self.fs.mkdirs(folder)
         self.clock.mark_boot()
         self.system = AndroidSystem(build, self.hardware, self.userdata, self.radio, self.fs, self.clock)
         procfs.install(self.system)

@@ -8,6 +8,7 @@ import zlib
 from devicelab.virtual import activities
 from devicelab.virtual.android import AndroidSystem
 from devicelab.virtual.events import Intent
+from devicelab.virtual.net import browser
 from devicelab.virtual.shell import registry
 from devicelab.virtual.shell.io import CommandContext
 
@@ -89,6 +90,8 @@ def resolve_activity(system: AndroidSystem, intent: Intent) -> str | None:
         return system.home_activity()
     if intent.action == "android.settings.SETTINGS":
         return system.launcher_activity("com.android.settings")
+    if intent.action == "android.intent.action.VIEW" and intent.data.startswith(("http://", "https://")):
+        return browser.browser_component(system)
     return None
 
 
@@ -110,6 +113,8 @@ async def _start(ctx: CommandContext, args: list[str]) -> int:
     if "-S" in switches:
         system.force_stop(package)
     started = system.start_activity(target, intent)
+    if intent.action == "android.intent.action.VIEW" and intent.data.startswith(("http://", "https://")):
+        browser.open_url(ctx.handset, intent.data)
     if "-W" in switches:
         this_time = 200 + zlib.crc32(started.encode()) % 400
         await ctx.out(f"Status: ok\nActivity: {started}\nThisTime: {this_time}\nTotalTime: {this_time}\n"

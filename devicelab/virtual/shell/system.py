@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import re
 
+from devicelab.virtual.events import InputEvent
 from devicelab.virtual.fs import FsError
 from devicelab.virtual.processes import uid_name
 from devicelab.virtual.shell import access, registry
@@ -191,6 +192,9 @@ async def wm(ctx: CommandContext) -> int:
             await ctx.err(f"Error: bad size {args[1]}\n")
             return 255
         system.size_override = (int(match.group(1)), int(match.group(2)))
+        return 0
+    if args and args[0] == "dismiss-keyguard":
+        system.inject_input(InputEvent("dismiss-keyguard", system.clock.now(), source="wm"))
         return 0
     if args and args[0] == "density":
         if len(args) == 1:

@@ -13,8 +13,9 @@ import itertools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from devicelab.virtual.events import InputEvent
 from devicelab.virtual.ui import display, render
-from devicelab.virtual.ui.device import UiState, ui_state
+from devicelab.virtual.ui.device import KEYCODES, UiState, ui_state
 from devicelab.virtual.ui.hierarchy import ViewNode, dump_xml
 from devicelab.virtual.ui.rpc import NOT_IMPLEMENTED, ObjectNotFound, RpcError, arg, invalid, method
 from devicelab.virtual.ui.selectors import find_all, parse_selector
@@ -122,25 +123,37 @@ async def _screenshot(s: Session, p: list[Any]) -> str:
     return render.current_jpeg_base64(s.handset, scale, quality)
 
 
+def _inject_key(s: Session, code: int) -> None:
+    """A key press goes through the system's input, as on a device: the screen and every app
+    listening for screen-on or unlock see it."""
+    system = s.ui.system
+    system.inject_input(InputEvent("keyevent", system.clock.now(), keycode=code, source="uiautomator"))
+
+
 @method("pressKey")
 async def _press_key(s: Session, p: list[Any]) -> bool:
-    return s.ui.press(arg(p, 0, str, "key"))
+    code = KEYCODES.get(arg(p, 0, str, "key").lower())
+    if code is None:
+        return False
+    _inject_key(s, code)
+    return True
 
 
 @method("pressKeyCode")
 async def _press_key_code(s: Session, p: list[Any]) -> bool:
     arg(p, 1, int, "metaState", 0)
-    return s.ui.press_code(arg(p, 0, int, "keyCode"))
+    _inject_key(s, arg(p, 0, int, "keyCode"))
+    return True
 
 
 @method("wakeUp")
 async def _wake_up(s: Session, p: list[Any]) -> None:
-    s.ui.press("wakeup")
+    _inject_key(s, KEYCODES["wakeup"])
 
 
 @method("sleep")
 async def _sleep(s: Session, p: list[Any]) -> None:
-    s.ui.press("sleep")
+    _inject_key(s, KEYCODES["sleep"])
 
 
 @method("isScreenOn")

@@ -1,0 +1,123 @@
+"""`SocketSampler`: reads the handset's socket table during the capture window and logs what is new.
+
+Every `interval` seconds (and once more at stop) it reads /proc/net/{tcp,tcp6,udp,udp6} through
+adb and appends the sockets not seen before to the evidence log, with the uid -> package map
+from `pm list packages -U`; the evidence reader turns them into coverage gaps and app names. It
+also answers the recorder's live question "which app owns this proxy connection?".
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Protocol
+
+from devicelab.adb import ShellResult
+from devicelab.capture.coverage import PROC_NET_FILES, ProxyView, Socket, parse_packages, parse_proc_net, uid_name
+from devicelab.capture.records import Record
+from devicelab.errors import DevicelabError
+
+log = logging.getLogger(__name__)
+
+
+class Shell(Protocol):
+    def shell(self, command: str, *, timeout: float | None = None, check: bool = False) -> ShellResult: ...
+
+
+class RecordSink(Protocol):
+    def write(self, record: Record) -> bool: ...
+
+
+class SocketSampler:
+    """Polls one handset's socket table in a daemon thread; every wait is bounded."""
+
+    def __init__(self, handset: Shell, log_: RecordSink, view: ProxyView, *, interval: float = 2.0,
+                 timeout: float = 15.0) -> None:
+        self.handset = handset
+        self.log = log_
+        self.view = view
+        self.interval = interval
+        self.timeout = timeout
+        self.samples = 0
+        self.failures = 0
+        self.packages: dict[int, tuple[str, ...]] = {}
+        self._seen: set[tuple[str, str, int, str, int, int, int]] = set()
+        self._ports: dict[int, int] = {}  # handset port of a proxy connection -> uid
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        self.read_packages()
+        self.sample()
+        self._thread = threading.Thread(target=self._loop, name="devicelab-sockets", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop polling and take a last sample (what connected at the very end counts too)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(self.timeout * len(PROC_NET_FILES) + self.interval)
+            self._thread = None
+        self.read_packages()  # apps installed during the window
+        self.sample()
+
+    def resolve_app(self, peer: tuple[str, int]) -> str | None:
+        """The app owning the handset's end of a proxy connection, if a sample saw it already."""
+        uid = self._ports.get(peer[1])
+        return None if uid is None else uid_name(uid, self.packages)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def read_packages(self) -> None:
+        result = self._run("pm list packages -U")
+        if result is None:
+            return
+        packages = parse_packages(result.stdout)
+        if packages and packages != self.packages:
+            self.packages = packages
+            self.log.write({"kind": "packages", "ts": time.time(),
+                            "uids": {str(uid): list(names) for uid, names in packages.items()}})
+
+    def sample(self) -> None:
+        """One read of the socket table; new sockets go to the log. Serialised: stop() may race the loop."""
+        with self._lock:
+            ts = time.time()
+            new: list[Socket] = []
+            read_any = False
+            for name in PROC_NET_FILES:
+                result = self._run(f"cat /proc/net/{name}", quiet=name.endswith("6"))
+                if result is None:
+                    continue
+                read_any = True
+                for sock in parse_proc_net(result.stdout, name):
+                    key = (sock.proto, sock.local_ip, sock.local_port, sock.remote_ip, sock.remote_port, sock.uid,
+                           sock.inode)
+                    if key not in self._seen:
+                        self._seen.add(key)
+                        new.append(sock)
+                    if self.view.is_proxy_connection(sock) and sock.uid:
+                        self._ports[sock.local_port] = sock.uid
+            if not read_any:
+                self.failures += 1
+                return
+            self.samples += 1
+            if new:
+                self.log.write({"kind": "sockets", "ts": ts, "entries": [s.to_row() for s in new]})
+
+    def _run(self, command: str, *, quiet: bool = False) -> ShellResult | None:
+        try:
+            result = self.handset.shell(command, timeout=self.timeout)
+        except DevicelabError as exc:
+            self.log.write({"kind": "note", "ts": time.time(), "note": f"socket table: `{command}` failed: {exc}"})
+            return None
+        if not result.ok:
+            if not quiet:  # a handset without IPv6 has no tcp6/udp6: not worth a note
+                detail = (result.stderr or result.stdout).strip()[:200]
+                self.log.write({"kind": "note", "ts": time.time(),
+                                "note": f"socket table: `{command}` exit {result.exit_code}: {detail}"})
+            return None
+        return result

@@ -1,0 +1,251 @@
+"""The handset's HTTP/HTTPS client: what an app's HttpURLConnection/OkHttp does on the wire.
+
+- Proxy: the global `http_proxy` setting (absolute-form for http, CONNECT for https), unless
+  the caller ignores it (a native daemon with its own sockets).
+- Names resolve only through the lab's DNS; a proxy is reachable only at a local address.
+- TLS: SNI, host-name check, trust in the system CA store only; a pinning app also requires
+  its server's SPKI and refuses anything else inside the handshake.
+- Every connection is a row in /proc/net/tcp{,6} with the app's uid and its real local port.
+
+Failures raise NetError carrying the Java exception an app would have logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import h11
+
+from devicelab.virtual.net import http1, pki
+from devicelab.virtual.net.channel import Channel, TlsChannel
+from devicelab.virtual.net.dns import LabResolver, NameNotResolved, is_ip
+from devicelab.virtual.net.http1 import Headers, HttpError, Response
+from devicelab.virtual.net.proxyconf import ProxySetting, global_proxy, is_local_address
+from devicelab.virtual.net.sockets import SocketTable
+from devicelab.virtual.net.trust import TrustStore
+
+CONNECT_TIMEOUT = 10.0  # OkHttp's defaults, host seconds
+READ_TIMEOUT = 10.0
+
+
+class NetError(Exception):
+    """A request failed the way it fails on Android; `java` names the exception class."""
+
+    def __init__(self, java: str, message: str) -> None:
+        super().__init__(f"{java}: {message}")
+        self.java = java
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who opens the connection: a package (or native process) and its uid."""
+
+    name: str
+    uid: int
+    java: bool = True  # Java sockets are dual-stack (tcp6); a native daemon's are AF_INET (tcp)
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    url: str
+    headers: Headers = ()  # sent in this order; Host is put first unless given
+    body: bytes = b""
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where the bytes went: a proxy, or the lab address of the host."""
+
+    address: tuple[str, int]
+    proxy: ProxySetting | None
+    local_port: int
+
+
+class DeviceHttpClient:
+    def __init__(
+        self, *, caller: Caller, resolver: LabResolver, settings: Callable[[], Mapping[str, str]],
+        trust: TrustStore, sockets: SocketTable, online: Callable[[], bool], honour_proxy: bool = True,
+        pins: frozenset[str] = frozenset(), timeout: float = READ_TIMEOUT,
+    ) -> None:
+        self.caller = caller
+        self.resolver = resolver
+        self.settings = settings
+        self.trust = trust
+        self.sockets = sockets
+        self.online = online
+        self.honour_proxy = honour_proxy
+        self.pins = pins
+        self.timeout = timeout
+        self.last_route: Route | None = None
+
+    async def fetch(self, request: Request) -> Response:
+        parts = urlsplit(request.url)
+        host = (parts.hostname or "").lower()
+        if parts.scheme not in ("http", "https") or not host:
+            raise NetError("java.net.MalformedURLException", f"no protocol or host: {request.url}")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        if not self.online():
+            raise NetError("java.net.UnknownHostException",
+                           f'Unable to resolve host "{host}": No address associated with hostname')
+        proxy = global_proxy(self.settings()) if self.honour_proxy else None
+        address = self._proxy_address(proxy) if proxy is not None else self._resolve(host)
+        reader, writer = await self._connect(address, host, port)
+        sockname = writer.get_extra_info("sockname")
+        connection = self.sockets.opened((sockname[0], sockname[1]), address, self.caller.uid, java=self.caller.java)
+        self.last_route = Route(address, proxy, sockname[1])
+        channel: Channel = Channel(reader, writer)
+        try:
+            if parts.scheme == "https":
+                if proxy is not None:
+                    await _connect_tunnel(channel, host, port, self.timeout)
+                channel = await self._tls(channel, host)
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            if proxy is not None and parts.scheme == "http":
+                target = f"http://{parts.netloc}{target}"  # absolute-form through a proxy
+            authority = host if port == (443 if parts.scheme == "https" else 80) else f"{host}:{port}"
+            response = await _exchange(channel, request, target, authority, self.timeout)
+        except BaseException:
+            channel.close()
+            connection.close()
+            raise
+        self.sockets.keep_alive(connection, channel.close)
+        return response
+
+    def _proxy_address(self, proxy: ProxySetting) -> tuple[str, int]:
+        if proxy.host == "localhost":
+            return "127.0.0.1", proxy.port
+        if not is_local_address(proxy.host):
+            # the lab has no route off this machine; a name is asked of the lab DNS only
+            if not is_ip(proxy.host):
+                try:
+                    self.resolver.resolve(proxy.host)
+                except NameNotResolved:
+                    raise NetError("java.net.UnknownHostException", f'Unable to resolve host "{proxy.host}": '
+                                   "No address associated with hostname") from None
+            raise NetError("java.net.ConnectException",
+                           f"failed to connect to /{proxy.host} (port {proxy.port}): connect failed: "
+                           "ENETUNREACH (Network is unreachable)")
+        return proxy.host, proxy.port
+
+    def _resolve(self, host: str) -> tuple[str, int]:
+        try:
+            return self.resolver.resolve(host)
+        except NameNotResolved:
+            raise NetError("java.net.UnknownHostException",
+                           f'Unable to resolve host "{host}": No address associated with hostname') from None
+
+    async def _connect(self, address: tuple[str, int], host: str, port: int) -> tuple[
+            asyncio.StreamReader, asyncio.StreamWriter]:
+        try:
+            return await asyncio.wait_for(asyncio.open_connection(*address), CONNECT_TIMEOUT)
+        except TimeoutError:
+            raise NetError("java.net.SocketTimeoutException",
+                           f"failed to connect to {host}/{address[0]} (port {port}) after "
+                           f"{int(CONNECT_TIMEOUT * 1000)}ms") from None
+        except OSError as exc:
+            raise NetError("java.net.ConnectException",
+                           f"failed to connect to {host}/{address[0]} (port {address[1]}): connect failed: "
+                           f"ECONNREFUSED ({exc.strerror or exc})") from None
+
+    async def _tls(self, channel: Channel, host: str) -> TlsChannel:
+        check = self._check_pin(host) if self.pins else None
+        try:
+            return await TlsChannel.handshake(channel.reader, channel.writer, self.trust.context(), host,
+                                              self.timeout, check)
+        except ssl.SSLCertVerificationError as exc:
+            problem = ("java.security.cert.CertPathValidatorException: Trust anchor for certification path "
+                       "not found." if exc.verify_code in (19, 20, 21) else exc.verify_message)
+            raise NetError("javax.net.ssl.SSLHandshakeException", problem) from None
+        except (ssl.SSLError, OSError) as exc:
+            raise NetError("javax.net.ssl.SSLHandshakeException", f"Handshake failed: {exc}") from None
+        except TimeoutError:
+            raise NetError("java.net.SocketTimeoutException", "SSL handshake timed out") from None
+
+    def _check_pin(self, host: str) -> Callable[[bytes], None]:
+        def check(leaf_der: bytes) -> None:
+            pin = pki.spki_pin_of_der(leaf_der)
+            if pin not in self.pins:
+                pinned = "\n    ".join(sorted(self.pins))
+                raise NetError("javax.net.ssl.SSLPeerUnverifiedException",
+                               f"Certificate pinning failure!\n  Peer certificate chain:\n    {pin}\n"
+                               f"  Pinned certificates for {host}:\n    {pinned}")
+
+        return check
+
+
+async def _connect_tunnel(channel: Channel, host: str, port: int, timeout: float) -> None:
+    """CONNECT host:port through the proxy, as Android's HTTP stack sends it."""
+    await channel.send(f"CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                       "Proxy-Connection: Keep-Alive\r\n\r\n".encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        try:
+            data = await channel.recv(timeout)
+        except TimeoutError:
+            raise NetError("java.net.SocketTimeoutException", "proxy did not answer CONNECT") from None
+        if not data or len(head) > 16 * 1024:
+            raise NetError("java.io.IOException", "Unexpected end of stream from the proxy")
+        head += data
+    status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+    fields = status_line.split(" ", 2)
+    if len(fields) < 2 or not fields[1].isdigit() or not 200 <= int(fields[1]) < 300:
+        raise NetError("java.io.IOException", f"Unexpected response code for CONNECT: {status_line}")
+
+
+async def _exchange(channel: Channel, request: Request, target: str, authority: str, timeout: float) -> Response:
+    conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=64 * 1024)
+    headers = list(request.headers)
+    if http1.header(request.headers, "host") is None:
+        headers.insert(0, ("Host", authority))
+    if request.body and http1.header(request.headers, "content-length") is None:
+        headers.append(("Content-Length", str(len(request.body))))
+    try:  # h11 validates and tracks the exchange; the bytes keep the app's header order (h11 moves Host first)
+        conn.send(h11.Request(method=request.method, target=target, headers=headers))
+        if request.body:
+            conn.send(h11.Data(data=request.body))
+        conn.send(h11.EndOfMessage())
+    except h11.LocalProtocolError as exc:
+        raise NetError("java.lang.IllegalArgumentException", f"bad request: {exc}") from None
+    head = f"{request.method} {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n"
+    out = head.encode("latin-1") + request.body
+    try:
+        await channel.send(out)
+        event = await _next(conn, channel, timeout)
+        while isinstance(event, h11.InformationalResponse):
+            event = await _next(conn, channel, timeout)
+        if not isinstance(event, h11.Response):
+            raise NetError("java.io.IOException", "unexpected end of stream")
+        body = bytearray()
+        while True:
+            part = await _next(conn, channel, timeout)
+            if isinstance(part, h11.Data):
+                body += part.data
+                if len(body) > http1.MAX_BODY:
+                    raise NetError("java.io.IOException", "response body too large")
+            elif isinstance(part, h11.EndOfMessage):
+                break
+            else:
+                raise NetError("java.io.IOException", "unexpected end of stream")
+    except (HttpError, h11.RemoteProtocolError) as exc:
+        raise NetError("java.io.IOException", str(exc)) from None
+    except (ConnectionError, ssl.SSLError) as exc:
+        raise NetError("java.net.SocketException", f"Connection reset: {exc}") from None
+    return Response(event.status_code, event.reason.decode("latin-1"), http1.raw_headers(event), bytes(body))
+
+
+async def _next(conn: h11.Connection, channel: Channel, timeout: float) -> object:
+    while True:
+        event = conn.next_event()
+        if event is not h11.NEED_DATA:
+            return event
+        try:
+            data = await channel.recv(timeout)
+        except TimeoutError:
+            raise NetError("java.net.SocketTimeoutException", "timeout") from None
+        conn.receive_data(data)

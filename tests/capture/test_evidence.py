@@ -1,0 +1,144 @@
+"""Reading evidence logs back: merging, torn and damaged logs, coverage from socket records."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+from devicelab.analysis.scan import coverage_gaps
+from devicelab.capture.evidence import is_evidence, read_evidence
+from devicelab.capture.har import to_har
+from devicelab.capture.records import HEADER_PREFIX, EvidenceLog
+from devicelab.errors import ConfigError
+
+HEADER = {"evidence": "devicelab-capture", "version": 1, "ts": 1.0, "mode": "regular",
+          "canary_host": "canary.devicelab.test"}
+
+
+def _request(flow_id: str, host: str = "zzhc.vnet.cn", body: bytes = b"MEID=356938035643809", port: int = 40001,
+             **extra: object) -> dict[str, object]:
+    return {"kind": "request", "id": flow_id, "ts": 10.0, "client": f"127.0.0.1:{port}", "mode": "regular",
+            "client_tls": False, "sni": "", "method": "POST", "scheme": "http", "host": host, "pretty_host": host,
+            "port": 80, "path": "/", "http_version": "HTTP/1.1", "headers": [["Host", host]],
+            "body": base64.b64encode(body).decode(), "body_size": len(body), "body_truncated": False,
+            "server": "", "metadata": {}, **extra}
+
+
+def _write(path: Path, records: list[dict[str, object]], tail: bytes = b"") -> Path:
+    path.write_bytes(b"".join(json.dumps(r).encode() + b"\n" for r in [HEADER, *records]) + tail)
+    return path
+
+
+def test_header_identifies_the_format(tmp_path: Path) -> None:
+    log = EvidenceLog(tmp_path / "e.jsonl")
+    log.write_header(ts=1.0)
+    log.close()
+    head = (tmp_path / "e.jsonl").read_bytes()[:64]
+    assert head.startswith(HEADER_PREFIX)
+    assert is_evidence(head)
+    assert is_evidence(_write(tmp_path / "spaced.jsonl", []).read_bytes()[:64])
+    assert not is_evidence(b'{"log": {"entries": []}}')
+
+
+def test_request_and_response_merge_in_order_of_first_appearance(tmp_path: Path) -> None:
+    path = _write(tmp_path / "e.jsonl", [
+        _request("a"), _request("b", host="example.com"),
+        {"kind": "response", "id": "b", "ts": 11.0, "status": 204},
+        {"kind": "response", "id": "a", "ts": 12.0, "status": 200},
+        {"kind": "stop", "ts": 13.0},
+    ])
+    read = read_evidence(path)
+    assert [(f.index, f.id, f.host, f.status) for f in read.flows] == [
+        (0, "a", "zzhc.vnet.cn", 200), (1, "b", "example.com", 204)]
+    assert read.flows[0].request.content == b"MEID=356938035643809"
+    assert read.capture.error == ""
+
+
+def test_torn_last_record_keeps_every_complete_flow_and_says_so(tmp_path: Path) -> None:
+    path = _write(tmp_path / "e.jsonl", [_request("a"), {"kind": "response", "id": "a", "ts": 11, "status": 200}],
+                  tail=b'{"kind":"request","id":"b","ts":12,"client":"127.0.0.1:4')
+    read = read_evidence(path)
+    assert [f.id for f in read.flows] == ["a"]
+    assert "torn" in read.capture.error
+    gaps = coverage_gaps([read.capture])
+    assert [g.kind for g in gaps] == ["capture_incomplete"]
+
+
+def test_damaged_middle_line_is_skipped_with_a_note(tmp_path: Path) -> None:
+    path = tmp_path / "e.jsonl"
+    _write(path, [_request("a")])
+    with path.open("ab") as fo:
+        fo.write(b"\x00\x00garbage\n" + json.dumps(_request("b")).encode() + b"\n" + b'{"kind":"stop"}\n')
+    read = read_evidence(path)
+    assert [f.id for f in read.flows] == ["a", "b"]
+    assert len(read.capture.skipped) == 1
+    assert "line 3" in read.capture.skipped[0]
+
+
+def test_a_log_without_stop_record_is_incomplete_unless_live(tmp_path: Path) -> None:
+    path = _write(tmp_path / "e.jsonl", [_request("a")])
+    assert read_evidence(path, live=True).capture.error == ""
+    assert "did not stop cleanly" in read_evidence(path).capture.error
+
+
+@pytest.mark.parametrize("content", [b"", b"not json\n", b'{"log": {}}\n', b"[1,2]\n"])
+def test_not_an_evidence_log_is_one_clear_error(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "e.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError, match="not a devicelab evidence log"):
+        read_evidence(path)
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        read_evidence(tmp_path / "nope.jsonl")
+
+
+def test_failed_canary_is_a_gap_and_canary_flows_stay_out(tmp_path: Path) -> None:
+    path = _write(tmp_path / "e.jsonl", [
+        _request("c", host="canary.devicelab.test", metadata={"devicelab.canary": True}),
+        {"kind": "canary", "ok": False, "detail": "no decrypted request within 5 s"}, {"kind": "stop"},
+    ])
+    read = read_evidence(path)
+    assert read.flows == ()
+    assert [g.kind for g in read.gaps] == ["canary_failed"]
+    assert len(read_evidence(path, include_canary=True).flows) == 1
+
+
+def test_sockets_attribute_flows_and_reveal_bypasses(tmp_path: Path) -> None:
+    sockets = [
+        ["tcp", "127.0.0.1", 40001, "127.0.0.1", 8080, "ESTABLISHED", 10099, 1],  # the flow's proxy connection
+        ["tcp", "10.0.2.15", 51000, "203.0.113.7", 443, "ESTABLISHED", 10099, 2],  # around the proxy
+        ["udp", "10.0.2.15", 53000, "10.0.2.3", 53, "CONNECTED", 1051, 3],  # plain DNS
+        ["tcp", "0.0.0.0", 5555, "0.0.0.0", 0, "LISTEN", 2000, 4],
+    ]
+    path = _write(tmp_path / "e.jsonl", [
+        {"kind": "listening", "listen": ["127.0.0.1", 8080], "dial": ["127.0.0.1", 8080], "tunnel_ip": None},
+        {"kind": "packages", "uids": {"10099": ["com.qualcomm.qti.autoregistration"]}},
+        {"kind": "sockets", "ts": 10.5, "entries": sockets},
+        _request("a"), {"kind": "sampler", "samples": 3}, {"kind": "stop"},
+    ])
+    read = read_evidence(path)
+    assert read.flows[0].app == "com.qualcomm.qti.autoregistration"
+    assert [(g.kind, g.host) for g in read.gaps] == [("unproxied_connection", "203.0.113.7")]
+    assert "com.qualcomm.qti.autoregistration" in read.gaps[0].detail
+    assert any("plain DNS" in note and "dns" in note for note in read.notes)
+
+
+def test_unreadable_socket_table_is_a_gap(tmp_path: Path) -> None:
+    path = _write(tmp_path / "e.jsonl", [{"kind": "sampler", "samples": 0, "failures": 5}, {"kind": "stop"}])
+    assert [g.kind for g in read_evidence(path).gaps] == ["unproxied_connection"]
+
+
+def test_har_export_keeps_requests_and_bodies(tmp_path: Path) -> None:
+    from devicelab.analysis.readers import read_har
+
+    records = [_request("a"), {"kind": "response", "id": "a", "ts": 11.0, "status": 200, "headers": [],
+                               "body": "", "body_size": 0}]
+    har = tmp_path / "c.har"
+    har.write_text(json.dumps(to_har(records)))
+    (flow,) = read_har(har).flows
+    assert (flow.host, flow.status, flow.request.content) == ("zzhc.vnet.cn", 200, b"MEID=356938035643809")

@@ -1,0 +1,91 @@
+"""HandsetCapture end to end on the fake handset: setup, canary, attribution, coverage, teardown."""
+
+from __future__ import annotations
+
+import http.client
+from pathlib import Path
+
+import pytest
+
+from devicelab.capture import CaptureConfig, HostRule
+from devicelab.capture.session import HandsetCapture
+from devicelab.errors import CaptureError
+from tests.capture.fake_handset import FakeHandset, Paths, Row
+
+
+def _session(handset: FakeHandset, tmp_path: Path, **options: object) -> HandsetCapture:
+    config = CaptureConfig(sinkhole=HostRule(("zzhc.vnet.cn",)), **options)  # type: ignore[arg-type]
+    return HandsetCapture(handset, tmp_path / "capture", config, canary_timeout=5, sample_interval=0.05)
+
+
+def _leak_from_app(handset: FakeHandset, proxy: tuple[str, int], uid: int) -> int:
+    """An app on the handset POSTs to zzhc.vnet.cn through the proxy; its socket shows in /proc/net."""
+    conn = http.client.HTTPConnection(*proxy, timeout=5)
+    conn.connect()
+    port: int = conn.sock.getsockname()[1]
+    handset.extra_sockets.append(Row("tcp6", ("127.0.0.1", port), proxy, "ESTABLISHED", uid))
+    conn.request("POST", "http://zzhc.vnet.cn/", body=b"IMEI1=356938035643809")
+    assert conn.getresponse().status == 200
+    conn.close()
+    return port
+
+
+def test_a_capture_from_start_to_teardown(fake_handset: FakeHandset, fake_paths: Paths, tmp_path: Path) -> None:
+    fake_handset.extra_sockets.append(Row("tcp", ("10.0.2.15", 51000), ("203.0.113.7", 443), "ESTABLISHED", 10099))
+    with _session(fake_handset, tmp_path) as capture:
+        assert capture.canary is not None
+        assert capture.canary.ok, capture.canary
+        assert capture.ca_install is not None
+        assert capture.ca_install.installed
+        proxy = capture.capture.dial_address
+        assert fake_handset.setting("http_proxy") == f"{proxy[0]}:{proxy[1]}"
+        _leak_from_app(fake_handset, proxy, 10099)
+        live = capture.flows()
+        assert [f.host for f in live] == ["zzhc.vnet.cn"]
+    # torn down: no proxy setting, no CA, proxy stopped
+    assert fake_handset.setting("http_proxy") is None
+    assert {p.name for p in fake_paths.system.iterdir()} == {"5ed36f99.0"}
+    assert not capture.capture.running
+    (flow,) = capture.flows()
+    assert (flow.host, flow.app, flow.request.content) == (
+        "zzhc.vnet.cn", "com.qualcomm.qti.autoregistration", b"IMEI1=356938035643809")
+    gaps = capture.gaps()
+    assert [(g.kind, g.host) for g in gaps] == [("unproxied_connection", "203.0.113.7")]
+    assert capture.coverage == ("com.qualcomm.qti.autoregistration (uid 10099) tcp to 203.0.113.7:443 [ESTABLISHED]",)
+    read = capture.read()
+    assert read.canary is not None
+    assert read.canary["ok"] is True
+    assert read.capture.error == ""
+    # the canary's own request reached the proxy decrypted, from the browser's connection
+    (canary,) = capture.capture.read(include_canary=True).flows[:1]
+    assert (canary.host, canary.tls, canary.app) == ("canary.devicelab.test", True, "com.android.chrome")
+
+
+def test_user_build_leaves_tls_opaque_and_the_verdict_inconclusive(fake_handset: FakeHandset, tmp_path: Path) -> None:
+    fake_handset.build_type = "user"
+    with _session(fake_handset, tmp_path) as capture:
+        assert capture.canary is not None
+        assert not capture.canary.ok
+    kinds = sorted(g.kind for g in capture.gaps())
+    assert kinds == ["canary_failed", "tls_undecrypted"]
+    assert any("CA not installable" in note for note in capture.read().notes)
+    assert fake_handset.setting("http_proxy") is None
+
+
+def test_teardown_runs_when_the_test_fails(fake_handset: FakeHandset, fake_paths: Paths, tmp_path: Path) -> None:
+    session = _session(fake_handset, tmp_path)
+    with pytest.raises(RuntimeError, match="the test failed"), session:
+        raise RuntimeError("the test failed")
+    assert fake_handset.setting("http_proxy") is None
+    assert {p.name for p in fake_paths.system.iterdir()} == {"5ed36f99.0"}
+    assert not session.capture.running
+
+
+def test_a_failed_start_cleans_up_what_it_did(fake_handset: FakeHandset, fake_paths: Paths, tmp_path: Path) -> None:
+    fake_handset.fail_commands = ("settings get",)  # the proxy setting cannot be checked
+    session = _session(fake_handset, tmp_path)
+    with pytest.raises(CaptureError, match="settings get"):
+        session.start()
+    assert {p.name for p in fake_paths.system.iterdir()} == {"5ed36f99.0"}
+    assert not session.capture.running
+    assert "the proxy did not start" not in session.evidence_path.read_text()
