@@ -98,8 +98,10 @@ def demo() -> None:
 
 def _register_commands() -> None:
     from devicelab.analysis.cli import scan
+    from devicelab.gate.cli import gate
     from devicelab.reports.cli import diff
 
+    cli.add_command(gate)
     cli.add_command(scan)
     cli.add_command(diff)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from devicelab.adb import AdbDevice, DeviceState, ShellResult
 from devicelab.builds import Build
@@ -14,6 +15,10 @@ from devicelab.fastboot import Fastboot
 from devicelab.identity import Identity
 from devicelab.images import factory_image
 from devicelab.inventory import HandsetEntry, Timeouts
+
+if TYPE_CHECKING:
+    from devicelab.activation import SimSwitcher
+    from devicelab.flows.ui import HandsetUi
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +30,9 @@ class Handset:
         self.fastboot = fastboot
         self.timeouts = timeouts
         self.identity_warnings: list[str] = []
+        #: how SIMs get into this handset's slot; None: an operator is asked (devicelab.activation)
+        self.sim_switcher: SimSwitcher | None = None
+        self._ui: HandsetUi | None = None
 
     def __repr__(self) -> str:
         return f"Handset({self.entry.id}, {self.serial})"
@@ -57,6 +65,15 @@ class Handset:
 
     def fingerprint(self) -> str:
         return self.getprop("ro.build.fingerprint")
+
+    # -- UI ------------------------------------------------------------------------------
+    def ui(self) -> HandsetUi:
+        """uiautomator2 on this handset, through its own adb server (connected on first use)."""
+        if self._ui is None:
+            from devicelab.flows.ui import HandsetUi
+
+            self._ui = HandsetUi(self)
+        return self._ui
 
     # -- identity ------------------------------------------------------------------------
     def identity(self) -> Identity:

@@ -7,14 +7,19 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from devicelab.adb import AdbClient, AdbDevice, AdbServer
 from devicelab.adb.server import adb_binary
+from devicelab.capture.config import UpstreamRouting
 from devicelab.fastboot import Fastboot, fastboot_binary
 from devicelab.handset import Handset
 from devicelab.inventory import AdbServerSpec, HandsetEntry, Inventory, Timeouts, load_inventory
 from devicelab.lease import Allocator, Lease, LocalAllocator
 from devicelab.providers import Provider, make_provider
+
+if TYPE_CHECKING:
+    from devicelab.activation import SimSwitcher
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +31,10 @@ class Lab:
         self.entries: list[HandsetEntry] = list(inventory.handsets)
         self.servers: dict[str, AdbServer] = {}
         self.allocator: Allocator | None = None
+        #: how SIMs get into handsets' slots, when the provider can do it (devicelab.activation)
+        self.sim_switcher: SimSwitcher | None = None
+        #: where the capture proxy sends the handsets' traffic (default: real DNS)
+        self.upstream = UpstreamRouting()
         self._provider: Provider | None = None
 
     @classmethod
@@ -58,6 +67,9 @@ class Lab:
             provided = self._provider.start(timeout)
             specs["local"] = provided.adb_server
             self.entries = [*self.entries, *provided.handsets]
+            self.sim_switcher = provided.sim_switcher
+            if provided.upstream is not None:
+                self.upstream = provided.upstream
         try:
             for name, spec in specs.items():
                 server = self._server(spec)
@@ -84,7 +96,9 @@ class Lab:
     def handset(self, entry: HandsetEntry) -> Handset:
         server = self.servers[entry.adb.server]
         adb = AdbDevice(AdbClient(server), entry.adb.serial, label=entry.serialno)
-        return Handset(entry, adb, Fastboot(entry.fastboot, label=entry.serialno), self.inventory.timeouts)
+        handset = Handset(entry, adb, Fastboot(entry.fastboot, label=entry.serialno), self.inventory.timeouts)
+        handset.sim_switcher = self.sim_switcher
+        return handset
 
     @contextlib.contextmanager
     def lease(self, wanted: dict[str, str] | None = None, *, timeout: float | None = None,

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from devicelab.capture.config import UpstreamRouting
 from devicelab.errors import ConfigError
 from devicelab.inventory import AdbServerSpec, HandsetEntry
+
+if TYPE_CHECKING:
+    from devicelab.activation import SimSwitcher
 
 #: kind -> "module:Class"
 PROVIDERS = {"virtual": "devicelab.virtual.provider:VirtualProvider"}
@@ -21,6 +25,10 @@ PROVIDERS = {"virtual": "devicelab.virtual.provider:VirtualProvider"}
 class ProvidedLab:
     adb_server: AdbServerSpec
     handsets: tuple[HandsetEntry, ...]
+    #: capability: the provider puts SIMs in its handsets' slots (None: an operator does)
+    sim_switcher: SimSwitcher | None = None
+    #: capability: the provider's own servers, for the capture proxy to route to (None: real DNS)
+    upstream: UpstreamRouting | None = None
 
 
 class Provider(Protocol):

@@ -8,6 +8,7 @@ verdict inconclusive.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import shlex
 import threading
@@ -47,7 +48,8 @@ class Canary:
 
     def __init__(self, host: str) -> None:
         self.host = host
-        self._seen: set[str] = set()
+        self._seen: set[str] = set()  # tokens that arrived decrypted
+        self._seen_plain: set[str] = set()  # tokens that arrived over plain HTTP
         self._refusals = 0  # TLS handshakes to the canary host the handset refused (CA not trusted)
         self._cond = threading.Condition()
 
@@ -55,8 +57,8 @@ class Canary:
     def new_token() -> str:
         return secrets.token_hex(16)
 
-    def url(self, token: str) -> str:
-        return f"https://{self.host}/{token}"
+    def url(self, token: str, *, tls: bool = True) -> str:
+        return f"{'https' if tls else 'http'}://{self.host}/{token}"
 
     def request(self, flow: http.HTTPFlow) -> None:
         if flow.request.pretty_host.lower() != self.host:
@@ -65,10 +67,9 @@ class Canary:
         decrypted = flow.request.scheme == "https"
         flow.metadata[CANARY] = True
         flow.response = http.Response.make(200, f"devicelab canary {token}\n".encode(), {"content-type": "text/plain"})
-        if decrypted:  # plain HTTP proves nothing about decryption
-            with self._cond:
-                self._seen.add(token)
-                self._cond.notify_all()
+        with self._cond:  # plain HTTP proves the path through the proxy, not decryption
+            (self._seen if decrypted else self._seen_plain).add(token)
+            self._cond.notify_all()
 
     def tls_failed_client(self, data: tls.TlsData) -> None:
         if (data.context.client.sni or "").lower() == self.host:
@@ -76,20 +77,25 @@ class Canary:
                 self._refusals += 1
                 self._cond.notify_all()
 
-    def wait(self, token: str, timeout: float, *, refusals_before: int | None = None) -> bool:
-        """True once the decrypted request for `token` arrived; False after `timeout` seconds, or as soon
-        as the handset refuses the proxy's certificate for the canary host (when `refusals_before` is given)."""
+    def wait(self, token: str, timeout: float, *, refusals_before: int | None = None, tls: bool = True) -> bool:
+        """True once the request for `token` arrived (decrypted, when `tls`); False after `timeout` seconds,
+        or as soon as the handset refuses the proxy's certificate for the canary host (when `refusals_before`
+        is given)."""
+        seen = self._seen if tls else self._seen_plain
+
         def done() -> bool:
-            return token in self._seen or (refusals_before is not None and self._refusals > refusals_before)
+            return token in seen or (refusals_before is not None and self._refusals > refusals_before)
 
         with self._cond:
             self._cond.wait_for(done, timeout=timeout)
-            return token in self._seen
+            return token in seen
 
-    def run(self, handset: Shell, timeout: float) -> CanaryResult:
-        """Make the handset fetch a fresh canary URL and wait (bounded) for it to arrive decrypted."""
+    def run(self, handset: Shell, timeout: float, *, tls: bool = True) -> CanaryResult:
+        """Make the handset fetch a fresh canary URL and wait (bounded) for it to arrive — decrypted when
+        `tls`; over plain HTTP it proves only that the handset's traffic reaches the capture (a build
+        that takes no lab CA cannot have its TLS opened, and the canary must not pretend otherwise)."""
         token = self.new_token()
-        url = self.url(token)
+        url = self.url(token, tls=tls)
         refusals = self._refusals
         start = time.monotonic()
         command = f"am start -a android.intent.action.VIEW -d {shlex.quote(url)}"
@@ -102,11 +108,13 @@ class Canary:
             return CanaryResult(False, url, token, time.monotonic() - start,
                                 f"`am start` failed (exit {result.exit_code}): {detail}")
         left = max(timeout - (time.monotonic() - start), 0.0)
-        ok = self.wait(token, left, refusals_before=refusals)
+        ok = self.wait(token, left, refusals_before=refusals, tls=tls)
+        with contextlib.suppress(DevicelabError):
+            handset.shell("input keyevent KEYCODE_BACK", timeout=min(timeout, 30.0))  # leave the browser
         if ok:
             detail = ""
         elif self._refusals > refusals:
             detail = "the handset refused the proxy's certificate for the canary host: the CA is not trusted"
         else:
-            detail = f"no decrypted request for the canary within {timeout:.0f} s"
+            detail = f"no {'decrypted ' if tls else ''}request for the canary within {timeout:.0f} s"
         return CanaryResult(ok, url, token, time.monotonic() - start, detail)

@@ -46,9 +46,9 @@ def capture_settings(lab: Lab) -> ProxySpec:
 
 
 @pytest.fixture(scope="session")
-def capture_upstream() -> UpstreamRouting:
-    """The lab's own servers (none: real DNS). A virtual lab overrides this with its hosts map and CA."""
-    return UpstreamRouting()
+def capture_upstream(lab: Lab) -> UpstreamRouting:
+    """The lab's own servers, as its provider declares them (none: real DNS)."""
+    return lab.upstream
 
 
 def capture_config(request: pytest.FixtureRequest, spec: ProxySpec, upstream: UpstreamRouting,

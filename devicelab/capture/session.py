@@ -76,8 +76,8 @@ class HandsetCapture:
         self.ca_install = self.setup.install_ca(capture.ca)
         if self.ca_install.note:
             capture.note(self.ca_install.note)
-        if not self.ca_install.installed:
-            capture.record({"kind": "gap", "ts": time.time(), "gap": "tls_undecrypted", "detail": self.ca_install.note})
+        # Without the CA, TLS stays closed: each such connection is judged by its host (undecrypted TLS
+        # to a host the policy does not approve makes the run inconclusive), so this is a note, not a gap.
         host, port = capture.dial_address
         if self.config.mode == "regular":
             self.setup.set_proxy(host, port)
@@ -87,7 +87,7 @@ class HandsetCapture:
         self.sampler = SocketSampler(self.handset, _LogProxy(capture), view, interval=self.sample_interval)
         self.sampler.start()
         capture.set_app_resolver(self.sampler.resolve_app)
-        self.canary = capture.canary.run(self.handset, self.canary_timeout)
+        self.canary = capture.canary.run(self.handset, self.canary_timeout, tls=self.ca_install.installed)
         capture.record(self.canary.to_record())
         if not self.canary.ok:
             log.warning("[%s] canary failed: %s", self.handset.serial, self.canary.detail)

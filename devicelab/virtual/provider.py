@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -23,11 +24,13 @@ from typing import Any
 from filelock import FileLock
 from pydantic import Field
 
+from devicelab.capture.config import UpstreamRouting
 from devicelab.data import Frozen, validate
 from devicelab.errors import InfrastructureError
 from devicelab.inventory import AdbAddress, AdbServerSpec, HandsetEntry, KnownIdentity
 from devicelab.lease import lease_dir
 from devicelab.providers import ProvidedLab
+from devicelab.virtual.control import MAX_SOCKET_PATH, ControlClient, ControlSimSwitcher
 from devicelab.virtual.lab import DEFAULT_BUILD
 
 
@@ -92,12 +95,21 @@ class VirtualProvider:
             self._joined = True
         return self._provided(state)
 
+    def _control_path(self) -> Path:
+        """Where the lab's control socket goes: the state folder, or a short folder when that
+        path is too long for a unix socket."""
+        path = self.dir / "control.sock"
+        if len(str(path)) <= MAX_SOCKET_PATH:
+            return path
+        return Path(tempfile.mkdtemp(prefix="devicelab-")) / "control.sock"
+
     def _launch(self, timeout: float) -> dict[str, Any]:
         port = free_port()
         opts = self.options
+        control = self._control_path()
         argv = [sys.executable, "-m", "devicelab", "virtual", "up", "--json", "--count", str(opts.count),
                 "--build", opts.build, "--adb-port", str(port), "--clock-scale", str(opts.clock_scale),
-                "--users-file", str(self.state_path)]
+                "--users-file", str(self.state_path), "--control", str(control)]
         if opts.sim:
             argv += ["--sim", opts.sim]
         if opts.boot_seconds is not None:
@@ -128,7 +140,7 @@ class VirtualProvider:
             raise InfrastructureError(f"the virtual lab did not start within {timeout:.0f} s: {tail}")
         handsets = [json.loads(line) for line in lines if line.startswith("{")]
         self._proc = proc  # kept so it is reaped, not warned about, if we are the one who stops it
-        return {"pid": proc.pid, "adb_port": port, "handsets": handsets, "users": []}
+        return {"pid": proc.pid, "adb_port": port, "handsets": handsets, "users": [], "control": str(control)}
 
     def _provided(self, state: dict[str, Any]) -> ProvidedLab:
         entries = []
@@ -149,7 +161,20 @@ class VirtualProvider:
                     tags={"kind": "virtual"},
                 )
             )
-        return ProvidedLab(AdbServerSpec(port=int(state["adb_port"])), tuple(entries))
+        # the lab puts SIMs in slots itself, through its control channel
+        switcher = ControlSimSwitcher(state["control"]) if state.get("control") else None
+        return ProvidedLab(AdbServerSpec(port=int(state["adb_port"])), tuple(entries), sim_switcher=switcher,
+                           upstream=self._upstream(state))
+
+    @staticmethod
+    def _upstream(state: dict[str, Any]) -> UpstreamRouting | None:
+        """The virtual internet's hosts and root CA: the proxy routes there and nowhere else."""
+        if not state.get("control"):
+            return None
+        reply = ControlClient(state["control"]).request("upstream", timeout=10)
+        hosts = {name: (str(addr[0]), int(addr[1])) for name, addr in reply.get("hosts", {}).items()}
+        ca = Path(reply["ca"]) if reply.get("ca") else None
+        return UpstreamRouting(hosts=hosts, ca=ca, only=True)
 
     def stop(self) -> None:
         if not self._joined:
@@ -164,6 +189,9 @@ class VirtualProvider:
             state["users"] = users
             if users:
                 self._write_state(state)
+                if self._proc is not None:  # the lab outlives this provider: reap it whenever it ends,
+                    threading.Thread(target=self._proc.wait, daemon=True).start()  # and never warn
+                    self._proc = None
                 return
             shutdown(int(state["pid"]))
             self.state_path.unlink(missing_ok=True)

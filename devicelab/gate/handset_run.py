@@ -1,0 +1,175 @@
+"""One handset through the gate: flash, reset, capture, first boot, activation, observation."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devicelab import activation
+from devicelab.analysis.scan import ScanReport, scan_captures
+from devicelab.builds import Build
+from devicelab.capture.config import CaptureConfig, HostRule, ProxySpec, UpstreamRouting
+from devicelab.capture.session import HandsetCapture
+from devicelab.errors import DevicelabError
+from devicelab.flows import Choices, Consent, first_boot
+from devicelab.gate.timeline import Timeline
+from devicelab.handset import Handset
+from devicelab.identity import Identity
+from devicelab.policy import Policy
+from devicelab.progress import Reporter
+
+log = logging.getLogger(__name__)
+
+#: device seconds between two reads of the clock while the window passes
+WINDOW_SLICE = 60.0
+
+
+@dataclass
+class HandsetOutcome:
+    """What one handset's run produced; `error` is the infrastructure failure that ended it early."""
+
+    handset: Handset
+    identity: Identity | None = None
+    report: ScanReport | None = None
+    error: DevicelabError | None = None
+    error_step: str = ""
+    consent: dict[str, bool] = field(default_factory=dict)
+    observed: float | None = None
+    evidence: list[tuple[Path, str]] = field(default_factory=list)  # (file, description)
+    screenshots: list[tuple[float, Path]] = field(default_factory=list)  # (host time, png)
+    logcat: str = ""
+
+
+@dataclass(frozen=True)
+class HandsetPlan:
+    build: Build
+    from_build: Build | None
+    policy: Policy
+    sim: str | None
+    choices: Choices
+    window: float
+    proxy: ProxySpec
+    upstream: UpstreamRouting
+    sinkhole: tuple[str, ...]
+
+
+def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Timeline,
+                reporter: Reporter) -> HandsetOutcome:
+    outcome = HandsetOutcome(handset)
+    name = handset.entry.id
+    current = ""
+
+    def step(label: str) -> contextlib.AbstractContextManager[None]:
+        nonlocal current
+        current = label
+        return timeline.step(label, name)
+
+    capture: HandsetCapture | None = None
+    try:
+        first = plan.from_build or plan.build
+        with step(f"flash {first.name}"), reporter.status(f"{name}: flashing {first.name}"):
+            handset.flash(first)
+        with step("factory reset"), reporter.status(f"{name}: factory reset"):
+            handset.factory_reset()
+        with step("read identity"):
+            outcome.identity = handset.identity()
+        config = CaptureConfig(
+            mode=plan.proxy.mode, listen_host=plan.proxy.listen_host, advertise_host=plan.proxy.advertise_host,
+            sinkhole=HostRule(plan.sinkhole) if plan.sinkhole else None,
+            upstream_hosts=dict(plan.upstream.hosts), upstream_ca=plan.upstream.ca, upstream_only=plan.upstream.only,
+            max_body_bytes=plan.proxy.max_body_bytes, label=handset.serial,
+        ).check()
+        capture = HandsetCapture(handset, workdir / "capture", config, canary_timeout=plan.proxy.canary_timeout,
+                                 sample_interval=plan.proxy.sample_interval, shell_timeout=handset.timeouts.shell)
+        with step("start capture"), reporter.status(f"{name}: starting the capture (proxy, CA, canary)"):
+            capture.start()
+        with step("first boot"), reporter.status(f"{name}: first boot ({plan.choices.describe()})"):
+            result = first_boot(handset, plan.choices, evidence_dir=workdir / "first-boot")
+            outcome.consent = dict(result.consents)
+        _screenshot(handset, outcome, workdir, "after-first-boot")
+        if plan.sim:
+            with step(f"insert SIM {plan.sim}"), reporter.status(f"{name}: SIM {plan.sim} in, mobile data on"):
+                activation.insert_sim(handset, plan.sim)
+        with step("screen on + unlock"):
+            activation.trigger_screen_on_unlock(handset)
+        if plan.from_build is not None:
+            with step(f"update to {plan.build.name}"), reporter.status(f"{name}: updating to {plan.build.name}"):
+                handset.flash(plan.build, wipe=False)
+        else:
+            with step("reboot"), reporter.status(f"{name}: reboot"):
+                activation.trigger_reboot(handset)
+        with step("screen on + unlock"):
+            activation.trigger_screen_on_unlock(handset)
+        with step(f"observe {plan.window:.0f} device s"):
+            outcome.observed = _observe(handset, plan.window, reporter, name)
+        _screenshot(handset, outcome, workdir, "end-of-window")
+    except DevicelabError as exc:
+        outcome.error, outcome.error_step = exc, current
+        log.error("[%s] %s: %s", handset.serial, current, exc)
+    finally:
+        if capture is not None:
+            _finish_capture(capture, outcome, plan, timeline, name)
+        _save_logcat(handset, outcome, workdir)
+    return outcome
+
+
+def _observe(handset: Handset, window: float, reporter: Reporter, name: str) -> float:
+    rate = activation.measure_clock_rate(handset)
+    done = 0.0
+    with reporter.window(f"{name}: observing", window) as bar:
+        while done < window:
+            part = min(WINDOW_SLICE, window - done)
+            done += activation.observe(handset, part, rate=rate).device_seconds
+            bar.advance_to(done)
+    return done
+
+
+def _finish_capture(capture: HandsetCapture, outcome: HandsetOutcome, plan: HandsetPlan, timeline: Timeline,
+                    name: str) -> None:
+    """Stop the capture (the evidence is flushed first), then analyse whatever it saw: a leak seen
+    before a fault is still a finding."""
+    try:
+        with timeline.step("stop capture", name):
+            capture.stop()
+    except DevicelabError as exc:
+        if outcome.error is None:
+            outcome.error, outcome.error_step = exc, "stop capture"
+    for path, what in ((capture.evidence_path, "capture evidence log (JSON Lines)"),
+                       (capture.capture.har_path, "capture (HAR export)")):
+        if path.exists():
+            outcome.evidence.append((path, what))
+    if outcome.identity is None or not capture.evidence_path.exists():
+        return
+    with timeline.step("analyse", name):
+        outcome.report = scan_captures([capture.evidence_path], outcome.identity, plan.policy,
+                                       extra_gaps=capture.gaps())
+
+
+def _screenshot(handset: Handset, outcome: HandsetOutcome, workdir: Path, label: str) -> None:
+    try:
+        png = handset.screenshot()
+    except DevicelabError as exc:
+        log.warning("[%s] screenshot %s: %s", handset.serial, label, exc)
+        return
+    path = workdir / f"screen-{label}.png"
+    path.write_bytes(png)
+    outcome.screenshots.append((time.time(), path))
+    outcome.evidence.append((path, f"screenshot: {label}"))
+
+
+def _save_logcat(handset: Handset, outcome: HandsetOutcome, workdir: Path) -> None:
+    try:
+        outcome.logcat = handset.logcat()
+    except DevicelabError as exc:
+        log.warning("[%s] logcat: %s", handset.serial, exc)
+        return
+    path = workdir / "logcat.txt"
+    path.write_text(outcome.logcat)
+    outcome.evidence.append((path, "logcat (threadtime)"))
+
+
+def choices_for(consent: str, wifi: bool) -> Choices:
+    return Choices(consent=Consent.ACCEPT_ALL if consent == "accept" else Consent.DECLINE_ALL, wifi=wifi)

@@ -1,0 +1,183 @@
+"""The gate run: lease handsets, run each through the gate, judge, and write the reports."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+import shutil
+import tempfile
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+from devicelab.errors import DevicelabError
+from devicelab.gate.handset_run import HandsetOutcome, HandsetPlan, choices_for, run_handset
+from devicelab.gate.options import GateOptions, load_builds, policy_for
+from devicelab.gate.timeline import Timeline
+from devicelab.handset import Handset
+from devicelab.lab import Lab
+from devicelab.progress import Reporter
+from devicelab.reports.collect import FindingContext, handset_result
+from devicelab.reports.diff import new_pairs
+from devicelab.reports.evidence import EvidenceBundle
+from devicelab.reports.model import (
+    BuildRef,
+    ConsentChoice,
+    HandsetInfo,
+    HandsetResult,
+    InfraError,
+    PolicyRef,
+    RunRecord,
+    ViolationRecord,
+)
+from devicelab.reports.redaction import Redactor
+from devicelab.reports.verdict_json import read_run
+from devicelab.reports.writer import Written, write_reports
+
+log = logging.getLogger(__name__)
+
+
+def run_gate(options: GateOptions, reporter: Reporter | None = None) -> Written:
+    """Run the gate; bad input raises ConfigError before anything is touched."""
+    reporter = reporter or Reporter()
+    build, from_build = load_builds(options)
+    policy, policy_path = policy_for(build, options.policy)
+    baseline = read_run(options.baseline) if options.baseline is not None else None
+    started = datetime.now(UTC)
+    run_id = f"{started:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+    timeline = Timeline()
+    errors: list[InfraError] = []
+    outcomes: list[HandsetOutcome] = []
+    lab = Lab.from_file(options.lab)
+    workroot = Path(tempfile.mkdtemp(prefix="devicelab-gate-"))
+    try:
+        with timeline.step("start lab"), reporter.status(f"starting lab {lab.name}"):
+            lab.start()
+        plan = HandsetPlan(build=build, from_build=from_build, policy=policy, sim=options.sim,
+                           choices=choices_for(options.consent, options.wifi), window=options.window,
+                           proxy=lab.inventory.proxy, upstream=lab.upstream, sinkhole=options.sinkhole)
+        wanted = {"model": build.bootloader.product}
+        with contextlib.ExitStack() as leases:
+            handsets: list[Handset] = []
+            with timeline.step(f"lease {options.handsets} handset(s)"):
+                for _ in range(options.handsets):
+                    handsets.append(leases.enter_context(
+                        lab.lease(wanted, timeout=options.lease_timeout, holder=f"gate {run_id}")))
+            outcomes = _run_all(handsets, plan, workroot, timeline, reporter)
+    except DevicelabError as exc:
+        errors.append(InfraError.from_exception(exc, step=exc.facts.get("step", "") or "lab"))
+        log.error("gate: %s", exc)
+    finally:
+        with contextlib.suppress(DevicelabError):
+            lab.stop()
+    try:
+        return _write(options, run_id, started, build, from_build, policy.name, policy_path, outcomes, errors,
+                      timeline, baseline)
+    finally:
+        shutil.rmtree(workroot, ignore_errors=True)
+
+
+def _run_all(handsets: list[Handset], plan: HandsetPlan, workroot: Path, timeline: Timeline,
+             reporter: Reporter) -> list[HandsetOutcome]:
+    """Each handset in its own thread: a rack gates in the time of one handset."""
+    outcomes: dict[str, HandsetOutcome] = {}
+
+    def one(handset: Handset) -> None:
+        workdir = workroot / handset.entry.id
+        workdir.mkdir(parents=True)
+        outcomes[handset.entry.id] = run_handset(handset, plan, workdir, timeline, reporter)
+
+    threads = [threading.Thread(target=one, args=(h,), name=f"gate-{h.entry.id}") for h in handsets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return [outcomes[h.entry.id] for h in handsets if h.entry.id in outcomes]
+
+
+def _write(options: GateOptions, run_id: str, started: datetime, build: object, from_build: object,
+           policy_name: str, policy_path: Path, outcomes: list[HandsetOutcome], errors: list[InfraError],
+           timeline: Timeline, baseline: RunRecord | None) -> Written:
+    from devicelab.builds import Build
+
+    assert isinstance(build, Build)
+    identities = [o.identity for o in outcomes if o.identity is not None]
+    redactor = Redactor(identities)
+    bundle = EvidenceBundle(options.out)
+    results: list[HandsetResult] = []
+    consent: list[ConsentChoice] = []
+    for outcome in outcomes:
+        handset = outcome.handset
+        hid = handset.entry.id
+        info = HandsetInfo(id=hid, model=handset.model, serial=handset.serial, sim=options.sim or handset.entry.sim
+                           or "", fingerprint=build.fingerprint, host=handset.adb.client.server.host)
+        shots = {}
+        for path, what in outcome.evidence:
+            stored = bundle.add(path, handset=hid, description=what)
+            if path.suffix == ".png" and stored:
+                shots[path] = stored[0]
+        if outcome.error is not None:
+            errors.append(InfraError.from_exception(outcome.error, handset=hid, step=outcome.error_step))
+        if outcome.report is None:
+            results.append(HandsetResult(handset=info, judged=False))
+            continue
+        context = FindingContext(logcat=_logcat_around(outcome), screenshots=_screens_for(outcome, shots))
+        results.append(handset_result(info, outcome.report, redactor, context))
+        consent += [ConsentChoice(name=f"{hid}: {k}", choice="accepted" if v else "declined")
+                    for k, v in outcome.consent.items()]
+    run = RunRecord(
+        run_id=run_id, command=options.command, started=started, finished=datetime.now(UTC),
+        build=BuildRef(name=build.name, fingerprint=build.fingerprint),
+        from_build=BuildRef(name=from_build.name, fingerprint=from_build.fingerprint)
+        if isinstance(from_build, Build) else None,
+        policy=PolicyRef(name=policy_name, path=str(policy_path)), handsets=tuple(results),
+        consent=tuple(consent), observation_seconds=max((o.observed or 0 for o in outcomes), default=None),
+        timeline=tuple(sorted(timeline.steps, key=lambda s: s.start)), infra_errors=tuple(errors),
+    )
+    if baseline is not None:
+        run = _against_baseline(run, baseline, options.baseline)
+    return write_reports(run, options.out, redactor, evidence=bundle)
+
+
+def _against_baseline(run: RunRecord, baseline: RunRecord, where: Path | None) -> RunRecord:
+    """New (host, identifier kind) pairs fail the gate even where the policy is silent."""
+    fresh = new_pairs(baseline, run)
+    if not fresh:
+        return run
+    results = []
+    for result in run.handsets:
+        extra = tuple(
+            ViolationRecord(rule=f"new-pair: {pair.kind} to {pair.host} is new since baseline run "
+                                 f"{baseline.run_id} ({where})", host=pair.host, kind=pair.kind)
+            for pair in fresh if any(f.host == pair.host and f.kind == pair.kind for f in result.findings)
+        )
+        results.append(result.model_copy(update={"violations": result.violations + extra}))
+    return run.model_copy(update={"handsets": tuple(results)})
+
+
+def _logcat_around(outcome: HandsetOutcome) -> dict[str, list[str]]:
+    """Per flow with findings, the log lines that name its host or its app."""
+    lines = outcome.logcat.splitlines()
+    found: dict[str, list[str]] = {}
+    assert outcome.report is not None
+    for analysis in outcome.report.analyses:
+        if not analysis.findings:
+            continue
+        flow = analysis.flow
+        needles = [n for n in (flow.host, flow.app) if n]
+        found[flow.id] = [line for line in lines if any(n in line for n in needles)][-40:]
+    return found
+
+
+def _screens_for(outcome: HandsetOutcome, stored: dict[Path, str]) -> dict[str, str]:
+    """Per flow with findings, the screenshot taken next after it."""
+    assert outcome.report is not None
+    shots = sorted((when, stored[path]) for when, path in outcome.screenshots if path in stored)
+    result = {}
+    for analysis in outcome.report.analyses:
+        flow = analysis.flow
+        if analysis.findings and shots:
+            after = [s for when, s in shots if flow.timestamp is None or when >= flow.timestamp]
+            result[flow.id] = after[0] if after else shots[-1][1]
+    return result

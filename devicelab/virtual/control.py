@@ -1,0 +1,255 @@
+"""A control channel into a running virtual lab (`devicelab virtual up --control PATH`): what a
+lab technician's hands do to real handsets — put a SIM in a slot — and, later, fault injection.
+
+Wire: a unix socket (mode 0600); one JSON object per line each way.
+
+    -> {"op": "insert_sim", "serialno": "B2N...", "sim": "china-telecom"}     (sim null: take it out)
+    <- {"ok": true, "result": {"sim_state": "READY"}}
+    <- {"ok": false, "error": "serialno: required field is missing"}
+
+Ops are a table (`OPS`): each names a pydantic model for its arguments and a coroutine run on
+the lab's event loop. Add one with `@op("name", ArgsModel)`. Bad input gets an error reply; the
+server never falls over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field, ValidationError
+
+from devicelab.data import Frozen, config_error_from
+from devicelab.errors import DevicelabError, InfrastructureError
+
+if TYPE_CHECKING:
+    from devicelab.handset import Handset
+    from devicelab.sims import SimProfile
+    from devicelab.virtual.handset import VirtualHandset
+    from devicelab.virtual.lab import VirtualLab
+
+log = logging.getLogger(__name__)
+
+MAX_LINE = 64 * 1024
+#: unix socket paths longer than this do not fit in sockaddr_un on every platform
+MAX_SOCKET_PATH = 100
+Handler = Callable[["VirtualLab", Any], Awaitable[dict[str, Any]]]
+OPS: dict[str, tuple[type[Frozen], Handler]] = {}
+
+
+class ControlError(InfrastructureError):
+    """The control channel failed, or the lab refused the request."""
+
+
+def op(name: str, args: type[Frozen]) -> Callable[[Handler], Handler]:
+    """Register an op under `name`, its arguments checked against `args`."""
+
+    def register(handler: Handler) -> Handler:
+        OPS[name] = (args, handler)
+        return handler
+
+    return register
+
+
+def _handset(lab: VirtualLab, serialno: str) -> VirtualHandset:
+    for handset in lab.handsets:
+        if handset.hardware.serialno == serialno:
+            return handset
+    known = ", ".join(h.hardware.serialno for h in lab.handsets)
+    raise ValueError(f"no handset {serialno!r} in this lab (it has {known})")
+
+
+# -- ops -----------------------------------------------------------------------------------
+class NoArgs(Frozen):
+    pass
+
+
+class HandsetArgs(Frozen):
+    serialno: str = Field(min_length=1, max_length=64)
+
+
+class InsertSimArgs(HandsetArgs):
+    #: a profile in fixtures/sims/, or null to take the SIM out
+    sim: str | None = Field(max_length=64)
+
+
+class InjectScreenArgs(HandsetArgs):
+    #: a ready-made dialog, or a screen in the wizard data format (devicelab.virtual.ui.screens)
+    preset: Literal["anr", "system_update"] | None = None
+    screen: dict[str, Any] | None = None
+    now: bool = False
+
+
+@op("ping", NoArgs)
+async def _ping(lab: VirtualLab, args: NoArgs) -> dict[str, Any]:
+    return {"handsets": [h.hardware.serialno for h in lab.handsets]}
+
+
+@op("upstream", NoArgs)
+async def _upstream(lab: VirtualLab, args: NoArgs) -> dict[str, Any]:
+    """Where the lab's hosts really listen, and the root CA their certificates chain to: what a
+    capture proxy needs to route the handsets' traffic (nothing leaves the machine)."""
+    internet = lab.internet
+    if internet is None:
+        return {"hosts": {}, "ca": None}
+    return {"hosts": {name: list(addr) for name, addr in internet.upstream_hosts().items()},
+            "ca": str(internet.root_ca_pem_path())}
+
+
+@op("insert_sim", InsertSimArgs)
+async def _insert_sim(lab: VirtualLab, args: InsertSimArgs) -> dict[str, Any]:
+    from devicelab.sims import load_sim
+
+    handset = _handset(lab, args.serialno)
+    handset.insert_sim(load_sim(args.sim) if args.sim is not None else None)
+    return {"sim_state": handset.radio.sim_state}
+
+
+@op("crash_ui_server", HandsetArgs)
+async def _crash_ui_server(lab: VirtualLab, args: HandsetArgs) -> dict[str, Any]:
+    from devicelab.virtual.ui.hooks import crash_server
+
+    return {"crashed": crash_server(_handset(lab, args.serialno))}
+
+
+@op("inject_screen", InjectScreenArgs)
+async def _inject_screen(lab: VirtualLab, args: InjectScreenArgs) -> dict[str, Any]:
+    from devicelab.data import validate
+    from devicelab.virtual.ui import faults
+    from devicelab.virtual.ui.screens import Screen
+
+    if (args.preset is None) == (args.screen is None):
+        raise ValueError("give either preset or screen")
+    if args.preset == "anr":
+        screen = faults.anr_dialog()
+    elif args.preset == "system_update":
+        screen = faults.update_dialog()
+    else:
+        screen = validate(Screen, args.screen, "screen")
+    faults.inject_screen(_handset(lab, args.serialno), screen, now=args.now)
+    return {"screen": screen.id}
+
+
+# -- the server ----------------------------------------------------------------------------
+async def handle_request(lab: VirtualLab, line: bytes) -> dict[str, Any]:
+    """One request line -> one reply object; every failure becomes {"ok": false, "error": ...}."""
+    try:
+        request = json.loads(line)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return {"ok": False, "error": f"not JSON: {exc}"}
+    if not isinstance(request, dict) or not isinstance(request.get("op"), str):
+        return {"ok": False, "error": 'expected an object with a string "op"'}
+    name = request.pop("op")
+    if name not in OPS:
+        return {"ok": False, "error": f"unknown op {name!r}; known: {', '.join(sorted(OPS))}"}
+    model, handler = OPS[name]
+    try:
+        args = model.model_validate(request)
+        return {"ok": True, "result": await handler(lab, args)}
+    except ValidationError as exc:
+        return {"ok": False, "error": str(config_error_from(exc, name))}
+    except (DevicelabError, ValueError) as exc:
+        return {"ok": False, "error": str(exc)}
+    except Exception as exc:  # a bad request must not take the lab down
+        log.exception("control op %s failed", name)
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+
+
+class ControlServer:
+    """Serves the control socket on the lab's event loop."""
+
+    def __init__(self, lab: VirtualLab, path: Path) -> None:
+        if len(str(path)) > MAX_SOCKET_PATH:
+            raise ControlError(f"control socket path is {len(str(path))} characters; the limit is {MAX_SOCKET_PATH}")
+        self.lab = lab
+        self.path = path
+        self._server: asyncio.AbstractServer | None = None
+
+    def start(self) -> None:
+        self.path.unlink(missing_ok=True)
+        self._server = self.lab.call(asyncio.start_unix_server(self._serve, path=str(self.path), limit=MAX_LINE))
+        os.chmod(self.path, 0o600)
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            async def close() -> None:
+                server.close()
+                await server.wait_closed()
+
+            with contextlib.suppress(Exception):
+                self.lab.call(close(), timeout=5)
+        self.path.unlink(missing_ok=True)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                try:
+                    line = await asyncio.wait_for(reader.readline(), timeout=60)
+                except (ValueError, asyncio.LimitOverrunError):
+                    writer.write(b'{"ok": false, "error": "request line too long"}\n')
+                    break
+                if not line:
+                    break
+                reply = await handle_request(self.lab, line)
+                writer.write(json.dumps(reply).encode() + b"\n")
+                await writer.drain()
+        except (TimeoutError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+
+# -- the client ----------------------------------------------------------------------------
+class ControlClient:
+    """Sends ops to a lab's control socket; ControlError when the lab refuses or is gone."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+
+    def request(self, name: str, *, timeout: float = 10.0, **args: Any) -> dict[str, Any]:
+        payload = json.dumps({"op": name, **args}).encode() + b"\n"
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(timeout)
+                sock.connect(str(self.path))
+                sock.sendall(payload)
+                data = b""
+                while not data.endswith(b"\n"):
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+        except OSError as exc:
+            raise ControlError(f"virtual lab control channel {self.path}: {exc}") from None
+        try:
+            reply = json.loads(data)
+        except ValueError:
+            raise ControlError(f"virtual lab control channel {self.path}: no reply to {name!r}") from None
+        if not reply.get("ok"):
+            raise ControlError(f"virtual lab refused {name!r}: {reply.get('error', 'no reason given')}")
+        result: dict[str, Any] = reply.get("result", {})
+        return result
+
+
+class ControlSimSwitcher:
+    """The virtual lab's SIM switcher: the lab puts the profile in the slot (devicelab.activation)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.client = ControlClient(path)
+
+    def __repr__(self) -> str:
+        return f"ControlSimSwitcher({self.client.path})"
+
+    def insert(self, handset: Handset, sim: SimProfile | None, *, timeout: float) -> None:
+        self.client.request("insert_sim", timeout=timeout, serialno=handset.serial,
+                            sim=sim.name if sim is not None else None)
