@@ -1,50 +1,33 @@
-"""`make demo`: the embedded virtual lab, driven by the same harness that drives real handsets.
-
-For now it shows the lab working end to end: handsets appear in the real adb server, report
-their identity, and take a new build through real `fastboot update`. (The privacy gate of the
-leaky and the fixed Nokia 7 plus builds takes this place once capture and analysis land.)
-"""
+"""`make demo`: the privacy gate on the embedded virtual lab — the 2019 Nokia 7 Plus batch that
+sent IMEI, ICCID, IMSI, cell ID and Wi-Fi MAC to zzhc.vnet.cn, and the February 2019 fix."""
 
 from __future__ import annotations
 
-import subprocess
-import time
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from devicelab.adb.server import adb_binary
-from devicelab.builds import load_build
-from devicelab.lab import Lab
+from devicelab.gate import GateOptions, run_gate
+from devicelab.progress import Reporter
+
+BUILDS = ("nokia7plus-00WW_3_22C", "nokia7plus-00WW_3_22C_SP05")
+STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bold yellow", "error": "bold magenta"}
 
 
-def run_demo() -> None:
+def run_demo(out: Path = Path("reports/demo")) -> None:
     console = Console()
-    start = time.monotonic()
-    lab = Lab.from_file()
-    with console.status("starting the embedded virtual lab"):
-        lab.start()
-    with lab:
-        server = lab.servers["local"]
-        console.print(f"[bold]virtual lab[/] up in {time.monotonic() - start:.1f} s; adb server on port {server.port}")
-        adb = subprocess.run([adb_binary(), "-P", str(server.port), "devices", "-l"], capture_output=True, text=True,
-                             timeout=15, check=True)
-        console.print(adb.stdout.rstrip())
-        with lab.lease({}, holder="demo") as handset:
-            handset.check_health()
-            identity = handset.identity()
-            table = Table(title=f"handset {handset.serial}: what a privacy test looks for")
-            table.add_column("identifier")
-            table.add_column("value")
-            for kind, value in identity.identifiers():
-                table.add_row(kind, value)
-            console.print(table)
-            leaky = load_build("nokia7plus-00WW_3_22C")
-            fixed = load_build("nokia7plus-00WW_3_22C_SP05")
-            for build in (leaky, fixed):
-                with console.status(f"flashing {build.name} with fastboot update"):
-                    t = time.monotonic()
-                    handset.flash(build)
-                console.print(f"flashed [bold]{build.name}[/] in {time.monotonic() - t:.1f} s; "
-                              f"the handset reports {handset.fingerprint()}")
-    console.print(f"done in {time.monotonic() - start:.1f} s; the lab stopped and left nothing behind")
+    reporter = Reporter(console)
+    table = Table(title="devicelab gate on the embedded virtual lab (Telenor SIM, decline all)")
+    for column in ("build", "verdict", "what reached a forbidden host", "report"):
+        table.add_column(column)
+    for build in BUILDS:
+        console.rule(f"gate {build}")
+        written = run_gate(GateOptions(build=build, sim="telenor-no", out=out / build, window=900,
+                                       command=("devicelab", "demo")), reporter)
+        run = written.run
+        leaked = sorted({f"{v.kind} -> {v.host}" for r in run.handsets for v in r.violations if v.kind})
+        table.add_row(build, f"[{STYLE[run.outcome]}]{run.outcome.upper()}[/]", "\n".join(leaked) or "-",
+                      str(written.html))
+    console.print(table)
+    console.print("Open the HTML reports in a browser; verdict.json, junit.xml and allure-results sit beside them.")

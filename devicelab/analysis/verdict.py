@@ -76,8 +76,9 @@ class Verdict:
 
 
 def gap_counts(gap: CoverageGap, policy: Policy) -> bool:
-    """Undecrypted TLS to an approved host cannot hide a violation there; every other gap can."""
-    if gap.kind == "tls_undecrypted" and gap.host:
+    """What went unseen to a host the policy approves (TLS left closed, a connection around the
+    proxy) cannot hide a violation of that host's rules; to any other host, or unnamed, it can."""
+    if gap.kind in ("tls_undecrypted", "unproxied_connection") and gap.host:
         return not policy.is_approved(gap.host)
     return True
 

@@ -43,6 +43,8 @@ class UpstreamRouting:
     hosts: Mapping[str, tuple[str, int]] = field(default_factory=dict)  # host or host:port -> (ip, port)
     ca: Path | None = None  # the CA those servers' certificates chain to (PEM)
     only: bool = False  # refuse hosts outside `hosts` (a virtual lab never reaches the internet)
+    #: address -> host name, for naming connections that bypassed the proxy (the lab's DNS, reversed)
+    names: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,8 @@ class CaptureConfig:
     upstream_ca: Path | None = None
     #: refuse hosts missing from upstream_hosts instead of resolving them (a virtual lab never goes out)
     upstream_only: bool = False
+    #: address -> host name the lab's DNS gives it (names connections that bypass the proxy)
+    upstream_names: Mapping[str, str] = field(default_factory=dict)
     canary_host: str = CANARY_HOST
     max_body_bytes: int = 4 * 1024 * 1024
     max_stream_bytes: int = 4 * 1024 * 1024  # client bytes kept per raw TCP/UDP flow

@@ -179,7 +179,7 @@ class _Builder:
         elif kind == "gap":
             self.gaps.append(CoverageGap(record.get("gap", "capture_incomplete"), str(record.get("detail", "")),
                                          host=str(record.get("host", "")), source=self.source))
-        elif kind not in ("stop", "stream_data", "stream_end"):
+        elif kind not in ("stop", "stream_data", "stream_end", "sockets_baseline"):
             self.skipped.append(f"unknown record kind {kind!r}")
 
     # -- flows -------------------------------------------------------------------------------------

@@ -69,6 +69,7 @@ def capture_config(request: pytest.FixtureRequest, spec: ProxySpec, upstream: Up
         mode=str(options.get("mode", spec.mode)),  # type: ignore[arg-type]  # checked by CaptureConfig.check
         listen_host=spec.listen_host, advertise_host=spec.advertise_host, sinkhole=sinkhole,
         upstream_hosts=dict(upstream.hosts), upstream_ca=upstream.ca, upstream_only=upstream.only,
+        upstream_names=dict(upstream.names),
         max_body_bytes=spec.max_body_bytes, label=label,
     ).check()
 

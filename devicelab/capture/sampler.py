@@ -106,7 +106,10 @@ class SocketSampler:
                 return
             self.samples += 1
             if new:
-                self.log.write({"kind": "sockets", "ts": ts, "entries": [s.to_row() for s in new]})
+                # the first read is the baseline: what was open before the proxy was set went around it
+                # by necessity, not by design; only what opens afterwards can bypass the capture
+                kind = "sockets" if self.samples > 1 else "sockets_baseline"
+                self.log.write({"kind": kind, "ts": ts, "entries": [s.to_row() for s in new]})
 
     def _run(self, command: str, *, quiet: bool = False) -> ShellResult | None:
         try:

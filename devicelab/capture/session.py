@@ -34,7 +34,8 @@ class HandsetCapture:
     """The capture of one handset: `flows()`, `evidence_path`, `coverage`, `canary`, `gaps()`."""
 
     def __init__(self, handset: HandsetLike, workdir: Path, config: CaptureConfig | None = None, *,
-                 canary_timeout: float = 30.0, sample_interval: float = 2.0, shell_timeout: float = 30.0) -> None:
+                 canary_timeout: float = 30.0, sample_interval: float = 2.0, shell_timeout: float = 30.0,
+                 defer_canary: bool = False) -> None:
         config = config or CaptureConfig()
         self.handset = handset
         self.capture = Capture(workdir, config if config.label else _labelled(config, handset.serial))
@@ -45,6 +46,8 @@ class HandsetCapture:
         self.ca_install: CaInstall | None = None
         self.canary: CanaryResult | None = None
         self._started = False
+        #: the caller runs the canary itself (`run_canary`), e.g. once the handset has a network
+        self.defer_canary = defer_canary
 
     def __enter__(self) -> HandsetCapture:
         return self.start()
@@ -87,10 +90,17 @@ class HandsetCapture:
         self.sampler = SocketSampler(self.handset, _LogProxy(capture), view, interval=self.sample_interval)
         self.sampler.start()
         capture.set_app_resolver(self.sampler.resolve_app)
-        self.canary = capture.canary.run(self.handset, self.canary_timeout, tls=self.ca_install.installed)
-        capture.record(self.canary.to_record())
+        if not self.defer_canary:
+            self.run_canary()
+
+    def run_canary(self) -> CanaryResult:
+        """Prove the handset's traffic reaches the capture (and is decrypted, where the CA went in)."""
+        assert self.ca_install is not None, "start the capture first"
+        self.canary = self.capture.canary.run(self.handset, self.canary_timeout, tls=self.ca_install.installed)
+        self.capture.record(self.canary.to_record())
         if not self.canary.ok:
             log.warning("[%s] canary failed: %s", self.handset.serial, self.canary.detail)
+        return self.canary
 
     def stop(self) -> None:
         """Tear everything down; the first failure is raised after every step was tried."""
@@ -134,7 +144,9 @@ class HandsetCapture:
     def gaps(self) -> tuple[CoverageGap, ...]:
         """What this capture could not see, beyond what the analysis derives from the flows."""
         read = self.read()
-        gaps = list(read.gaps)
+        names = self.config.upstream_names
+        gaps = [replace(g, host=names[g.host]) if g.kind == "unproxied_connection" and g.host in names else g
+                for g in read.gaps]
         if self.capture.log_errors:
             gaps.append(CoverageGap("capture_incomplete", f"{self.capture.log_errors} evidence records could not be "
                                     "written", source=str(self.evidence_path)))

@@ -72,27 +72,35 @@ def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Ti
         first = plan.from_build or plan.build
         with step(f"flash {first.name}"), reporter.status(f"{name}: flashing {first.name}"):
             handset.flash(first)
+        if plan.sim:
+            # SIM out for the first boot: activation happens when it goes in, inside the capture window
+            with step("take the SIM out"):
+                activation.insert_sim(handset, None)
         with step("factory reset"), reporter.status(f"{name}: factory reset"):
             handset.factory_reset()
-        with step("read identity"):
-            outcome.identity = handset.identity()
         config = CaptureConfig(
             mode=plan.proxy.mode, listen_host=plan.proxy.listen_host, advertise_host=plan.proxy.advertise_host,
             sinkhole=HostRule(plan.sinkhole) if plan.sinkhole else None,
             upstream_hosts=dict(plan.upstream.hosts), upstream_ca=plan.upstream.ca, upstream_only=plan.upstream.only,
+            upstream_names=dict(plan.upstream.names),
             max_body_bytes=plan.proxy.max_body_bytes, label=handset.serial,
         ).check()
         capture = HandsetCapture(handset, workdir / "capture", config, canary_timeout=plan.proxy.canary_timeout,
-                                 sample_interval=plan.proxy.sample_interval, shell_timeout=handset.timeouts.shell)
-        with step("start capture"), reporter.status(f"{name}: starting the capture (proxy, CA, canary)"):
+                                 sample_interval=plan.proxy.sample_interval, shell_timeout=handset.timeouts.shell,
+                                 defer_canary=True)
+        with step("start capture"), reporter.status(f"{name}: starting the capture (proxy, CA)"):
             capture.start()
+        if plan.sim:
+            with step(f"insert SIM {plan.sim}"), reporter.status(f"{name}: SIM {plan.sim} in, mobile data on"):
+                activation.insert_sim(handset, plan.sim)
+        with step("read identity"):
+            outcome.identity = handset.identity()
+        with step("canary"):
+            capture.run_canary()
         with step("first boot"), reporter.status(f"{name}: first boot ({plan.choices.describe()})"):
             result = first_boot(handset, plan.choices, evidence_dir=workdir / "first-boot")
             outcome.consent = dict(result.consents)
         _screenshot(handset, outcome, workdir, "after-first-boot")
-        if plan.sim:
-            with step(f"insert SIM {plan.sim}"), reporter.status(f"{name}: SIM {plan.sim} in, mobile data on"):
-                activation.insert_sim(handset, plan.sim)
         with step("screen on + unlock"):
             activation.trigger_screen_on_unlock(handset)
         if plan.from_build is not None:

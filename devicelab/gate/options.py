@@ -8,6 +8,7 @@ from pathlib import Path
 from devicelab.builds import FIXTURES, Build, load_build
 from devicelab.errors import ConfigError
 from devicelab.policy import Policy, load_policy
+from devicelab.sims import load_sim
 
 POLICIES_DIR = FIXTURES / "policies"
 
@@ -46,6 +47,8 @@ def policy_for(build: Build, explicit: str | None) -> tuple[Policy, Path]:
 
 
 def load_builds(options: GateOptions) -> tuple[Build, Build | None]:
+    if options.sim is not None:
+        load_sim(options.sim)  # a typo fails here, before a handset is touched
     build = load_build(options.build)
     from_build = load_build(options.from_build) if options.from_build else None
     if from_build is not None and from_build.bootloader.product != build.bootloader.product:

@@ -98,9 +98,9 @@ async def _upstream(lab: VirtualLab, args: NoArgs) -> dict[str, Any]:
     capture proxy needs to route the handsets' traffic (nothing leaves the machine)."""
     internet = lab.internet
     if internet is None:
-        return {"hosts": {}, "ca": None}
+        return {"hosts": {}, "ca": None, "names": {}}
     return {"hosts": {name: list(addr) for name, addr in internet.upstream_hosts().items()},
-            "ca": str(internet.root_ca_pem_path())}
+            "ca": str(internet.root_ca_pem_path()), "names": internet.upstream_names()}
 
 
 @op("insert_sim", InsertSimArgs)

@@ -174,7 +174,8 @@ class VirtualProvider:
         reply = ControlClient(state["control"]).request("upstream", timeout=10)
         hosts = {name: (str(addr[0]), int(addr[1])) for name, addr in reply.get("hosts", {}).items()}
         ca = Path(reply["ca"]) if reply.get("ca") else None
-        return UpstreamRouting(hosts=hosts, ca=ca, only=True)
+        names = {str(k): str(v) for k, v in reply.get("names", {}).items()}
+        return UpstreamRouting(hosts=hosts, ca=ca, only=True, names=names)
 
     def stop(self) -> None:
         if not self._joined:

@@ -33,6 +33,8 @@ class Browser:
     def shell(self, command: str, *, timeout: float | None = None, check: bool = False) -> ShellResult:
         if self.exit_code:
             return ShellResult(command, "", "Error: Activity not started, unable to resolve Intent", self.exit_code)
+        if not command.startswith("am start"):
+            return ShellResult(command, "", "", 0)  # e.g. the BACK key that leaves the browser
         url = urlsplit(shlex.split(command)[-1])
         thread = threading.Thread(target=self._fetch, args=(url.hostname or "", url.path), daemon=True)
         thread.start()

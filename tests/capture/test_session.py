@@ -61,13 +61,14 @@ def test_a_capture_from_start_to_teardown(fake_handset: FakeHandset, fake_paths:
     assert (canary.host, canary.tls, canary.app) == ("canary.devicelab.test", True, "com.android.chrome")
 
 
-def test_user_build_leaves_tls_opaque_and_the_verdict_inconclusive(fake_handset: FakeHandset, tmp_path: Path) -> None:
+def test_user_build_leaves_tls_opaque_and_says_so(fake_handset: FakeHandset, tmp_path: Path) -> None:
+    # no lab CA on a user build: the canary only proves the path through the proxy (plain HTTP),
+    # and each TLS connection is later judged by its host (unapproved + unopened = inconclusive)
     fake_handset.build_type = "user"
     with _session(fake_handset, tmp_path) as capture:
         assert capture.canary is not None
-        assert not capture.canary.ok
-    kinds = sorted(g.kind for g in capture.gaps())
-    assert kinds == ["canary_failed", "tls_undecrypted"]
+        assert capture.canary.url.startswith("http://")
+    assert not any(g.kind == "tls_undecrypted" and not g.host for g in capture.gaps())
     assert any("CA not installable" in note for note in capture.read().notes)
     assert fake_handset.setting("http_proxy") is None
 

@@ -6,6 +6,7 @@ host's real resolver is never asked, so nothing a virtual app sends can leave th
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 from collections import deque
@@ -20,6 +21,14 @@ class NameNotResolved(Exception):
     def __init__(self, name: str) -> None:
         super().__init__(f"{name}: NXDOMAIN")
         self.name = name
+
+
+def display_address(host: str) -> str:
+    """The address a host has in the handset's socket table: one per name in 198.18.0.0/15 (the
+    benchmarking range), as a real handset shows the server's public address, while the socket really
+    goes to the host's loopback responder."""
+    digest = int(hashlib.sha256(host.lower().encode()).hexdigest()[:8], 16)
+    return f"198.{18 + (digest >> 16 & 1)}.{digest >> 8 & 0xFF}.{digest & 0xFF}"
 
 
 def normalize(name: str) -> str:

@@ -22,7 +22,7 @@ import h11
 
 from devicelab.virtual.net import http1, pki
 from devicelab.virtual.net.channel import Channel, TlsChannel
-from devicelab.virtual.net.dns import LabResolver, NameNotResolved, is_ip
+from devicelab.virtual.net.dns import LabResolver, NameNotResolved, display_address, is_ip
 from devicelab.virtual.net.http1 import Headers, HttpError, Response
 from devicelab.virtual.net.proxyconf import ProxySetting, global_proxy, is_local_address
 from devicelab.virtual.net.sockets import SocketTable
@@ -97,7 +97,9 @@ class DeviceHttpClient:
         address = self._proxy_address(proxy) if proxy is not None else self._resolve(host)
         reader, writer = await self._connect(address, host, port)
         sockname = writer.get_extra_info("sockname")
-        connection = self.sockets.opened((sockname[0], sockname[1]), address, self.caller.uid, java=self.caller.java)
+        # a direct connection shows the server's public-looking address; one to the proxy, the proxy's
+        seen = address if proxy is not None else (display_address(host), port)
+        connection = self.sockets.opened((sockname[0], sockname[1]), seen, self.caller.uid, java=self.caller.java)
         self.last_route = Route(address, proxy, sockname[1])
         channel: Channel = Channel(reader, writer)
         try:

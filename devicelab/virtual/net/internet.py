@@ -20,7 +20,7 @@ from pathlib import Path
 from devicelab.builds import Build, available_builds, load_build
 from devicelab.errors import ConfigError
 from devicelab.virtual.net import pki, responders
-from devicelab.virtual.net.dns import LabResolver, is_ip, normalize
+from devicelab.virtual.net.dns import LabResolver, display_address, is_ip, normalize
 from devicelab.virtual.net.http1 import ReceivedRequest
 from devicelab.virtual.net.responders import Responder, Site
 from devicelab.virtual.net.server import HostServer
@@ -104,6 +104,10 @@ class VirtualInternet:
         return "127.0.0.1", port
 
     # -- what the capture side needs -----------------------------------------------------
+    def upstream_names(self) -> dict[str, str]:
+        """Address as the handsets' socket tables show it -> host name (the lab's DNS, reversed)."""
+        return {display_address(name): name for name in self.resolver.records() if not is_ip(name)}
+
     def upstream_hosts(self) -> dict[str, tuple[str, int]]:
         """Host name (and alias) -> the loopback address of its responder."""
         return self.resolver.records()

@@ -1,0 +1,94 @@
+"""The privacy gate end to end on the embedded virtual lab: the 2019 case, its fix, the China
+build, what cannot be seen, and a lab that breaks. Each runs the real CLI, as CI would."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+WINDOW = "180"  # device seconds: the self-registration client fires 60 s after boot
+
+
+def gate(out: Path, *args: str) -> tuple[int, dict, str]:
+    proc = subprocess.run([sys.executable, "-m", "devicelab", "gate", "--out", str(out), "--window", WINDOW, *args],
+                          capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    verdict = json.loads((out / "verdict.json").read_text()) if (out / "verdict.json").exists() else {}
+    return proc.returncode, verdict, proc.stdout + proc.stderr
+
+
+def test_the_2019_leaky_build_fails_with_the_zzhc_finding(tmp_path: Path) -> None:
+    code, verdict, output = gate(tmp_path / "leaky", "--build", "nokia7plus-00WW_3_22C", "--sim", "telenor-no")
+    assert code == 1, output
+    assert "verdict: FAIL" in output
+    (handset,) = verdict["handsets"]
+    zzhc = [f for f in handset["findings"] if f["host"] == "zzhc.vnet.cn"]
+    assert {"imei", "iccid", "imsi", "cell_id", "wifi_mac"} <= {f["kind"] for f in zzhc}
+    assert all(not f["tls"] for f in zzhc)
+    assert all(f["decoders"][:2] == ["base64", "json"] for f in zzhc)
+    assert "com.qualcomm.qti.autoregistration" in {f["app"] for f in zzhc}
+    rules = {v["rule"].split(":")[0] for v in handset["violations"] if v["host"] == "zzhc.vnet.cn"}
+    assert rules == {"forbidden-host", "plain-text"}
+    assert (tmp_path / "leaky" / "report.html").exists()
+    assert (tmp_path / "leaky" / "junit.xml").exists()
+
+
+def test_the_fixed_build_passes_the_global_policy(tmp_path: Path) -> None:
+    code, verdict, output = gate(tmp_path / "fixed", "--build", "nokia7plus-00WW_3_22C_SP05", "--sim", "telenor-no")
+    assert code == 0, output
+    (handset,) = verdict["handsets"]
+    assert handset["violations"] == []
+    assert not any(f["host"] == "zzhc.vnet.cn" for f in handset["findings"])
+    assert handset["flows"], "a pass must rest on traffic that was seen"
+
+
+def test_the_china_build_with_a_china_telecom_sim_passes_the_china_policy(tmp_path: Path) -> None:
+    code, verdict, output = gate(tmp_path / "cn", "--build", "nokia7plus-00CN_3_340", "--sim", "china-telecom")
+    assert code == 0, output
+    assert verdict["policy"]["name"] == "china"
+    (handset,) = verdict["handsets"]
+    assert any(f["host"] == "zzhc.vnet.cn" and f["kind"] == "iccid" for f in handset["findings"])
+
+
+def test_what_the_capture_cannot_see_is_inconclusive_never_pass(tmp_path: Path) -> None:
+    # the China policy without HMD and Qualcomm: the pinned push client (TLS the proxy cannot open)
+    # and the GNSS daemon that ignores the proxy go to hosts this policy does not approve
+    policy = tmp_path / "narrow.yaml"
+    policy.write_text(
+        "name: narrow\nskus: [00CN]\napproved:\n"
+        "  - {host: zzhc.vnet.cn, may_receive: [imei, meid, imsi, iccid, cell_id, wifi_mac], tls_required: false}\n"
+        "  - {host: www.qualcomm.cn, may_receive: []}\n"
+    )
+    code, verdict, output = gate(tmp_path / "narrow", "--build", "nokia7plus-00CN_3_340", "--sim",
+                                 "china-telecom", "--policy", str(policy))
+    assert code == 2, output
+    gaps = [g for g in verdict["handsets"][0]["coverage"]["gaps"] if g["counts"]]
+    assert any(g["kind"] == "tls_undecrypted" and g["host"] == "push.hmdglobal.com" for g in gaps), gaps
+    assert any(g["kind"] == "unproxied_connection" and g["host"] == "xtrapath1.izatcloud.net" for g in gaps), gaps
+
+
+def test_a_handset_that_is_not_there_is_an_infrastructure_error(tmp_path: Path) -> None:
+    lab = tmp_path / "ghost.yaml"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    lab.write_text(
+        f"name: ghost-lab\nadb_servers:\n  local: {{port: {port}, managed: true}}\nhandsets:\n"
+        "  - {id: ghost, serialno: B2NGHOST, adb: {serial: emulator-9}, fastboot: 'tcp:127.0.0.1:9', model: B2N}\n"
+        "timeouts: {boot: 3, shell: 3, fastboot: 3, reboot_drop: 3, lease: 5}\n"
+    )
+    code, verdict, output = gate(tmp_path / "ghost", "--build", "nokia7plus-00WW_3_22C_SP05", "--lab", str(lab))
+    assert code == 3, output
+    assert verdict["infra_errors"], output
+
+
+@pytest.mark.parametrize("bad", [["--build", "nokia9-nope"], ["--build", "nokia7plus-00WW_3_22C", "--sim", "nope"]])
+def test_bad_input_is_one_message_and_exit_3(tmp_path: Path, bad: list[str]) -> None:
+    code, _verdict, output = gate(tmp_path / "bad", *bad)
+    assert code == 3
+    assert "devicelab: bad input:" in output
