@@ -31,8 +31,12 @@ def _leak_from_app(handset: FakeHandset, proxy: tuple[str, int], uid: int) -> in
 
 
 def test_a_capture_from_start_to_teardown(fake_handset: FakeHandset, fake_paths: Paths, tmp_path: Path) -> None:
-    fake_handset.extra_sockets.append(Row("tcp", ("10.0.2.15", 51000), ("203.0.113.7", 443), "ESTABLISHED", 10099))
+    # open before the capture started: part of the baseline, not a bypass
+    fake_handset.extra_sockets.append(Row("tcp", ("10.0.2.15", 50999), ("198.51.100.9", 443), "ESTABLISHED", 10012))
     with _session(fake_handset, tmp_path) as capture:
+        # opened during the window, around the proxy
+        fake_handset.extra_sockets.append(Row("tcp", ("10.0.2.15", 51000), ("203.0.113.7", 443), "ESTABLISHED",
+                                              10099))
         assert capture.canary is not None
         assert capture.canary.ok, capture.canary
         assert capture.ca_install is not None
