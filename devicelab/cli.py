@@ -100,8 +100,10 @@ def _register_commands() -> None:
     from devicelab.analysis.cli import scan
     from devicelab.gate.cli import gate
     from devicelab.reports.cli import diff
+    from devicelab.repro.cli import repro
 
     cli.add_command(gate)
+    cli.add_command(repro)
     cli.add_command(scan)
     cli.add_command(diff)
 

@@ -54,6 +54,8 @@ class HandsetPlan:
     proxy: ProxySpec
     upstream: UpstreamRouting
     sinkhole: tuple[str, ...]
+    #: activation triggers after first boot, in order (see TRIGGERS); the gate's default covers them all
+    triggers: tuple[str, ...] = ("unlock", "reboot", "unlock")
 
 
 def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Timeline,
@@ -101,16 +103,11 @@ def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Ti
             result = first_boot(handset, plan.choices, evidence_dir=workdir / "first-boot")
             outcome.consent = dict(result.consents)
         _screenshot(handset, outcome, workdir, "after-first-boot")
-        with step("screen on + unlock"):
-            activation.trigger_screen_on_unlock(handset)
-        if plan.from_build is not None:
-            with step(f"update to {plan.build.name}"), reporter.status(f"{name}: updating to {plan.build.name}"):
-                handset.flash(plan.build, wipe=False)
-        else:
-            with step("reboot"), reporter.status(f"{name}: reboot"):
-                activation.trigger_reboot(handset)
-        with step("screen on + unlock"):
-            activation.trigger_screen_on_unlock(handset)
+        for trigger in plan.triggers:
+            if trigger == "reboot" and plan.from_build is not None:
+                trigger = "update"  # an upgrade run's reboot is the one into the new build
+            with step(TRIGGERS[trigger]), reporter.status(f"{name}: {TRIGGERS[trigger]}"):
+                _trigger(handset, trigger, plan)
         with step(f"observe {plan.window:.0f} device s"):
             outcome.observed = _observe(handset, plan.window, reporter, name)
         _screenshot(handset, outcome, workdir, "end-of-window")
@@ -122,6 +119,28 @@ def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Ti
             _finish_capture(capture, outcome, plan, timeline, name)
         _save_logcat(handset, outcome, workdir)
     return outcome
+
+
+#: activation triggers a plan can ask for, and how the timeline names them
+TRIGGERS = {
+    "boot": "boot (observe only)",
+    "unlock": "screen on + unlock",
+    "reboot": "reboot",
+    "sim_change": "SIM out and in again",
+    "update": "update to the candidate build",
+}
+
+
+def _trigger(handset: Handset, trigger: str, plan: HandsetPlan) -> None:
+    if trigger == "unlock":
+        activation.trigger_screen_on_unlock(handset)
+    elif trigger == "reboot":
+        activation.trigger_reboot(handset)
+    elif trigger == "sim_change":
+        activation.trigger_sim_change(handset, None)
+        activation.trigger_sim_change(handset, plan.sim)
+    elif trigger == "update":
+        handset.flash(plan.build, wipe=False)
 
 
 def _observe(handset: Handset, window: float, reporter: Reporter, name: str) -> float:
