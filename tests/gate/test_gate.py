@@ -22,8 +22,20 @@ def gate(out: Path, *args: str) -> tuple[int, dict, str]:
     return proc.returncode, verdict, proc.stdout + proc.stderr
 
 
-def test_the_2019_leaky_build_fails_with_the_zzhc_finding(tmp_path: Path) -> None:
-    code, verdict, output = gate(tmp_path / "leaky", "--build", "nokia7plus-00WW_3_22C", "--sim", "telenor-no")
+@pytest.fixture(scope="module")
+def leaky(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict, str, Path]:
+    out = tmp_path_factory.mktemp("gate") / "leaky"
+    return (*gate(out, "--build", "nokia7plus-00WW_3_22C", "--sim", "telenor-no"), out)
+
+
+@pytest.fixture(scope="module")
+def fixed(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict, str, Path]:
+    out = tmp_path_factory.mktemp("gate") / "fixed"
+    return (*gate(out, "--build", "nokia7plus-00WW_3_22C_SP05", "--sim", "telenor-no"), out)
+
+
+def test_the_2019_leaky_build_fails_with_the_zzhc_finding(leaky: tuple[int, dict, str, Path]) -> None:
+    code, verdict, output, out = leaky
     assert code == 1, output
     assert "verdict: FAIL" in output
     (handset,) = verdict["handsets"]
@@ -34,17 +46,40 @@ def test_the_2019_leaky_build_fails_with_the_zzhc_finding(tmp_path: Path) -> Non
     assert "com.qualcomm.qti.autoregistration" in {f["app"] for f in zzhc}
     rules = {v["rule"].split(":")[0] for v in handset["violations"] if v["host"] == "zzhc.vnet.cn"}
     assert rules == {"forbidden-host", "plain-text"}
-    assert (tmp_path / "leaky" / "report.html").exists()
-    assert (tmp_path / "leaky" / "junit.xml").exists()
+    assert (out / "report.html").exists()
+    assert (out / "junit.xml").exists()
 
 
-def test_the_fixed_build_passes_the_global_policy(tmp_path: Path) -> None:
-    code, verdict, output = gate(tmp_path / "fixed", "--build", "nokia7plus-00WW_3_22C_SP05", "--sim", "telenor-no")
+def test_the_fixed_build_passes_the_global_policy(fixed: tuple[int, dict, str, Path]) -> None:
+    code, verdict, output, _out = fixed
     assert code == 0, output
     (handset,) = verdict["handsets"]
     assert handset["violations"] == []
     assert not any(f["host"] == "zzhc.vnet.cn" for f in handset["findings"])
     assert handset["flows"], "a pass must rest on traffic that was seen"
+
+
+def test_diff_between_the_builds_shows_the_zzhc_pairs_as_new(leaky: tuple[int, dict, str, Path],
+                                                             fixed: tuple[int, dict, str, Path]) -> None:
+    proc = subprocess.run([sys.executable, "-m", "devicelab", "diff", str(fixed[3]), str(leaky[3]), "--format",
+                           "json"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    diff = json.loads(proc.stdout)
+    new = {(p["host"], p["kind"]) for p in diff["pairs_added"]}
+    assert {("zzhc.vnet.cn", k) for k in ("imei", "iccid", "imsi", "cell_id", "wifi_mac")} <= new
+
+
+def test_the_gate_fails_on_new_pairs_against_a_baseline(tmp_path: Path, fixed: tuple[int, dict, str, Path]) -> None:
+    # a policy that would let zzhc through: only the baseline makes the new pairs fail
+    policy = tmp_path / "lenient.yaml"
+    policy.write_text("name: lenient\nskus: [00WW]\ntls_required: false\napproved:\n  - host: '*'\n"
+                      "    may_receive: [imei, meid, imsi, iccid, msisdn, serial, wifi_mac, bt_mac, android_id, "
+                      "advertising_id, email, cell_id, location]\n")
+    code, verdict, output = gate(tmp_path / "again", "--build", "nokia7plus-00WW_3_22C", "--sim", "telenor-no",
+                                 "--policy", str(policy), "--baseline", str(fixed[3]))
+    assert code == 1, output
+    rules = {v["rule"].split(":")[0] for v in verdict["handsets"][0]["violations"]}
+    assert rules == {"new-pair"}
 
 
 def test_the_china_build_with_a_china_telecom_sim_passes_the_china_policy(tmp_path: Path) -> None:
