@@ -12,7 +12,7 @@ from devicelab.virtual.ui.hierarchy import Rect, ViewNode, dump_xml, hit_test, o
 from devicelab.virtual.ui.layout import clip, text_width, wrap
 from devicelab.virtual.ui.selectors import SelectorError, find_all, parse_selector
 
-REALDATA = Path(__file__).resolve().parents[3] / "shared" / "realdata" / "ui_dumps"
+REALDATA = Path(__file__).resolve().parent / "data" / "ui_dumps"  # copied from shared/realdata
 PKG = "com.example"
 
 
