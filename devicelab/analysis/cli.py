@@ -12,23 +12,11 @@ from typing import Any
 
 import click
 
+from devicelab.clickutil import EXIT_INPUT, Command
 from devicelab.errors import ConfigError
 
-EXIT_INPUT = 3
 
-
-class _ScanCommand(click.Command):
-    """Usage errors exit 3, not click's 2 (which means "inconclusive" here)."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except click.UsageError as exc:
-            exc.exit_code = EXIT_INPUT  # type: ignore[misc]
-            raise
-
-
-@click.command("scan", cls=_ScanCommand)
+@click.command("scan", cls=Command)
 @click.argument("captures", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--identity", "identity_path", required=True, type=click.Path(path_type=Path, dir_okay=False),
               help="Identity file (YAML or JSON) with the handset's identifiers.")

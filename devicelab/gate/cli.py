@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from devicelab.clickutil import Command
 from devicelab.gate.options import GateOptions
 from devicelab.gate.run import run_gate
 from devicelab.progress import Reporter
@@ -14,7 +15,7 @@ from devicelab.progress import Reporter
 VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bold yellow", "error": "bold magenta"}
 
 
-@click.command()
+@click.command(cls=Command)
 @click.option("--build", "build", required=True, help="Build under test: a name in fixtures/builds/.")
 @click.option("--from", "from_build", default=None, help="Flash this build first, then update to --build.")
 @click.option("--lab", default=None, help="Lab inventory (default: the embedded virtual lab).")

@@ -11,23 +11,14 @@ from pathlib import Path
 
 import click
 
+from devicelab.clickutil import EXIT_INPUT, Command
 from devicelab.errors import ConfigError
 
-EXIT_INPUT = 3
 
 
-class _DiffCommand(click.Command):
-    """Usage errors exit 3 like every devicelab command (click's 2 means "inconclusive" elsewhere)."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except click.UsageError as exc:
-            exc.exit_code = EXIT_INPUT  # type: ignore[misc]
-            raise
 
 
-@click.command("diff", cls=_DiffCommand)
+@click.command("diff", cls=Command)
 @click.argument("baseline", type=click.Path(path_type=Path))
 @click.argument("run", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text", show_default=True)

@@ -8,12 +8,13 @@ from pathlib import Path
 import click
 from rich.table import Table
 
+from devicelab.clickutil import Command
 from devicelab.progress import Reporter
 from devicelab.repro.model import load_report
 from devicelab.repro.run import reproduce
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("report_file", metavar="REPORT.yaml", type=click.Path(path_type=Path))
 @click.option("--lab", default=None, help="Lab inventory (default: the embedded virtual lab).")
 @click.option("--sinkhole/--no-sinkhole", default=True, show_default=True,
