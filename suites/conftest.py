@@ -8,7 +8,9 @@ import allure
 import pytest
 
 from devicelab.builds import Build, available_builds, load_build
+from devicelab.gate.options import policy_for
 from devicelab.handset import Handset
+from devicelab.policy import Policy
 
 
 @pytest.fixture
@@ -31,3 +33,12 @@ def fresh_handset_on(handset: Handset) -> Iterator[Callable[[Build], Handset]]:
         if previous is not None:
             with allure.step(f"flash {previous.name} back"):
                 handset.flash(previous)
+
+
+@pytest.fixture
+def policy(handset: Handset) -> Policy:
+    """The policy of the build the handset runs (fixtures/policies/, by SKU)."""
+    build = next((b for b in map(load_build, available_builds()) if b.fingerprint == handset.fingerprint()), None)
+    if build is None:
+        pytest.skip("the handset runs a build devicelab has no manifest for")
+    return policy_for(build, None)[0]

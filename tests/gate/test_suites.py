@@ -1,0 +1,21 @@
+"""The shipped privacy suites catch the 2019 leak when pointed at the leaky build."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+SUITES = Path(__file__).resolve().parents[2] / "suites" / "test_privacy.py"
+
+
+def test_first_boot_suite_fails_the_leaky_build_with_a_readable_table() -> None:
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+                           str(SUITES), "-k", "first_boot_sends and decline", "--build", "nokia7plus-00WW_3_22C"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1, proc.stdout[-2000:]
+    assert "PrivacyViolation" in proc.stdout
+    assert "violation(s) of policy 'global'" in proc.stdout
+    header = next(line for line in proc.stdout.splitlines() if "host" in line and "decoders" in line)
+    assert all(column in header for column in ("identifier", "where", "app", "rule"))
+    assert "zzhc.vnet.cn  iccid" in proc.stdout
