@@ -127,3 +127,13 @@ def test_bad_input_is_one_message_and_exit_3(tmp_path: Path, bad: list[str]) -> 
     code, _verdict, output = gate(tmp_path / "bad", *bad)
     assert code == 3
     assert "devicelab: bad input:" in output
+
+
+def test_an_update_from_the_fixed_build_to_the_leaky_one_is_caught(tmp_path: Path) -> None:
+    code, verdict, output = gate(tmp_path / "ota", "--build", "nokia7plus-00WW_3_22C", "--from",
+                                 "nokia7plus-00WW_3_22C_SP05", "--sim", "telenor-no")
+    assert code == 1, output
+    assert verdict["from_build"]["name"] == "nokia7plus-00WW_3_22C_SP05"
+    steps = [s["name"] for s in verdict["timeline"]]
+    assert steps.index("flash nokia7plus-00WW_3_22C_SP05") < steps.index("update to the candidate build")
+    assert any(f["host"] == "zzhc.vnet.cn" for f in verdict["handsets"][0]["findings"])
