@@ -188,7 +188,10 @@ class Attribution:
         self.packages = packages
         self._by_port: dict[int, list[Sighting]] = {}
         for sighting in sightings:
-            if view.is_proxy_connection(sighting.socket):
+            sock = sighting.socket
+            if sock.state == "TIME_WAIT" and sock.uid == 0:
+                continue  # the kernel shows closed sockets as root's: no owner to learn from them
+            if view.is_proxy_connection(sock):
                 self._by_port.setdefault(sighting.socket.local_port, []).append(sighting)
 
     def uid(self, client_port: int, ts: float | None = None) -> int | None:

@@ -24,7 +24,7 @@ from devicelab.reports.redaction import MARKER
 HTML_FILE = "report.html"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 MEANING: dict[RunOutcome, str] = {
-    "pass": "No personal data reached a host the policy does not allow, and the lab inspected all the traffic.",
+    "pass": "No personal data reached a host the policy does not allow; all traffic to other hosts was inspected.",
     "fail": "Personal data reached a host the policy does not allow, or a forbidden host was contacted: "
             "this build must not ship as it is.",
     "inconclusive": "No violation was seen, but part of the traffic could not be inspected: "
