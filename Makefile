@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup test lint demo bench clean
+.PHONY: setup test lint demo bench chaos clean
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -20,6 +20,10 @@ demo: setup
 
 bench: setup
 	$(PY) -m pytest -q -m bench -p no:xdist -s tests/bench/test_bench_table.py
+
+# every fault injected into gate runs on a build that passes: RUNS=N runs per fault
+chaos: setup
+	$(PY) -m devicelab.chaos --runs $(or $(RUNS),3)
 
 clean:
 	rm -rf .venv .mypy_cache .ruff_cache reports/*/ 

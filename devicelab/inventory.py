@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -71,6 +71,21 @@ class ProviderSpec(Frozen):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
+class AllocatorSpec(Frozen):
+    """Who hands out leases: this host's lock files (`local`), or a labgrid coordinator shared by
+    every host and pipeline of a multi-host lab (`pip install devicelab[labgrid]`)."""
+
+    kind: Literal["local", "labgrid"] = "local"
+    coordinator: str = Field(default="", description="labgrid coordinator HOST:PORT")
+    exporter: str | None = Field(default=None, description="labgrid exporter whose resources places match")
+
+    @model_validator(mode="after")
+    def _coordinator_given(self) -> AllocatorSpec:
+        if self.kind == "labgrid" and not self.coordinator:
+            raise ValueError("coordinator: a labgrid allocator needs the coordinator's HOST:PORT")
+        return self
+
+
 class Timeouts(Frozen):
     """Seconds; real handsets need minutes to boot, virtual ones seconds."""
 
@@ -91,6 +106,7 @@ class Inventory(Frozen):
     timeouts: Timeouts = Timeouts()
     #: how handsets reach the capture proxy (loopback unless the handsets are elsewhere)
     proxy: ProxySpec = ProxySpec()
+    allocator: AllocatorSpec = AllocatorSpec()
 
     @model_validator(mode="after")
     def _consistent(self) -> Inventory:

@@ -78,7 +78,17 @@ class Lab:
         except BaseException:
             self.stop()
             raise
-        self.allocator = LocalAllocator(self.name, self.entries)
+        self.allocator = self._allocator()
+
+    def _allocator(self) -> Allocator:
+        spec = self.inventory.allocator
+        if spec.kind == "labgrid":
+            from devicelab.labgrid_allocator import LabgridAllocator  # an optional extra
+
+            allocator = LabgridAllocator(spec.coordinator, self.entries)
+            allocator.publish(spec.exporter)
+            return allocator
+        return LocalAllocator(self.name, self.entries)
 
     @staticmethod
     def _server(spec: AdbServerSpec) -> AdbServer:

@@ -31,14 +31,15 @@ def median_seconds(work: Callable[[], object], runs: int) -> float:
     return statistics.median(times)
 
 
-def test_harness_overhead_against_raw_cli(private_adb_port: int, capsys: pytest.CaptureFixture[str]) -> None:
-    with VirtualLab(1, adb_server_port=private_adb_port, boot_seconds=0.2, sim="telenor-no", seed="bench") as lab:
+def measure_overhead(port: int) -> list[tuple[str, float, float]]:
+    """(operation, raw CLI seconds, devicelab seconds) medians on one virtual handset behind adb server `port`."""
+    with VirtualLab(1, adb_server_port=port, boot_seconds=0.2, sim="telenor-no", seed="bench") as lab:
         lab.wait_booted(10)
         info = lab.info()[0]
-        adb = ["adb", "-P", str(private_adb_port), "-s", info.adb_serial]
+        adb = ["adb", "-P", str(port), "-s", info.adb_serial]
         entry = HandsetEntry(id="bench", serialno=info.serialno, adb=AdbAddress(serial=info.adb_serial),
                              fastboot=info.fastboot, model="B2N", sim="telenor-no")
-        device = AdbDevice(AdbClient(AdbServer(port=private_adb_port)), info.adb_serial, info.serialno)
+        device = AdbDevice(AdbClient(AdbServer(port=port)), info.adb_serial, info.serialno)
         handset = Handset(entry, device, Fastboot(info.fastboot, info.serialno), Timeouts(boot=30))
 
         def cli(*args: str) -> str:
@@ -73,6 +74,11 @@ def test_harness_overhead_against_raw_cli(private_adb_port: int, capsys: pytest.
             ("flash + boot cycle", median_seconds(raw_flash, 3),
              median_seconds(lambda: handset.flash(build, image=Path(image)), 3)),
         ]
+    return rows
+
+
+def test_harness_overhead_against_raw_cli(private_adb_port: int, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = measure_overhead(private_adb_port)
     with capsys.disabled():
         print("\n\nharness overhead against the raw CLI (median of one run)")
         print(f"{'operation':<22}{'raw CLI':>12}{'devicelab':>12}{'ratio':>8}")

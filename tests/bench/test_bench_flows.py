@@ -23,14 +23,20 @@ CALLS: dict[str, Callable[[u2.Device], object]] = {
 }
 
 
-@pytest.mark.bench
-def test_bench_ui_call_latency_stock_vs_fixed() -> None:
+def measure_ui_latency(rounds: int = ROUNDS) -> dict[str, dict[str, float]]:
+    """Median ms per UI call, {"stock": {call: ms}, "fixed": {call: ms}}, on one private virtual handset."""
     with private_lab(build="nokia7plus-00WW_3_22C", sim=None, seed="bench-latency") as (_lab, handset):
         results: dict[str, dict[str, float]] = {}
         for label, fast in (("stock", False), ("fixed", True)):
             ui = HandsetUi(handset, fast=fast)
-            results[label] = {name: statistics.median(timed(ui, ROUNDS, call)) * 1000 for name, call in CALLS.items()}
+            results[label] = {name: statistics.median(timed(ui, rounds, call)) * 1000 for name, call in CALLS.items()}
             ui.close()
+    return results
+
+
+@pytest.mark.bench
+def test_bench_ui_call_latency_stock_vs_fixed() -> None:
+    results = measure_ui_latency()
     print(f"\nuiautomator2 through the real adb server, median of {ROUNDS} calls (ms):")
     print(f"  {'call':<16} {'stock':>8} {'fixed':>8} {'ratio':>7}")
     for name in CALLS:
@@ -55,6 +61,6 @@ def test_bench_first_boot_to_home(build: str, sim: str) -> None:
             assert result.mismatches == []
             rows.append((consent.value, wall, result.seconds, len(result.screens), handset.ui().recoveries))
     print(f"\nfirst boot to home on a virtual {build} (60x clock), uiautomator2 over the real adb server:")
-    for consent, wall, flow, screens, recoveries in rows:
-        print(f"  {consent:<12} {wall:6.2f} s wall ({flow:5.2f} s in the flow, the rest wake-up and settings checks), "
+    for label, wall, flow, screens, recoveries in rows:
+        print(f"  {label:<12} {wall:6.2f} s wall ({flow:5.2f} s in the flow, the rest wake-up and settings checks), "
               f"{screens} screens, {recoveries} server restarts")

@@ -69,16 +69,16 @@ def _round(confdir: Path, extra: list[object], load: LoadProcess) -> float:
         proxy.stop(10)
 
 
-@pytest.mark.bench
-def test_bench_recorder_against_bare_proxy(tmp_path: Path) -> None:
-    ca = create_run_ca(tmp_path / "confdir")
+def measure_proxy(workdir: Path, rounds: int = ROUNDS) -> tuple[list[float], list[float]]:
+    """Flows/s per interleaved round: (bare mitmproxy, with the devicelab addons)."""
+    ca = create_run_ca(workdir / "confdir")
     bare: list[float] = []
     recorded: list[float] = []
     load = LoadProcess()
     try:
-        for number in range(ROUNDS):
+        for number in range(rounds):
             bare.append(_round(ca.confdir, [], load))
-            log = EvidenceLog(tmp_path / f"evidence-{number}.jsonl")
+            log = EvidenceLog(workdir / f"evidence-{number}.jsonl")
             log.write_header(ts=time.time())
             recorder = Recorder(log, max_body_bytes=4 * 1024 * 1024, max_stream_bytes=4 * 1024 * 1024)
             recorded.append(_round(ca.confdir, [Canary("canary.devicelab.test"), recorder], load))
@@ -86,6 +86,12 @@ def test_bench_recorder_against_bare_proxy(tmp_path: Path) -> None:
             assert recorder.responses > 0
     finally:
         load.close()
+    return bare, recorded
+
+
+@pytest.mark.bench
+def test_bench_recorder_against_bare_proxy(tmp_path: Path) -> None:
+    bare, recorded = measure_proxy(tmp_path)
     ratios = [r / b for r, b in zip(recorded, bare, strict=True)]
     per_round = ", ".join(f"{r:.2f}" for r in ratios)
     print(f"\nproxy flows/s, {CLIENTS} keep-alive clients, {len(BODY)}-byte bodies, {ROUNDS} interleaved rounds:"
