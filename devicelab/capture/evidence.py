@@ -173,7 +173,8 @@ class _Builder:
         elif kind == "sampler":
             self.sampler = record
         elif kind == "canary":
-            self.canary = record
+            if self.canary is None or self.canary.get("ok"):  # a later canary must not hide a failed one
+                self.canary = record
         elif kind == "note":
             self.notes.append(str(record.get("note", "")))
         elif kind == "gap":

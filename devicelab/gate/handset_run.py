@@ -13,7 +13,7 @@ from devicelab.analysis.scan import ScanReport, scan_captures
 from devicelab.builds import Build
 from devicelab.capture.config import CaptureConfig, HostRule, ProxySpec, UpstreamRouting
 from devicelab.capture.session import HandsetCapture
-from devicelab.errors import DevicelabError
+from devicelab.errors import DevicelabError, InfrastructureError
 from devicelab.flows import Choices, Consent, first_boot
 from devicelab.gate.timeline import Timeline
 from devicelab.handset import Handset
@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 #: device seconds between two reads of the clock while the window passes
 WINDOW_SLICE = 60.0
+#: device time may run this much faster than measured before it counts as a clock jump
+CLOCK_SLACK = 2.0
+CLOCK_MARGIN = 30.0
 
 
 @dataclass
@@ -110,6 +113,9 @@ def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Ti
                 _trigger(handset, trigger, plan)
         with step(f"observe {plan.window:.0f} device s"):
             outcome.observed = _observe(handset, plan.window, reporter, name)
+        # the handset may have lost its network (or SIM) during the window: prove it still reaches the capture
+        with step("canary after the window"):
+            capture.run_canary()
         _screenshot(handset, outcome, workdir, "end-of-window")
     except DevicelabError as exc:
         outcome.error, outcome.error_step = exc, current
@@ -143,7 +149,13 @@ def _trigger(handset: Handset, trigger: str, plan: HandsetPlan) -> None:
         handset.flash(plan.build, wipe=False)
 
 
+def _boot_id(handset: Handset) -> str:
+    return handset.shell("cat /proc/sys/kernel/random/boot_id", check=True).stdout.strip()
+
+
 def _observe(handset: Handset, window: float, reporter: Reporter, name: str) -> float:
+    boot = _boot_id(handset)
+    host_start, device_start = time.monotonic(), activation.device_time(handset)
     rate = activation.measure_clock_rate(handset)
     done = 0.0
     with reporter.window(f"{name}: observing", window) as bar:
@@ -151,6 +163,17 @@ def _observe(handset: Handset, window: float, reporter: Reporter, name: str) -> 
             part = min(WINDOW_SLICE, window - done)
             done += activation.observe(handset, part, rate=rate).device_seconds
             bar.advance_to(done)
+    if _boot_id(handset) != boot:
+        # traffic while it was down, and the boot's own, was never part of the plan: the window does not count
+        raise InfrastructureError("the handset rebooted during the observation window", serial=handset.serial,
+                                  step="observe")
+    # the rate again: a clock that jumped while the first was measured makes that one huge
+    trusted = min(rate, activation.measure_clock_rate(handset))
+    advanced, host = activation.device_time(handset) - device_start, time.monotonic() - host_start
+    if advanced > host * trusted * CLOCK_SLACK + CLOCK_MARGIN:
+        raise InfrastructureError(f"device time advanced {advanced} s in {host:.1f} host seconds at {trusted:.2f}x: "
+                                  "the device clock jumped, the window did not really pass", serial=handset.serial,
+                                  step="observe")
     return done
 
 

@@ -166,6 +166,8 @@ class ControlServer:
     """Serves the control socket on the lab's event loop."""
 
     def __init__(self, lab: VirtualLab, path: Path) -> None:
+        import devicelab.virtual.faults  # noqa: F401  (registers the "fault" op; it imports this module)
+
         if len(str(path)) > MAX_SOCKET_PATH:
             raise ControlError(f"control socket path is {len(str(path))} characters; the limit is {MAX_SOCKET_PATH}")
         self.lab = lab
@@ -204,8 +206,8 @@ class ControlServer:
         except (TimeoutError, ConnectionError):
             pass
         finally:
-            writer.close()
-            with contextlib.suppress(ConnectionError):
+            with contextlib.suppress(ConnectionError, RuntimeError):  # RuntimeError: the lab's loop is closing
+                writer.close()
                 await writer.wait_closed()
 
 

@@ -128,6 +128,13 @@ class FastbootTarget:
             self._reserved.close()
             self._reserved = None
 
+    async def drop_connections(self) -> int:
+        """Hang up on every client (a pulled cable mid-download; the fault-injection hook)."""
+        clients = list(self._clients)
+        self._clients.clear()
+        await asyncio.gather(*(_hang_up(writer) for writer in clients))
+        return len(clients)
+
     # -- connections ---------------------------------------------------------------------
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if not self.running:  # accepted just before `stop`

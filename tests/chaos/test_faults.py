@@ -1,0 +1,69 @@
+"""Fault injection: the `fault` control op refuses bad input, and each fault, injected into a
+real gate run on its own virtual lab, never ends in a pass that the fault made false."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+import devicelab.virtual.faults  # noqa: F401  (registers the op)
+from devicelab.chaos import PLAN, main, run_once, summarise, table
+from devicelab.reports.verdict_json import read_run
+from devicelab.virtual.control import handle_request
+
+WINDOW = 90.0
+SLOW = {"fastboot_drop", "boot_hang"}  # they wait out a flash or boot timeout
+
+
+def _request(payload: dict[str, Any]) -> dict[str, Any]:
+    lab: Any = SimpleNamespace(handsets=[])
+    reply: dict[str, Any] = asyncio.run(handle_request(lab, json.dumps(payload).encode()))
+    return reply
+
+
+@pytest.mark.parametrize(("payload", "says"), [
+    ({"serialno": "B2N1", "kind": "meteor"}, "kind"),
+    ({"serialno": "B2N1"}, "kind"),
+    ({"kind": "reboot"}, "serialno"),
+    ({"serialno": "B2N1", "kind": "drop_adb", "seconds": 600}, "seconds"),
+    ({"serialno": "B2N1", "kind": "fastboot_drop", "seconds": -1}, "seconds"),
+    ({"serialno": "B2N1", "kind": "clock_jump", "seconds": "soon"}, "seconds"),
+    ({"serialno": "B2N1", "kind": "reboot"}, "no handset 'B2N1'"),
+])
+def test_a_bad_fault_request_is_one_clear_error(payload: dict[str, Any], says: str) -> None:
+    reply = _request({"op": "fault", **payload})
+    assert reply["ok"] is False
+    assert says in reply["error"]
+
+
+def test_the_chaos_cli_refuses_an_unknown_fault(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--faults", "meteor"])
+    assert exited.value.code == 2
+    assert "unknown fault(s) meteor" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fault", [pytest.param(f, marks=pytest.mark.slow) if f in SLOW else f for f in PLAN])
+def test_a_fault_in_a_gate_run_never_makes_a_false_pass(fault: str, tmp_path: Path) -> None:
+    result = run_once(fault, WINDOW, tmp_path, timeout=150)
+    log = (tmp_path / "gate.log").read_text()
+    assert "Traceback" not in log, log
+    assert result.code is not None, f"{fault}: the gate hung"
+    assert result.injected, f"{fault}: not injected ({result.detail})\n{log}"
+    verdict = read_run(tmp_path / "out")
+    if PLAN[fault].phase == "window":
+        assert result.code in (1, 2, 3), log
+        assert result.code != 3 or verdict.infra_errors, "an infrastructure exit names its error"
+    elif result.code == 0:
+        # a setup step recovered: a pass must still rest on the whole window, observed
+        assert (verdict.observation_seconds or 0) >= WINDOW, log
+    assert result.lost == 0, "every answered flow must be in the verdict"
+    row = summarise(fault, [result])
+    assert row.false_passes == 0
+    assert row.hangs == 0
+    assert fault in table([row])
