@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from devicelab import activation
 from devicelab.analysis.scan import ScanReport, scan_captures
@@ -20,9 +22,13 @@ from devicelab.handset import Handset
 from devicelab.identity import Identity
 from devicelab.policy import Policy
 from devicelab.progress import Reporter
+from devicelab.retry import with_retries
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
+#: attempts for lab steps (flash, reset, first boot); observation and analysis are never repeated
+INFRA_ATTEMPTS = 2
 #: device seconds between two reads of the clock while the window passes
 WINDOW_SLICE = 60.0
 #: device time may run this much faster than measured before it counts as a clock jump
@@ -44,6 +50,7 @@ class HandsetOutcome:
     evidence: list[tuple[Path, str]] = field(default_factory=list)  # (file, description)
     screenshots: list[tuple[float, Path]] = field(default_factory=list)  # (host time, png)
     logcat: str = ""
+    retries: list[str] = field(default_factory=list)  # lab steps that needed a second attempt
 
 
 @dataclass(frozen=True)
@@ -72,17 +79,20 @@ def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Ti
         current = label
         return timeline.step(label, name)
 
+    def retry(what: str, work: Callable[[], T]) -> T:
+        return with_retries(what, work, attempts=INFRA_ATTEMPTS, label=handset.serial, notes=outcome.retries)
+
     capture: HandsetCapture | None = None
     try:
         first = plan.from_build or plan.build
         with step(f"flash {first.name}"), reporter.status(f"{name}: flashing {first.name}"):
-            handset.flash(first)
+            retry(f"flash {first.name}", lambda: handset.flash(first))
         if plan.sim:
             # SIM out for the first boot: activation happens when it goes in, inside the capture window
             with step("take the SIM out"):
                 activation.insert_sim(handset, None)
         with step("factory reset"), reporter.status(f"{name}: factory reset"):
-            handset.factory_reset()
+            retry("factory reset", handset.factory_reset)
         config = CaptureConfig(
             mode=plan.proxy.mode, listen_host=plan.proxy.listen_host, advertise_host=plan.proxy.advertise_host,
             sinkhole=HostRule(plan.sinkhole) if plan.sinkhole else None,
@@ -103,7 +113,9 @@ def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Ti
         with step("canary"):
             capture.run_canary()
         with step("first boot"), reporter.status(f"{name}: first boot ({plan.choices.describe()})"):
-            result = first_boot(handset, plan.choices, evidence_dir=workdir / "first-boot")
+            # a retry resumes where the wizard stands: the engine recognises the screen it is on
+            result = retry("first boot", lambda: first_boot(handset, plan.choices,
+                                                            evidence_dir=workdir / "first-boot"))
             outcome.consent = dict(result.consents)
         _screenshot(handset, outcome, workdir, "after-first-boot")
         for trigger in plan.triggers:

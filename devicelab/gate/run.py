@@ -134,6 +134,7 @@ def _write(options: GateOptions, run_id: str, started: datetime, build: object, 
         policy=PolicyRef(name=policy_name, path=str(policy_path)), handsets=tuple(results),
         consent=tuple(consent), observation_seconds=max((o.observed or 0 for o in outcomes), default=None),
         timeline=tuple(sorted(timeline.steps, key=lambda s: s.start)), infra_errors=tuple(errors),
+        notes=tuple(f"{o.handset.entry.id}: {note}" for o in outcomes for note in o.retries),
     )
     if baseline is not None:
         run = _against_baseline(run, baseline, options.baseline)
