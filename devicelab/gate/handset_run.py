@@ -136,6 +136,7 @@ def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Ti
         if capture is not None:
             _finish_capture(capture, outcome, plan, timeline, name)
         _save_logcat(handset, outcome, workdir)
+        _restore_sim(handset, plan)
     return outcome
 
 
@@ -208,6 +209,16 @@ def _finish_capture(capture: HandsetCapture, outcome: HandsetOutcome, plan: Hand
     with timeline.step("analyse", name):
         outcome.report = scan_captures([capture.evidence_path], outcome.identity, plan.policy,
                                        extra_gaps=capture.gaps())
+
+
+def _restore_sim(handset: Handset, plan: HandsetPlan) -> None:
+    """Leave the slot as the lab lists it, for whoever leases the handset next (best effort)."""
+    if plan.sim is None or plan.sim == handset.entry.sim:
+        return
+    try:
+        activation.insert_sim(handset, handset.entry.sim, timeout=handset.timeouts.shell)
+    except DevicelabError as exc:
+        log.warning("[%s] could not put SIM %s back: %s", handset.serial, handset.entry.sim, exc)
 
 
 def _screenshot(handset: Handset, outcome: HandsetOutcome, workdir: Path, label: str) -> None:

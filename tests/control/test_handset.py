@@ -6,6 +6,7 @@ import os
 import re
 from pathlib import Path
 
+from devicelab import activation
 from devicelab.builds import load_build
 from devicelab.handset import Handset
 from devicelab.lab import Lab
@@ -23,6 +24,7 @@ def test_serial_is_the_phones_own_not_the_adb_address(handset: Handset) -> None:
 
 
 def test_identity_read_from_the_handset_matches_what_the_lab_gave_it(handset: Handset) -> None:
+    activation.insert_sim(handset, handset.entry.sim)  # an earlier test may have left another SIM in the slot
     identity = handset.identity()
     known = handset.entry.known
     sim = load_sim(handset.entry.sim or "")
