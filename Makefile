@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup test lint demo bench chaos clean
+.PHONY: setup test lint demo bench chaos fuzz clean
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -24,6 +24,11 @@ bench: setup
 # every fault injected into gate runs on a build that passes: RUNS=N runs per fault
 chaos: setup
 	$(PY) -m devicelab.chaos --runs $(or $(RUNS),3)
+
+fuzz: setup
+	for target in body capture; do \
+		$(PY) tests/fuzz/fuzz_inputs.py $$target -max_total_time=600 -rss_limit_mb=4096 || exit 1; \
+	done
 
 clean:
 	rm -rf .venv .mypy_cache .ruff_cache reports/*/ 

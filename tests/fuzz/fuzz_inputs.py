@@ -1,0 +1,56 @@
+"""Coverage-guided fuzzing (atheris/libFuzzer) of what hostile traffic and bad files reach.
+
+    python tests/fuzz/fuzz_inputs.py TARGET -runs=N            # a short run (make test does this)
+    make fuzz                                                    # ten minutes per target
+
+TARGET: body (the analysis of a request body, with a fuzzed Content-Encoding) or capture (a
+capture file: HAR, mitmproxy flows or an evidence log). The analysis must never raise; a capture
+file may only raise ConfigError (one clear message).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import tempfile
+from pathlib import Path
+
+import atheris
+
+with atheris.instrument_imports():
+    from devicelab.analysis.flows import Flow, Request
+    from devicelab.analysis.readers import read_capture
+    from devicelab.analysis.scan import Analyzer
+    from devicelab.errors import ConfigError
+    from devicelab.identity import Identity
+
+IDENTITY = Identity(imei=("490154203237518",), iccid=("8947080037110452718",), wifi_mac=("8c:45:00:12:34:56",),
+                    android_id=("51b6be48bac8c569",))
+ANALYZER = Analyzer(IDENTITY)
+ENCODINGS = ("", "gzip", "deflate", "br", "zstd", "gzip, br", "identity", "x-unknown")
+SCRATCH = Path(tempfile.mkdtemp(prefix="devicelab-fuzz-")) / "capture"
+
+
+def fuzz_body(data: bytes) -> None:
+    fdp = atheris.FuzzedDataProvider(data)
+    encoding = ENCODINGS[fdp.ConsumeIntInRange(0, len(ENCODINGS) - 1)]
+    ctype = fdp.ConsumeUnicodeNoSurrogates(40)
+    body = fdp.ConsumeBytes(fdp.remaining_bytes())
+    headers = (("Content-Type", ctype), ("Content-Encoding", encoding)) if encoding else (("Content-Type", ctype),)
+    request = Request(method="POST", scheme="http", host="zzhc.vnet.cn", port=80, path="/", headers=headers,
+                      content=body)
+    ANALYZER.analyze(Flow(source="fuzz", index=0, id="f", request=request, tls=False))
+
+
+def fuzz_capture(data: bytes) -> None:
+    SCRATCH.write_bytes(data)
+    with contextlib.suppress(ConfigError):  # one clear message is the allowed answer to a bad file
+        read_capture(SCRATCH)
+
+
+TARGETS = {"body": fuzz_body, "capture": fuzz_capture}
+
+if __name__ == "__main__":
+    target = TARGETS[sys.argv.pop(1)]
+    atheris.Setup(sys.argv, target)
+    atheris.Fuzz()
