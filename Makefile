@@ -23,7 +23,7 @@ bench: setup
 
 # every fault injected into gate runs on a build that passes: RUNS=N runs per fault
 chaos: setup
-	$(PY) -m devicelab.chaos --runs $(or $(RUNS),3)
+	$(PY) -m devicelab.virtual.chaos --runs $(or $(RUNS),3)
 
 fuzz: setup
 	for target in body capture; do \

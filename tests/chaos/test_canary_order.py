@@ -36,7 +36,7 @@ def _request(flow_id: str, host: str) -> dict[str, object]:
 @pytest.mark.parametrize(("shown", "lost"), [([{"host": "zzhc.vnet.cn", "count": 1}], 0), ([], 1)])
 def test_an_answered_flow_missing_from_a_judged_verdict_is_lost(tmp_path: Path, shown: list[object],
                                                                  lost: int) -> None:
-    from devicelab.chaos import lost_flows
+    from devicelab.virtual.chaos import lost_flows
 
     folder = tmp_path / "evidence" / "virtual-0"
     folder.mkdir(parents=True)

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 import devicelab.virtual.faults  # noqa: F401  (registers the op)
-from devicelab.chaos import PLAN, main, run_once, summarise, table
 from devicelab.reports.verdict_json import read_run
+from devicelab.virtual.chaos import PLAN, main, run_once, summarise, table
 from devicelab.virtual.control import handle_request
 
 WINDOW = 90.0

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from devicelab.chaos import lab_state, run_once
 from devicelab.sims import load_sim
+from devicelab.virtual.chaos import lab_state, run_once
 
 LOOPBACK = {"0100007F", "00000000000000000000000001000000", "0000000000000000FFFF00000100007F"}
 

@@ -1,7 +1,7 @@
 """`make chaos`: run the gate on a build that passes, inject one fault per run at a step of the
 run, and count what must never happen: a pass after a fault that took effect, or a hang.
 
-    python -m devicelab.chaos [--runs 3] [--faults drop_adb,reboot] [--window 90]
+    python -m devicelab.virtual.chaos [--runs 3] [--faults drop_adb,reboot] [--window 90]
 
 Each run has its own virtual lab (its own state folder), so faults never reach another run's
 handsets. A fault that could not be injected in time counts as missed, not as survived.
@@ -222,7 +222,7 @@ def table(rows: list[Row]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m devicelab.chaos", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m devicelab.virtual.chaos", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--faults", default=",".join(PLAN))
     parser.add_argument("--window", type=float, default=90.0)
