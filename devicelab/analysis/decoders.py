@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import binascii
 import re
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -172,34 +172,32 @@ class Walker:
 
     def _json(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int,
               declared: bool) -> Generator[Item, None, bool]:
-        if len(data) > self.limits.max_json_bytes:
-            if declared:
-                self._note(where, "json", f"{len(data)} bytes: too large to parse as JSON")
-            return False
-        try:
-            doc = structured.parse_json(data)
-        except ValueError as exc:
-            if declared:
-                self._note(where, "json", f"could not decode: {_short(exc)}")
-            return False
-        if not isinstance(doc, dict | list):
-            return False
-        yield from self._tree(where, (*steps, "json"), doc, depth, "json")
-        return True
+        return (yield from self._structured(where, steps, data, depth, declared, "json", structured.parse_json,
+                                            self.limits.max_json_bytes, "too large to parse as JSON"))
 
     def _protobuf(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int,
                   declared: bool) -> Generator[Item, None, bool]:
-        if len(data) > self.limits.max_protobuf_bytes:
+        return (yield from self._structured(where, steps, data, depth, declared, "protobuf",
+                                            structured.parse_protobuf, self.limits.max_protobuf_bytes,
+                                            "too large to decode without a schema"))
+
+    def _structured(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int, declared: bool,
+                    codec: str, parse: Callable[[bytes], Any], limit: int,
+                    too_large: str) -> Generator[Item, None, bool]:
+        """Parse a JSON or protobuf body and walk it; a failure is a note only when the headers declared it."""
+        if len(data) > limit:
             if declared:
-                self._note(where, "protobuf", f"{len(data)} bytes: too large to decode without a schema")
+                self._note(where, codec, f"{len(data)} bytes: {too_large}")
             return False
         try:
-            message = structured.parse_protobuf(data)
+            doc = parse(data)
         except ValueError as exc:
             if declared:
-                self._note(where, "protobuf", f"could not decode: {_short(exc)}")
+                self._note(where, codec, f"could not decode: {_short(exc)}")
             return False
-        yield from self._tree(where, (*steps, "protobuf"), message, depth, "protobuf")
+        if codec == "json" and not isinstance(doc, dict | list):
+            return False  # a bare JSON scalar is just text: the other decoders see it
+        yield from self._tree(where, (*steps, codec), doc, depth, codec)
         return True
 
     def _tree(self, where: tuple[str, ...], steps: tuple[str, ...], root: Any, depth: int,

@@ -11,6 +11,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+from devicelab.builds import Build
 from devicelab.errors import DevicelabError
 from devicelab.gate.handset_run import HandsetOutcome, HandsetPlan, choices_for, run_handset
 from devicelab.gate.options import GateOptions, load_builds, policy_for
@@ -96,12 +97,9 @@ def _run_all(handsets: list[Handset], plan: HandsetPlan, workroot: Path, timelin
     return [outcomes[h.entry.id] for h in handsets if h.entry.id in outcomes]
 
 
-def _write(options: GateOptions, run_id: str, started: datetime, build: object, from_build: object,
+def _write(options: GateOptions, run_id: str, started: datetime, build: Build, from_build: Build | None,
            policy_name: str, policy_path: Path, outcomes: list[HandsetOutcome], errors: list[InfraError],
            timeline: Timeline, baseline: RunRecord | None) -> Written:
-    from devicelab.builds import Build
-
-    assert isinstance(build, Build)
     identities = [o.identity for o in outcomes if o.identity is not None]
     redactor = Redactor(identities)
     bundle = EvidenceBundle(options.out)
@@ -129,8 +127,7 @@ def _write(options: GateOptions, run_id: str, started: datetime, build: object, 
     run = RunRecord(
         run_id=run_id, command=options.command, started=started, finished=datetime.now(UTC),
         build=BuildRef(name=build.name, fingerprint=build.fingerprint),
-        from_build=BuildRef(name=from_build.name, fingerprint=from_build.fingerprint)
-        if isinstance(from_build, Build) else None,
+        from_build=BuildRef(name=from_build.name, fingerprint=from_build.fingerprint) if from_build else None,
         policy=PolicyRef(name=policy_name, path=str(policy_path)), handsets=tuple(results),
         consent=tuple(consent), observation_seconds=max((o.observed or 0 for o in outcomes), default=None),
         timeline=tuple(sorted(timeline.steps, key=lambda s: s.start)), infra_errors=tuple(errors),
