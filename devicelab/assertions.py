@@ -26,6 +26,7 @@ def assert_no_personal_data_leaks(capture: HandsetCapture, identity: Identity, p
     The capture is stopped first, so the evidence is complete and flushed."""
     capture.stop()
     report = scan_captures([capture.evidence_path], identity, policy, extra_gaps=capture.gaps())
+    capture.judged = report  # the run's report lists it, pass or fail
     verdict = report.verdict
     if verdict.violations:
         rows = [_row(v.finding, v.host, v.rule) for v in verdict.violations]

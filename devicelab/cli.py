@@ -34,8 +34,9 @@ def virtual() -> None:
 @click.option("--build", "build_name", default="nokia7plus-00WW_3_22C_SP05", show_default=True,
               help="Build each handset starts with (a name in fixtures/builds/).")
 @click.option("--sim", default=None, help="SIM profile in each slot (a name in fixtures/sims/); none by default.")
-@click.option("--adb-port", default=5037, show_default=True, type=click.IntRange(1, 65535),
-              help="adb server to register with (started if not running).")
+@click.option("--adb-port", "adb_ports", multiple=True, type=click.IntRange(1, 65535),
+              help="adb server to register with (started if not running); default 5037. Repeat it for a rack: "
+                   "each port is one USB host, and the handsets are spread over them.")
 @click.option("--boot-seconds", default=None, type=click.FloatRange(0, 600), help="Override boot time.")
 @click.option("--clock-scale", default=1.0, show_default=True, type=click.FloatRange(0.01, 10000),
               help="Device seconds per host second (60: an hour of device time passes in a minute).")
@@ -44,15 +45,21 @@ def virtual() -> None:
               help="Exit once no process listed in this JSON file is alive (shared embedded lab).")
 @click.option("--control", "control_path", type=click.Path(path_type=Path), default=None,
               help="Serve the lab's control channel (insert SIMs, inject faults) on this unix socket.")
-def virtual_up(count: int, build_name: str, sim: str | None, adb_port: int, boot_seconds: float | None,
-               clock_scale: float, as_json: bool, users_file: Path | None, control_path: Path | None) -> None:
+@click.option("--received-log", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Append one JSON line per request the lab's internet answered to this file.")
+def virtual_up(count: int, build_name: str, sim: str | None, adb_ports: tuple[int, ...], boot_seconds: float | None,
+               clock_scale: float, as_json: bool, users_file: Path | None, control_path: Path | None,
+               received_log: Path | None) -> None:
     """Run virtual handsets in the foreground until interrupted."""
     from devicelab.virtual.control import ControlServer
     from devicelab.virtual.lab import VirtualLab
     from devicelab.virtual.provider import watch_users
 
-    lab = VirtualLab(count, build=build_name, sim=sim, adb_server_port=adb_port, boot_seconds=boot_seconds,
-                     clock_scale=clock_scale)
+    ports = adb_ports or (5037,)
+    if len(ports) > count:
+        raise click.UsageError(f"{len(ports)} adb servers (USB hosts) for {count} handset(s): give fewer --adb-port")
+    lab = VirtualLab(count, build=build_name, sim=sim, adb_server_port=ports, boot_seconds=boot_seconds,
+                     clock_scale=clock_scale, received_log=received_log)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -67,8 +74,10 @@ def virtual_up(count: int, build_name: str, sim: str | None, adb_port: int, boot
             if as_json:
                 click.echo(json.dumps(info.as_dict()))
             else:
-                click.echo(f"{info.adb_serial:<16} {info.fastboot:<22} {info.serialno}  {info.fingerprint}")
-        click.echo("READY" if as_json else f"{count} virtual handset(s) up on adb server port {adb_port}; "
+                click.echo(f"{info.usb_host:<8} {info.adb_serial:<16} {info.fastboot:<22} {info.serialno}  "
+                           f"{info.fingerprint}")
+        servers = ", ".join(map(str, ports))
+        click.echo("READY" if as_json else f"{count} virtual handset(s) up on adb server port(s) {servers}; "
                    "Ctrl-C to stop")
         sys.stdout.flush()
         while not stop.wait(0.5):
@@ -99,6 +108,7 @@ def demo() -> None:
 def _register_commands() -> None:
     from devicelab.analysis.cli import scan
     from devicelab.gate.cli import gate
+    from devicelab.labgrid_export import exporter_config_command
     from devicelab.reports.cli import diff
     from devicelab.repro.cli import repro
 
@@ -106,6 +116,7 @@ def _register_commands() -> None:
     cli.add_command(repro)
     cli.add_command(scan)
     cli.add_command(diff)
+    cli.add_command(exporter_config_command)
 
 
 _register_commands()

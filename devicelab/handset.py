@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 import shlex
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from devicelab.adb import AdbDevice, DeviceState, ShellResult
 from devicelab.builds import Build
-from devicelab.errors import AdbError, FastbootError, HandsetError
+from devicelab.errors import AdbError, AdbTimeoutError, BootTimeoutError, FastbootError, HandsetError
 from devicelab.fastboot import Fastboot
 from devicelab.identity import Identity
 from devicelab.images import factory_image
@@ -21,6 +22,10 @@ if TYPE_CHECKING:
     from devicelab.flows.ui import HandsetUi
 
 log = logging.getLogger(__name__)
+
+#: a new value on every boot of a Linux kernel: tells a reboot from a dropped cable
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
+BOOT_POLL = 0.1
 
 
 class Handset:
@@ -75,6 +80,14 @@ class Handset:
             self._ui = HandsetUi(self)
         return self._ui
 
+    def recoveries(self) -> list[str]:
+        """Recoveries inside a step that no retry of the step shows (the run record should note
+        them): the uiautomator server restarted after it died."""
+        ui = self._ui
+        if ui is None or not ui.recoveries:
+            return []
+        return [f"the uiautomator server was restarted {ui.recoveries} time(s); the step went on"]
+
     # -- identity ------------------------------------------------------------------------
     def identity(self) -> Identity:
         """The identifiers this handset reports (IMEIs, SIM, MACs, Android ID, cell, ...), checked
@@ -88,16 +101,51 @@ class Handset:
     # -- health --------------------------------------------------------------------------
     def check_health(self) -> None:
         """Booted, answering, and the handset the inventory says it is."""
-        self.adb.wait_for_boot_completed(self.timeouts.boot, step="health check")
+        self.wait_for_boot(step="health check")
         actual = self.getprop("ro.serialno")
         if actual != self.serial:
             raise HandsetError(f"adb address {self.adb.adb_serial} answers as {actual!r}, not this handset",
                                serial=self.serial, step="health check")
 
     # -- reboots -------------------------------------------------------------------------
-    def wait_for_boot(self, timeout: float | None = None) -> float:
-        """Wait until the handset is booted (`sys.boot_completed`); returns the seconds it took."""
-        return self.adb.wait_for_boot_completed(timeout or self.timeouts.boot)
+    def wait_for_boot(self, timeout: float | None = None, *, step: str = "wait-for-boot") -> float:
+        """Wait until the handset is booted (`sys.boot_completed`); returns the seconds it took.
+
+        BootTimeoutError when it is not booted in time; it says whether the handset kept rebooting
+        meanwhile (a boot loop: adb came and went, each time with a new boot id) or kept dropping
+        off adb, from what the polling saw."""
+        limit = timeout or self.timeouts.boot
+        start = time.monotonic()
+        end = start + limit
+        watch = _BootWatch()
+        fresh = True  # adb (re)appeared: learn which boot answers
+        while (left := end - time.monotonic()) > 0:
+            try:
+                if self.adb.state() != DeviceState.DEVICE:
+                    # off adb: a cable, or the system going down again; when it is back, ask which boot it is
+                    watch.dropped()
+                    fresh = True
+                    self.adb.wait_for_device(left, step=step)
+            except AdbTimeoutError:
+                break
+            try:
+                call = min(5.0, max(end - time.monotonic(), 0.5))
+                if fresh:
+                    watch.saw(self._boot_id(call))
+                    fresh = False
+                if self.adb.getprop("sys.boot_completed", timeout=call) == "1":
+                    return time.monotonic() - start
+            except AdbError:  # adbd went away mid-question
+                watch.dropped()
+                fresh = True
+            time.sleep(BOOT_POLL)
+        what = f"sys.boot_completed not 1 after {limit:.0f} s" if watch.online else f"not on adb after {limit:.0f} s"
+        raise BootTimeoutError(what + watch.describe(), serial=self.serial, step=step, reboots=watch.reboots,
+                               drops=watch.drops)
+
+    def _boot_id(self, timeout: float) -> str:
+        result = self.adb.shell(f"cat {BOOT_ID}", timeout=timeout)
+        return result.stdout.strip() if result.ok else ""
 
     def reboot(self) -> float:
         """Reboot and wait until booted again; returns the boot time in seconds."""
@@ -157,3 +205,34 @@ class Handset:
             self.shell(f"log -t devicelab {shlex.quote(text)}")
         except AdbError as exc:
             log.warning("[%s] could not mark the log: %s", self.serial, exc)
+
+
+class _BootWatch:
+    """What waiting for a boot saw: each boot by its boot id, and how often adb dropped."""
+
+    def __init__(self) -> None:
+        self.boots: list[str] = []
+        self.drops = 0
+        self.online = False  # answered on adb at least once
+
+    def dropped(self) -> None:
+        if self.online:  # not yet up at all is no drop
+            self.drops += 1
+
+    def saw(self, boot_id: str) -> None:
+        self.online = True
+        if boot_id and (not self.boots or self.boots[-1] != boot_id):
+            self.boots.append(boot_id)
+
+    @property
+    def reboots(self) -> int:
+        return max(0, len(self.boots) - 1)
+
+    def describe(self) -> str:
+        if self.reboots > 1:
+            return f"; it rebooted {self.reboots} times while booting (boot loop)"
+        if self.reboots == 1:
+            return "; it rebooted once while booting"
+        if self.drops:
+            return f"; adb dropped {self.drops} time(s) meanwhile"
+        return ""

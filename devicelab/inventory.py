@@ -59,6 +59,11 @@ class HandsetEntry(Frozen):
                   "id": self.id, "serialno": self.serialno}
         return all(str(fields.get(key, self.tags.get(key))) == str(value) for key, value in wanted.items())
 
+    @property
+    def usb_host(self) -> str:
+        """The host it is plugged into: its `host` tag, else the name of its adb server."""
+        return self.tags.get("host") or self.adb.server
+
     def describe(self) -> str:
         tags = ", ".join(f"{k}={v}" for k, v in self.tags.items())
         return f"{self.id} ({self.model} {self.sku} {self.serialno}{'; ' + tags if tags else ''})"

@@ -119,15 +119,15 @@ class LabgridAllocator:
     def publish(self, exporter: str | None = None) -> None:
         """Create a place per handset (if missing) and set its tags; safe to repeat.
 
-        With `exporter`, a new place also matches the resources that exporter publishes under a
-        group named after the handset id, so locking the place locks them (power, fastboot, ...).
+        A new place matches the resources that the exporter of the handset's USB host (or
+        `exporter`, when given) publishes under a group named after the handset id
+        (devicelab.labgrid_export), so locking the place locks them (adb, fastboot, power...).
         """
         existing = self.client.places()
         for entry in self.entries.values():
             if entry.id not in existing:
                 self.client.run("create", place=entry.id)
-                if exporter:
-                    self.client.run("add-match", f"{exporter}/{entry.id}/*", place=entry.id)
+                self.client.run("add-match", f"{exporter or entry.usb_host}/{entry.id}/*", place=entry.id)
             self.client.run("set-tags", *(f"{k}={v}" for k, v in place_tags(entry).items()), place=entry.id)
 
     def acquire(self, wanted: dict[str, str], *, timeout: float, holder: str = "") -> LabgridLease:

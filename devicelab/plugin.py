@@ -8,8 +8,6 @@ records its handset as an Allure parameter so runs on several handsets stay apar
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from devicelab.capture.fixtures import capture, capture_settings, capture_upstre
 from devicelab.errors import DevicelabError
 from devicelab.handset import Handset
 from devicelab.lab import Lab
+from devicelab.session_report import WORKER_KEY, XdistHooks, session_report
 
 REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 __all__ = ["capture", "capture_settings", "capture_upstream", "flashed_handset", "fresh_handset", "handset", "lab"]
@@ -37,6 +36,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "handset(**tags): lease a handset whose inventory tags match")
     capture_fixtures.configure(config)
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistHooks(config), "devicelab-xdist")
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -112,11 +113,10 @@ def fresh_handset(flashed_handset: Handset) -> Handset:
 def _record(request: pytest.FixtureRequest, handset: Handset) -> None:
     fingerprint = handset.fingerprint()
     allure.dynamic.parameter("handset", f"{handset.model} {handset.serial}")
-    alluredir = request.config.getoption("--alluredir", None)
-    if alluredir:
-        env = Path(alluredir) / f"devicelab-env-{os.getpid()}-{handset.entry.id}.json"
-        env.parent.mkdir(parents=True, exist_ok=True)
-        env.write_text(json.dumps({f"handset.{handset.entry.id}": f"{handset.model} {handset.serial} {fingerprint}"}))
+    # Allure's own `host` label: its timeline groups results by the USB host the handset is on
+    allure.dynamic.label("host", handset.entry.usb_host)  # type: ignore[no-untyped-call]
+    session_report(request.config).environment[f"handset.{handset.entry.id}"] = (
+        f"{handset.model} {handset.serial} {fingerprint} on {handset.entry.usb_host}")
 
 
 def _attach_evidence(handset: Handset, nodeid: str) -> None:
@@ -134,16 +134,22 @@ def _attach_evidence(handset: Handset, nodeid: str) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Merge every process's handset records into Allure's environment.properties."""
-    if hasattr(session.config, "workerinput"):
-        return  # an xdist worker: the controller merges
-    alluredir = session.config.getoption("--alluredir", None)
-    if not alluredir:
+    """Workers hand their handsets and verdicts to the controller, which writes them once, next to
+    the Allure results of every worker (environment.properties, devicelab-verdicts.json)."""
+    config = session.config
+    report = session_report(config)
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput[WORKER_KEY] = report.payload()
         return
-    entries: dict[str, str] = {}
-    for path in sorted(Path(alluredir).glob("devicelab-env-*.json")):
-        entries.update(json.loads(path.read_text()))
-        path.unlink()
-    if entries:
-        lines = [f"{k}={v}" for k, v in sorted(entries.items())]
-        (Path(alluredir) / "environment.properties").write_text("\n".join(lines) + "\n")
+    alluredir = config.getoption("--alluredir", None)
+    if alluredir:
+        report.write(Path(alluredir))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    lines = session_report(config).summary()
+    if lines:
+        terminalreporter.section("devicelab privacy verdicts")
+        for line in lines:
+            terminalreporter.write_line(line)

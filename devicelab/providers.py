@@ -23,7 +23,8 @@ PROVIDERS = {"virtual": "devicelab.virtual.provider:VirtualProvider"}
 
 @dataclass(frozen=True)
 class ProvidedLab:
-    adb_server: AdbServerSpec
+    #: by USB host name: the adb server each host runs (HandsetEntry.adb.server names one)
+    adb_servers: dict[str, AdbServerSpec]
     handsets: tuple[HandsetEntry, ...]
     #: capability: the provider puts SIMs in its handsets' slots (None: an operator does)
     sim_switcher: SimSwitcher | None = None

@@ -13,7 +13,9 @@ section) and `capture_upstream` (a virtual lab's hosts map and root CA).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 import allure
@@ -24,6 +26,7 @@ from devicelab.capture.session import HandsetCapture
 from devicelab.errors import ConfigError
 from devicelab.handset import Handset
 from devicelab.lab import Lab
+from devicelab.session_report import TestVerdict, session_report
 
 MARKER = "capture(mode=, sinkhole=[host globs]): how the `capture` fixture captures this test"
 #: mitmproxy 11.0 calls pyOpenSSL 24.3 APIs that warn on every TLS handshake. Warning filters are
@@ -91,6 +94,10 @@ def capture(request: pytest.FixtureRequest, handset: Handset, capture_settings: 
                 session.stop()
         finally:
             attach_evidence(session)
+            if session.judged is not None:
+                verdict = TestVerdict.of(request.node.nodeid, handset, session.judged)
+                session_report(request.config).verdicts.append(verdict)
+                allure.attach(json.dumps(asdict(verdict), indent=2), "privacy verdict", allure.attachment_type.JSON)
 
 
 def attach_evidence(session: HandsetCapture) -> None:

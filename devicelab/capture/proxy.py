@@ -4,29 +4,32 @@
         ...  # point the handset at capture.dial_address
     capture.read().flows
 
-Each capture gets a fresh CA and confdir under `workdir/confdir` (mode 0700, the key 0600; never
-attach that folder to a report), writes its evidence to `workdir/evidence.jsonl` as traffic
-happens, and exports `workdir/capture.har` when it stops.
+Captures running at once in one process (a gate watching a rack) share the process's mitmproxy
+Master and the run's CA (devicelab.capture.hub), each on its own port with its own addons. The CA
+lives in a private folder (mode 0700, the key 0600) that goes when the last capture stops. Each
+capture writes its evidence to `workdir/evidence.jsonl` as traffic happens, and exports
+`workdir/capture.har` when it stops.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from devicelab.capture import wireguard
-from devicelab.capture.ca import RunCA, create_run_ca
+from devicelab.capture.ca import RunCA
 from devicelab.capture.canary import Canary
 from devicelab.capture.config import CaptureConfig
 from devicelab.capture.evidence import EvidenceRead, load_records, read_evidence
 from devicelab.capture.har import write_har
+from devicelab.capture.hub import HUB
 from devicelab.capture.recorder import AppResolver, Recorder
 from devicelab.capture.records import EvidenceLog, Record
 from devicelab.capture.routing import LabRouting
-from devicelab.capture.runner import ProxyThread
 from devicelab.capture.sinkhole import Sinkhole
 from devicelab.errors import CaptureError, DevicelabError
 
@@ -49,7 +52,7 @@ class Capture:
         self._address: tuple[str, int] | None = None
         self.wireguard_keys: wireguard.WireGuardKeys | None = None
         self._log: EvidenceLog | None = None
-        self._proxy: ProxyThread | None = None
+        self._spec: str | None = None  # our listening mode in the process's proxy
         self._stopped = False
 
     def __repr__(self) -> str:
@@ -71,51 +74,60 @@ class Capture:
             self.workdir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise CaptureError(f"cannot create {self.workdir}: {exc.strerror}") from None
-        self.ca = create_run_ca(self.confdir, label=config.label)
         self._log = EvidenceLog(self.evidence_path)
-        self._log.write_header(ts=time.time(), mode=config.mode, label=config.label,
-                               ca_subject_hash=self.ca.subject_hash_old, canary_host=config.canary_host,
-                               sinkhole=config.sinkhole.describe() if config.sinkhole else "",
-                               routing=sorted(config.upstream_hosts), upstream_only=config.upstream_only)
-        self.recorder = Recorder(self._log, max_body_bytes=config.max_body_bytes,
-                                 max_stream_bytes=config.max_stream_bytes)
         # order matters: the canary answers first, then the sinkhole; the recorder sees their decisions
         # in flow.metadata; routing comes last so the evidence keeps the address the handset asked for
+        self.recorder = Recorder(self._log, max_body_bytes=config.max_body_bytes,
+                                 max_stream_bytes=config.max_stream_bytes)
         addons: list[object] = [self.canary]
         if self.sinkhole is not None:
             addons.append(self.sinkhole)
         addons.append(self.recorder)
         if config.upstream_hosts or config.upstream_only:
             addons.append(LabRouting(config.upstream_hosts, only=config.upstream_only))
-        self._proxy = ProxyThread(addons, self._options(), name=f"capture-{config.label or config.mode}")
         try:
-            addrs = self._proxy.start(config.start_timeout)
-        except DevicelabError:
-            self._abort()
+            attached = self._attach(addons)
+        except DevicelabError as exc:
+            self._abort(str(exc))
             raise
-        self._address = addrs[0]
+        self._spec, self._address, self.ca = attached.spec, attached.address, attached.ca
+        self._log.write_header(ts=time.time(), mode=config.mode, label=config.label,
+                               ca_subject_hash=self.ca.subject_hash_old, canary_host=config.canary_host,
+                               sinkhole=config.sinkhole.describe() if config.sinkhole else "",
+                               routing=sorted(config.upstream_hosts), upstream_only=config.upstream_only)
         self._log.write({"kind": "listening", "ts": time.time(), "listen": list(self._address),
                          "dial": [config.dial_host, self._address[1]],
                          "tunnel_ip": wireguard.CLIENT_ADDRESS if config.mode == "wireguard" else None})
         log.info("capture listening on %s:%d (%s)", *self._address, config.mode)
         return self
 
-    def _options(self) -> dict[str, Any]:
+    def _attach(self, addons: list[object]) -> Any:
+        """Join the process's proxy on a port of our own (free now; a lost race is tried again)."""
         config = self.config
-        if config.mode == "wireguard":
-            conf = self.confdir / "wireguard.conf"
-            self.wireguard_keys = wireguard.write_keys(conf)
-            spec = wireguard.mode_spec(conf, config.listen_host)
-        else:
-            host = f"[{config.listen_host}]" if ":" in config.listen_host else config.listen_host
-            spec = f"regular@{host}:0"
-        opts: dict[str, Any] = {
-            "confdir": str(self.confdir), "mode": [spec], "listen_host": config.listen_host,
-            "connection_strategy": config.connection_strategy, "onboarding": False,
-        }
+        shared: dict[str, Any] = {"connection_strategy": config.connection_strategy, "onboarding": False}
         if config.upstream_ca is not None:
-            opts["ssl_verify_upstream_trusted_ca"] = str(config.upstream_ca)
-        return opts
+            shared["ssl_verify_upstream_trusted_ca"] = str(config.upstream_ca)
+        host = f"[{config.listen_host}]" if ":" in config.listen_host else config.listen_host
+        for attempt in range(3):
+            try:
+                port = _free_port(config.listen_host, udp=config.mode == "wireguard")
+            except OSError as exc:
+                raise CaptureError(f"the proxy could not start: cannot listen on {config.listen_host}: "
+                                   f"{exc.strerror}") from None
+            if config.mode == "wireguard":
+                conf = self.confdir / "wireguard.conf"
+                if self.wireguard_keys is None:
+                    self.confdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+                    self.wireguard_keys = wireguard.write_keys(conf)
+                spec = f"{wireguard.mode_spec(conf, config.listen_host).rpartition(':')[0]}:{port}"
+            else:
+                spec = f"regular@{host}:{port}"
+            try:
+                return HUB.attach(spec, addons, shared, timeout=config.start_timeout, label=config.label)
+            except CaptureError as exc:
+                if attempt == 2 or "could not listen" not in str(exc):
+                    raise
+        raise AssertionError("unreachable")
 
     def stop(self) -> None:
         """Stop the proxy, close the log with a stop record, export HAR. Safe to call twice."""
@@ -123,9 +135,9 @@ class Capture:
             return
         self._stopped = True
         error = ""
-        if self._proxy is not None:
+        if self._spec is not None:
             try:
-                self._proxy.stop(self.config.stop_timeout)
+                HUB.detach(self._spec, self.config.stop_timeout)
             except DevicelabError as exc:
                 error = str(exc)
         recorder = self.recorder
@@ -140,16 +152,16 @@ class Capture:
         if error:
             raise CaptureError(error)
 
-    def _abort(self) -> None:
+    def _abort(self, why: str) -> None:
         if self._log is not None:
-            self._log.write({"kind": "stop", "ts": time.time(), "error": "the proxy did not start"})
+            self._log.write({"kind": "stop", "ts": time.time(), "error": f"the proxy did not start: {why}"})
             self._log.close()
         self._stopped = True
 
     # -- what the harness uses -----------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self._proxy is not None and self._proxy.running and not self._stopped
+        return self._spec is not None and not self._stopped
 
     @property
     def address(self) -> tuple[str, int]:
@@ -194,3 +206,11 @@ class Capture:
     def read(self, *, include_canary: bool = False) -> EvidenceRead:
         """The evidence so far (while running) or in full (after stop)."""
         return read_evidence(self.evidence_path, live=not self._stopped, include_canary=include_canary)
+
+
+def _free_port(host: str, *, udp: bool = False) -> int:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port

@@ -10,13 +10,14 @@ listening socket open (mitmproxy#6829).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import threading
 import time
 import warnings
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 with warnings.catch_warnings():
     # mitmproxy's proxyauth addon imports ldap3 (pyasn1 names deprecated in pyasn1 0.6) and passlib
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 #: seconds open client connections get to close at shutdown
 CLOSE_GRACE = 2.0
 _ONE_PER_PROCESS = threading.Lock()
+T = TypeVar("T")
 
 
 class _Running:
@@ -68,6 +70,10 @@ class ProxyThread:
         self._ready = threading.Event()
         self._error = ""
         self._holds_lock = False
+
+    @property
+    def master(self) -> Master | None:
+        return self._master
 
     @property
     def running(self) -> bool:
@@ -105,6 +111,18 @@ class ProxyThread:
             if self._holds_lock and self._thread is None:
                 self._holds_lock = False
                 _ONE_PER_PROCESS.release()
+
+    def call(self, work: Callable[[], Awaitable[T]], timeout: float) -> T:
+        """Run `work()` on the proxy's loop (where mitmproxy's state may be touched); its result."""
+        loop = self._loop
+        if loop is None or not self.running:
+            raise CaptureError("the proxy is not running")
+        future = asyncio.run_coroutine_threadsafe(_awaited(work), loop)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise CaptureError(f"the proxy did not answer within {timeout:.0f} s") from None
 
     # -- the proxy's own thread --------------------------------------------------------------------
     def _started(self, error: str, addrs: list[tuple[str, int]]) -> None:
@@ -145,25 +163,34 @@ class ProxyThread:
         server: Proxyserver = master.addons.get("proxyserver")  # type: ignore[no-untyped-call]
         with contextlib.suppress(Exception):
             await server.servers.update([])
-        await _close_connections(server, CLOSE_GRACE)
+        await close_connections(server, CLOSE_GRACE)
         master.shutdown()  # type: ignore[no-untyped-call]
 
 
-async def _close_connections(server: Proxyserver, grace: float) -> None:
-    """End open client connections the way a disconnect does, so their tasks finish and their sockets
-    close instead of being cancelled (Python 3.11's asyncio logs a spurious error for a cancelled
-    client_connected_cb task, and leaves its transport for the garbage collector)."""
-    for _ in range(3):  # connections accepted just before the servers stopped: let them register
-        await asyncio.sleep(0)
-    for handler in list(server.connections.values()):
-        for io in list(handler.transports.values()):
-            if io.handler is not None:
-                io.handler.cancel()
-            if io.writer is not None:
-                io.writer.close()
+async def close_connections(server: Proxyserver, grace: float, only: Callable[[Any], bool] | None = None) -> None:
+    """End open client connections (those `only` picks) the way a disconnect does, so their tasks
+    finish and their sockets close instead of being cancelled (Python 3.11's asyncio logs a spurious
+    error for a cancelled client_connected_cb task, and leaves its transport for the garbage
+    collector). Connections accepted just before the servers stopped register late: every round
+    closes what has registered since, until none is left or `grace` runs out."""
     end = time.monotonic() + grace
-    while server.connections and time.monotonic() < end:
+    for _ in range(3):
+        await asyncio.sleep(0)
+    while True:
+        left = [h for h in list(server.connections.values()) if only is None or only(h)]
+        if not left or time.monotonic() >= end:
+            return
+        for handler in left:
+            for io in list(handler.transports.values()):
+                if io.handler is not None:
+                    io.handler.cancel()
+                if io.writer is not None:
+                    io.writer.close()
         await asyncio.sleep(0.01)
+
+
+async def _awaited(work: Callable[[], Awaitable[T]]) -> T:
+    return await work()
 
 
 def _drain(loop: asyncio.AbstractEventLoop) -> None:

@@ -13,6 +13,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from devicelab.analysis.flows import Flow
 from devicelab.analysis.verdict import CoverageGap
@@ -26,6 +27,9 @@ from devicelab.capture.records import Record
 from devicelab.capture.sampler import SocketSampler
 from devicelab.capture.wireguard import CLIENT_ADDRESS
 from devicelab.errors import CaptureError, DevicelabError
+
+if TYPE_CHECKING:
+    from devicelab.analysis.scan import ScanReport
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +52,8 @@ class HandsetCapture:
         self._started = False
         #: the caller runs the canary itself (`run_canary`), e.g. once the handset has a network
         self.defer_canary = defer_canary
+        #: the verdict on this capture, once a test has asked for one (devicelab.assertions)
+        self.judged: ScanReport | None = None
 
     def __enter__(self) -> HandsetCapture:
         return self.start()

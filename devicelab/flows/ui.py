@@ -66,6 +66,10 @@ class _BoundedDevice(u2.Device):  # type: ignore[misc]
 
     def __init__(self, dev: Any, *, launch_timeout: float) -> None:
         self.launch_timeout = launch_timeout
+        #: server launches after the first: u2 relaunches a server that died or stopped answering
+        #: by itself, inside any call
+        self.restarts = 0
+        self._launched = False
         try:
             super().__init__(dev)
         except BaseException:
@@ -88,6 +92,9 @@ class _BoundedDevice(u2.Device):  # type: ignore[misc]
         finally:
             if old is not self._process:
                 self._close_stream(old)
+                if self._process is not None:  # a launch, not a check that found it alive
+                    self.restarts += self._launched
+                    self._launched = True
 
 
 class HandsetUi:
@@ -97,11 +104,18 @@ class HandsetUi:
         self.handset = handset
         self.timeouts = timeouts or UiTimeouts()
         self.fast = fast
-        self.recoveries = 0  # server restarts so far (reports, tests)
+        self._reconnects = 0  # connections made afresh after a failure
+        self._earlier_restarts = 0  # server restarts seen by connections since replaced
         self._device: u2.Device | None = None
 
     def __repr__(self) -> str:
         return f"HandsetUi({self.serial})"
+
+    @property
+    def recoveries(self) -> int:
+        """Server restarts and reconnections so far, ours and uiautomator2's own (reports, tests)."""
+        current = getattr(self._device, "restarts", 0)
+        return self._reconnects + self._earlier_restarts + int(current)
 
     @property
     def serial(self) -> str:
@@ -131,6 +145,7 @@ class HandsetUi:
         """Stop the on-device server this connection started (it ends with its shell stream)."""
         device, self._device = self._device, None
         if device is not None:
+            self._earlier_restarts += int(getattr(device, "restarts", 0))
             try:
                 device.stop_uiautomator(wait=False)
             except (*_SERVER_FAILURES, *_STEP_FAILURES) as exc:
@@ -159,15 +174,16 @@ class HandsetUi:
                             f"adb state: {self._adb_state()}", serial=self.serial, step=step, detail=detail)
 
     def _restart(self) -> None:
-        self.recoveries += 1
         device = self._device
         if device is None:
+            self._reconnects += 1
             return  # not even connected: the next attempt connects afresh
         try:
             device.stop_uiautomator(wait=False)
             device.start_uiautomator()
         except (*_SERVER_FAILURES, *_STEP_FAILURES) as exc:
             log.warning("[%s] restarting uiautomator: %s", self.serial, exc)
+            self._earlier_restarts += int(getattr(device, "restarts", 0))
             self._device = None  # start over from a new connection, without the old one's stream
             with contextlib.suppress(*_SERVER_FAILURES, *_STEP_FAILURES):
                 device.stop_uiautomator(wait=False)

@@ -133,6 +133,7 @@ def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Ti
         outcome.error, outcome.error_step = exc, current
         log.error("[%s] %s: %s", handset.serial, current, exc)
     finally:
+        outcome.retries += handset.recoveries()  # a step that went on after a recovery says so
         if capture is not None:
             _finish_capture(capture, outcome, plan, timeline, name)
         _save_logcat(handset, outcome, workdir)

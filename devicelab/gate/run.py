@@ -17,7 +17,7 @@ from devicelab.gate.handset_run import HandsetOutcome, HandsetPlan, choices_for,
 from devicelab.gate.options import GateOptions, load_builds, policy_for
 from devicelab.gate.timeline import Timeline
 from devicelab.handset import Handset
-from devicelab.lab import Lab
+from devicelab.lab import HeldHandset, Lab
 from devicelab.progress import Reporter
 from devicelab.reports.collect import FindingContext, handset_result
 from devicelab.reports.diff import new_pairs
@@ -50,6 +50,7 @@ def run_gate(options: GateOptions, reporter: Reporter | None = None) -> Written:
     timeline = Timeline()
     errors: list[InfraError] = []
     outcomes: list[HandsetOutcome] = []
+    held: list[HeldHandset] = []
     lab = Lab.from_file(options.lab)
     workroot = Path(tempfile.mkdtemp(prefix="devicelab-gate-"))
     try:
@@ -60,12 +61,11 @@ def run_gate(options: GateOptions, reporter: Reporter | None = None) -> Written:
                            proxy=lab.inventory.proxy, upstream=lab.upstream, sinkhole=options.sinkhole)
         wanted = {"model": build.bootloader.product}
         with contextlib.ExitStack() as leases:
-            handsets: list[Handset] = []
-            with timeline.step(f"lease {options.handsets} handset(s)"):
-                for _ in range(options.handsets):
-                    handsets.append(leases.enter_context(
-                        lab.lease(wanted, timeout=options.lease_timeout, holder=f"gate {run_id}")))
-            outcomes = _run_all(handsets, plan, workroot, timeline, reporter)
+            with timeline.step(f"lease {options.handsets} handset(s)"), \
+                    reporter.status(f"leasing {options.handsets} handset(s) of lab {lab.name}"):
+                held = leases.enter_context(lab.lease_many(options.handsets, wanted, timeout=options.lease_timeout,
+                                                           holder=f"gate {run_id}"))
+            outcomes = _run_all([h.handset for h in held], plan, workroot, timeline, reporter)
     except DevicelabError as exc:
         errors.append(InfraError.from_exception(exc, step=exc.facts.get("step", "") or "lab"))
         log.error("gate: %s", exc)
@@ -74,7 +74,7 @@ def run_gate(options: GateOptions, reporter: Reporter | None = None) -> Written:
             lab.stop()
     try:
         return _write(options, run_id, started, build, from_build, policy.name, policy_path, outcomes, errors,
-                      timeline, baseline)
+                      timeline, baseline, {h.handset.entry.id: h for h in held})
     finally:
         shutil.rmtree(workroot, ignore_errors=True)
 
@@ -99,7 +99,7 @@ def _run_all(handsets: list[Handset], plan: HandsetPlan, workroot: Path, timelin
 
 def _write(options: GateOptions, run_id: str, started: datetime, build: Build, from_build: Build | None,
            policy_name: str, policy_path: Path, outcomes: list[HandsetOutcome], errors: list[InfraError],
-           timeline: Timeline, baseline: RunRecord | None) -> Written:
+           timeline: Timeline, baseline: RunRecord | None, held: dict[str, HeldHandset]) -> Written:
     identities = [o.identity for o in outcomes if o.identity is not None]
     redactor = Redactor(identities)
     bundle = EvidenceBundle(options.out)
@@ -108,8 +108,10 @@ def _write(options: GateOptions, run_id: str, started: datetime, build: Build, f
     for outcome in outcomes:
         handset = outcome.handset
         hid = handset.entry.id
+        lease = held.get(hid)
         info = HandsetInfo(id=hid, model=handset.model, serial=handset.serial, sim=options.sim or handset.entry.sim
-                           or "", fingerprint=build.fingerprint, host=handset.adb.client.server.host)
+                           or "", fingerprint=build.fingerprint, host=handset.entry.usb_host,
+                           leased=lease.leased if lease else None, released=lease.released if lease else None)
         shots = {}
         for path, what in outcome.evidence:
             stored = bundle.add(path, handset=hid, description=what)

@@ -61,6 +61,9 @@ class HandsetInfo(Frozen):
     fingerprint: str = ""
     sim: str = ""  # SIM profile, e.g. "telenor-no"
     host: str = ""  # the USB host it is plugged into
+    #: when this run held the handset's lease (another run may hold it before or after, never during)
+    leased: datetime | None = None
+    released: datetime | None = None
 
 
 class ConsentChoice(Frozen):

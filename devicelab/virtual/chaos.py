@@ -5,6 +5,20 @@ run, and count what must never happen: a pass after a fault that took effect, or
 
 Each run has its own virtual lab (its own state folder), so faults never reach another run's
 handsets. A fault that could not be injected in time counts as missed, not as survived.
+
+When a pass after a fault is sound (what `false passes` and `recovered` count):
+- a fault in the observation window (phase "window"): never. What the window showed is not what
+  the handset does undisturbed; every pass is a false pass.
+- a fault in a setup step before the window (phase "setup"), that a bounded retry or the UI
+  server's restart recovered from: only when (a) the recovery is on the record (a note of the run
+  record names the retry or restart) and (b) the observation was not compromised: every handset
+  was judged, its capture started before first boot, the whole window was observed, and no
+  coverage gap counts. A blind stretch of the socket sampler (adb down while the system ran) is
+  such a gap (devicelab.capture.sampler), so adb lost during first boot cannot end in a pass.
+  Such a pass is `recovered`; any other pass after a setup fault is a false pass.
+
+`lost flows` holds each run against ground truth: what the lab's internet answered through the
+proxy, the run's evidence logs and its verdict (devicelab.virtual.ground_truth).
 """
 
 from __future__ import annotations
@@ -12,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -20,11 +35,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from devicelab.errors import DevicelabError
 from devicelab.virtual.faults import FaultInjector
+from devicelab.virtual.ground_truth import lost_flows
+
+__all__ = ["PLAN", "RECOVERY_NOTE", "Fault", "Row", "RunResult", "coverage_problem", "lost_flows", "main",
+           "recovery_note", "run_once", "summarise", "table"]
 
 BUILD = "nokia7plus-00WW_3_22C_SP05"  # passes when nothing goes wrong
 HARD_TIMEOUT = 240.0  # a run longer than this is a hang
@@ -47,6 +67,7 @@ PLAN: dict[str, Fault] = {
     "drop_adb_window": Fault("drop_adb", "observing", 2.0),
     "reboot": Fault("reboot", "observing"),
     "boot_hang": Fault("boot_hang", "factory reset", phase="setup"),
+    "boot_loop": Fault("boot_loop", "factory reset", phase="setup"),
     "fastboot_drop": Fault("fastboot_drop", "flashing", 3.0, "setup"),
     "ui_crash": Fault("ui_crash", "first boot", phase="setup"),
     "wifi_loss": Fault("wifi_loss", "observing"),
@@ -62,6 +83,10 @@ timeouts: {{boot: 15, shell: 10, fastboot: 10, flash: 60, reboot_drop: 10, lease
 """
 
 
+#: how the run record notes a recovery: devicelab.retry's retries, the UI server's restarts
+RECOVERY_NOTE = re.compile(r"attempt \d+ of \d+ failed|restarted \d+ time")
+
+
 @dataclass
 class RunResult:
     fault: str
@@ -69,7 +94,14 @@ class RunResult:
     injected: bool
     seconds: float  # from injection (or start) to the end of the run
     detail: str = ""
-    lost: int = 0  # completed flows in the run's capture that its verdict does not show
+    lost: int = 0  # answered requests the run's evidence or verdict does not show
+    recovery: str = ""  # a pass: the run record's note of the recovery ("" none)
+    coverage: str = ""  # a pass: why the observation was not complete ("" it was)
+
+    @property
+    def sound_pass(self) -> bool:
+        """A pass after a setup fault that the policy accepts (see the module's docstring)."""
+        return self.code == 0 and bool(self.recovery) and not self.coverage
 
 
 def run_once(fault: str | None, window: float, workdir: Path, timeout: float = HARD_TIMEOUT, *, build: str = BUILD,
@@ -127,34 +159,57 @@ def run_once(fault: str | None, window: float, workdir: Path, timeout: float = H
     end = time.monotonic()
     (workdir / "gate.log").write_text("".join(output))
     since = injected_at[0] if injected_at else started
-    return RunResult(fault or "none", code, bool(injected_at), end - since, "; ".join(details),
-                     lost_flows(workdir / "out"))
+    out = workdir / "out"
+    result = RunResult(fault or "none", code, bool(injected_at), end - since, "; ".join(details),
+                       lost_flows(out, state / "virtual" / "chaos" / "received.jsonl"))
+    if code == 0:
+        verdict = _verdict(out)
+        result.recovery = recovery_note(verdict)
+        result.coverage = coverage_problem(verdict, window)
+    return result
 
 
-def lost_flows(out: Path) -> int:
-    """Answered flows in the evidence capture logs that a judged handset's verdict leaves out (by
-    host and count). An unjudged handset keeps its flows in the evidence bundle: nothing is lost."""
-    from devicelab.capture.evidence import read_evidence
-
+def _verdict(out: Path) -> dict[str, Any]:
     try:
-        verdict = json.loads((out / "verdict.json").read_text())
+        found: dict[str, Any] = json.loads((out / "verdict.json").read_text())
     except (OSError, ValueError):
-        return 0
-    lost = 0
-    for handset in verdict.get("handsets", []):
-        if not handset.get("judged"):
-            continue
+        return {}
+    return found
+
+
+def recovery_note(verdict: dict[str, Any]) -> str:
+    """The run record's first note of a recovery (a retried step, a restarted UI server), or ""."""
+    return next((str(n) for n in verdict.get("notes", []) if RECOVERY_NOTE.search(str(n))), "")
+
+
+def coverage_problem(verdict: dict[str, Any], window: float) -> str:
+    """Why a run's observation was not complete ("" when it was): an unjudged handset, a capture
+    that started after first boot, a window not observed in full, a coverage gap that counts."""
+    if not verdict.get("handsets"):
+        return "no handset in the verdict"
+    steps = verdict.get("timeline", [])
+    for handset in verdict["handsets"]:
         hid = handset["handset"]["id"]
-        shown: dict[str, int] = {}
-        for flow in handset.get("flows", []):
-            shown[flow["host"]] = shown.get(flow["host"], 0) + int(flow.get("count", 1))
-        for log in sorted((out / "evidence" / hid).glob("*.jsonl")):
-            answered: dict[str, int] = {}
-            for flow in read_evidence(log).capture.flows:
-                if flow.status is not None:
-                    answered[flow.host] = answered.get(flow.host, 0) + 1
-            lost += sum(max(0, n - shown.get(host, 0)) for host, n in answered.items())
-    return lost
+        if not handset.get("judged"):
+            return f"{hid} was not judged"
+        counted = [g for g in handset.get("coverage", {}).get("gaps", []) if g.get("counts")]
+        if counted:
+            return f"{hid}: {counted[0].get('kind')}: {counted[0].get('detail')}"
+        capture = _step_time(steps, hid, "start capture", "end")
+        boot = _step_time(steps, hid, "first boot", "start")
+        if capture is None or boot is None or capture > boot:
+            return f"{hid}: the capture did not cover first boot"
+    observed = verdict.get("observation_seconds") or 0
+    if observed < window:
+        return f"observed {observed:g} of {window:g} device seconds"
+    return ""
+
+
+def _step_time(steps: list[dict[str, Any]], handset: str, name: str, edge: str) -> datetime | None:
+    for step in steps:
+        if step.get("handset") == handset and step.get("name") == name and step.get("status") == "ok":
+            return datetime.fromisoformat(str(step[edge]))
+    return None
 
 
 def lab_state(state: Path) -> dict[str, object]:
@@ -198,16 +253,18 @@ class Row:
 
 
 def summarise(fault: str, results: list[RunResult]) -> Row:
-    """`median recovery`: seconds from the injection to the run's verdict."""
+    """`recovered`: passes after a setup fault that the policy accepts (recovery recorded, full
+    coverage); every other pass after a fault that landed is a false pass. `median recovery`:
+    seconds from the injection to the run's verdict."""
     phase = PLAN[fault].phase
     landed = [r for r in results if r.injected]
-    passed = sum(1 for r in landed if r.code == 0)
-    recovered = [r.seconds for r in landed if r.code is not None]
+    passes = [r for r in landed if r.code == 0]
+    recovered = sum(1 for r in passes if r.sound_pass) if phase == "setup" else 0
+    ended = [r.seconds for r in landed if r.code is not None]
     exits = ",".join(sorted({"hang" if r.code is None else str(r.code) for r in landed})) or "-"
-    return Row(fault, phase, len(results), len(results) - len(landed), passed if phase == "window" else 0,
-               passed if phase == "setup" else 0, sum(r.lost for r in results),
-               sum(1 for r in results if r.code is None), exits,
-               statistics.median(recovered) if recovered else None)
+    return Row(fault, phase, len(results), len(results) - len(landed), len(passes) - recovered, recovered,
+               sum(r.lost for r in results), sum(1 for r in results if r.code is None), exits,
+               statistics.median(ended) if ended else None)
 
 
 def table(rows: list[Row]) -> str:
@@ -241,8 +298,11 @@ def main(argv: list[str] | None = None) -> int:
                 workdir = root / f"{fault}-{n}"
                 workdir.mkdir(parents=True, exist_ok=True)
                 result = run_once(fault, args.window, workdir)
+                verdict = "" if result.code != 0 else (
+                    f"; pass {'accepted' if result.sound_pass else 'NOT accepted'}: "
+                    f"recovery {result.recovery or 'not recorded'}, coverage {result.coverage or 'full'}")
                 print(f"{fault} #{n + 1}: exit {result.code}, injected {result.injected} ({result.detail}), "
-                      f"{result.seconds:.1f} s", flush=True)
+                      f"{result.seconds:.1f} s, lost {result.lost}{verdict}", flush=True)
                 results.append(result)
             rows.append(summarise(fault, results))
     print()

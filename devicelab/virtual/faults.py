@@ -22,12 +22,15 @@ if TYPE_CHECKING:
     from devicelab.virtual.handset import VirtualHandset
     from devicelab.virtual.lab import VirtualLab
 
-FaultKind = Literal["drop_adb", "reboot", "boot_hang", "fastboot_drop", "ui_crash", "wifi_loss", "sim_removed",
-                    "clock_jump"]
+FaultKind = Literal["drop_adb", "reboot", "boot_hang", "boot_loop", "fastboot_drop", "ui_crash", "wifi_loss",
+                    "sim_removed", "clock_jump"]
 KINDS: tuple[str, ...] = FaultKind.__args__  # type: ignore[attr-defined]
 #: a boot that never completes: longer than any boot timeout
 HANG_SECONDS = 10_000_000.0
 MAX_FLAKY_SECONDS = 8.0
+#: boot_loop: host seconds adb stays up in each boot before the handset resets (a real loop: a few)
+LOOP_SECONDS = 2.0
+MAX_LOOP_SECONDS = 600.0
 #: how often a lasting link fault cuts the link again
 REPEAT_INTERVAL = 0.02
 _background: set[asyncio.Task[None]] = set()
@@ -35,7 +38,8 @@ _background: set[asyncio.Task[None]] = set()
 
 class FaultArgs(HandsetArgs):
     kind: FaultKind
-    #: drop_adb / fastboot_drop: keep cutting the link for this long; clock_jump: how far
+    #: drop_adb / fastboot_drop: keep cutting the link for this long; boot_loop: how long each boot
+    #: lasts before it resets (0: LOOP_SECONDS); clock_jump: how far
     seconds: float = Field(default=0.0, ge=-86400 * 365, le=86400 * 365)
 
     @model_validator(mode="after")
@@ -43,6 +47,8 @@ class FaultArgs(HandsetArgs):
         # the op answers when the flaky link is done: keep it inside the client's timeout
         if self.kind in ("drop_adb", "fastboot_drop") and not 0 <= self.seconds <= MAX_FLAKY_SECONDS:
             raise ValueError(f"seconds: a link fault lasts 0 to {MAX_FLAKY_SECONDS:g} s")
+        if self.kind == "boot_loop" and not 0 <= self.seconds <= MAX_LOOP_SECONDS:
+            raise ValueError(f"seconds: a boot of a boot loop lasts 0 to {MAX_LOOP_SECONDS:g} s")
         return self
 
 
@@ -110,6 +116,10 @@ async def inject(handset: VirtualHandset, kind: str, seconds: float = 0.0) -> tu
     if kind == "boot_hang":
         handset.boot_seconds = HANG_SECONDS  # every later boot stops short of boot_completed
         return True, "boots no longer complete"
+    if kind == "boot_loop":
+        loop = seconds or LOOP_SECONDS
+        handset.loop_boots(loop)  # every later boot (and one under way) resets before boot_completed
+        return True, f"every boot resets {loop:g} s after adb came up"
     if kind == "ui_crash":
         crashed = crash_server(handset)
         return crashed, "uiautomator server crashed" if crashed else "no uiautomator server running"

@@ -86,6 +86,9 @@ class VirtualHandset:
         self.fastbootd: Service | None = None
         self.boot_seconds = boot_seconds  # None: the build's own boot time
         self.reboot_delay = reboot_delay
+        #: a boot loop: every system boot resets this many seconds after adbd came up (None: boots complete)
+        self.boot_loop_seconds: float | None = None
+        self.boot_resets = 0  # boots the loop cut short, since power-on
         self._userdata_generation = -1
         self._transition: asyncio.Task[None] | None = None
         self._boot_timer: asyncio.TimerHandle | None = None
@@ -119,6 +122,9 @@ class VirtualHandset:
         await self._enter(target)
 
     async def power_off(self) -> None:
+        transition = self._transition
+        if transition is not None and not transition.done() and transition is not asyncio.current_task():
+            transition.cancel()  # a reboot under way (a boot loop's) must not bring the handset back
         await self._leave()
         self._set_state(BootState.OFF)
 
@@ -164,8 +170,29 @@ class VirtualHandset:
         self._boot_system(build)
         if self.adbd is not None:
             await self.adbd.start()
+        if self.boot_loop_seconds is not None:
+            self._boot_timer = asyncio.get_running_loop().call_later(self.boot_loop_seconds, self._boot_reset)
+            return
         seconds = self.boot_seconds if self.boot_seconds is not None else build.boot_seconds
         self._boot_timer = asyncio.get_running_loop().call_later(seconds, self._boot_completed)
+
+    def loop_boots(self, seconds: float) -> None:
+        """From now on every boot resets `seconds` after adbd came up, before `sys.boot_completed`
+        (a boot in progress too): adb appears and vanishes, over and over, as on a bootlooping phone."""
+        self.boot_loop_seconds = seconds
+        if self.state == BootState.BOOTING and self._boot_timer is not None:
+            self._boot_timer.cancel()
+            self._boot_timer = asyncio.get_running_loop().call_later(seconds, self._boot_reset)
+
+    def _boot_reset(self) -> None:
+        self._boot_timer = None
+        if self.system is None:
+            return
+        self.boot_resets += 1
+        # what a crash-looping system_server leaves in the log before the watchdog resets the phone
+        self.system.logcat.write("init", "Reboot ending, rebooting: reboot,system_server_crash (boot loop)",
+                                 level="E", pid=1)
+        self.reboot("system")
 
     def _boot_system(self, build: Build) -> None:
         if self._userdata_generation != self.storage.userdata_generation:

@@ -1,5 +1,6 @@
-"""A virtual lab: N virtual handsets on one event loop, registered with an adb server the way
-USB handsets appear in it."""
+"""A virtual lab: N virtual handsets on one event loop, registered with adb servers the way USB
+handsets appear in them. Several adb servers make several "USB hosts": each server sees only the
+handsets plugged into its host, as on a rack with one adb server per host."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import logging
 import shutil
 import subprocess
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from devicelab.builds import Build, load_build
@@ -43,6 +45,9 @@ class HandsetInfo:
     imei: tuple[str, str]
     wifi_mac: str
     bt_mac: str
+    #: the USB host it is plugged into, and that host's adb server
+    usb_host: str = "local"
+    adb_server_port: int = 5037
 
     def as_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self)
@@ -61,28 +66,36 @@ class VirtualLab:
         *,
         build: str | Build = DEFAULT_BUILD,
         sim: str | SimProfile | None = None,
-        adb_server_port: int = 5037,
+        adb_server_port: int | Sequence[int] = 5037,
         host: str = "127.0.0.1",
         clock_scale: float = 1.0,
         boot_seconds: float | None = None,
         seed: str = "lab",
+        received_log: Path | None = None,
     ) -> None:
         if count < 1:
             raise ValueError("a lab needs at least one handset")
         self.count = count
         self.build = load_build(build) if isinstance(build, str) else build
         self.sim = load_sim(sim) if isinstance(sim, str) else sim
-        self.adb_server_port = adb_server_port
+        ports = (adb_server_port,) if isinstance(adb_server_port, int) else tuple(adb_server_port)
+        if not ports or len(ports) > count:
+            raise ValueError("a lab needs one to `count` adb servers (USB hosts)")
+        #: one adb server per USB host; handsets are spread over the hosts in blocks
+        self.adb_server_ports = ports
+        self.adb_server_port = ports[0]
         self.host = host
         self.clock_scale = clock_scale
         self.boot_seconds = boot_seconds
         self.seed = seed
+        #: where the lab's internet logs every request it answered (None: nowhere)
+        self.received_log = received_log
         self.handsets: list[VirtualHandset] = []
         #: the lab's own internet (hosts, DNS, root CA); the capture routes its proxy with it
         self.internet: VirtualInternet | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._owns_adb_server = False
+        self._owned_adb_servers: list[int] = []
 
     # -- lifecycle -----------------------------------------------------------------------
     def __enter__(self) -> VirtualLab:
@@ -96,9 +109,11 @@ class VirtualLab:
         from devicelab.adb.server import AdbServer
         from devicelab.virtual.adbd.registration import ensure_adb_server
 
-        # an adb server we start is ours to stop; one that was already running is not
-        self._owns_adb_server = not AdbServer(port=self.adb_server_port).alive()
-        ensure_adb_server(self.adb_server_port, timeout=timeout)
+        for port in self.adb_server_ports:
+            # an adb server we start is ours to stop; one that was already running is not
+            if not AdbServer(port=port).alive():
+                self._owned_adb_servers.append(port)
+            ensure_adb_server(port, timeout=timeout)
         loop = asyncio.new_event_loop()
         self._loop = loop
         self._thread = threading.Thread(target=loop.run_forever, name="virtual-lab", daemon=True)
@@ -115,7 +130,7 @@ class VirtualLab:
         from devicelab.virtual.net.internet import VirtualInternet
         from devicelab.virtual.net.stack import HandsetNetwork
 
-        self.internet = internet = VirtualInternet((self.build,))
+        self.internet = internet = VirtualInternet((self.build,), received_log=self.received_log)
         await internet.start()
         for index in range(self.count):
             handset = VirtualHandset(
@@ -127,7 +142,7 @@ class VirtualLab:
             )
             handset.install(self.build)
             handset.network = HandsetNetwork(handset, internet)
-            handset.adbd = adbd = AdbDaemon(handset, host=self.host, adb_server_port=self.adb_server_port)
+            handset.adbd = adbd = AdbDaemon(handset, host=self.host, adb_server_port=self.port_of(index))
             handset.fastbootd = fb = FastbootTarget(handset, host=self.host)
             await adbd.bind()
             await fb.bind()
@@ -148,8 +163,9 @@ class VirtualLab:
             if not loop.is_running():
                 loop.close()
             self._loop = None
-            if self._owns_adb_server:
-                kill_adb_server(self.adb_server_port)
+            for port in self._owned_adb_servers:
+                kill_adb_server(port)
+            self._owned_adb_servers.clear()
 
     async def _stop_handsets(self) -> None:
         async def stop(handset: VirtualHandset) -> None:
@@ -163,6 +179,17 @@ class VirtualLab:
         await asyncio.gather(*(stop(h) for h in self.handsets))
         if self.internet is not None:
             await self.internet.stop()
+
+    def host_of(self, index: int) -> int:
+        """Which USB host handset `index` is plugged into (blocks: 0,0,1,1 for four on two)."""
+        return index * len(self.adb_server_ports) // self.count
+
+    def port_of(self, index: int) -> int:
+        return self.adb_server_ports[self.host_of(index)]
+
+    def host_name(self, index: int) -> str:
+        """The host's name: local for a one-host lab; host-1, host-2, ... for a rack."""
+        return "local" if len(self.adb_server_ports) == 1 else f"host-{self.host_of(index) + 1}"
 
     # -- access from other threads -------------------------------------------------------
     def call(self, work: Awaitable[T] | Callable[[], T], timeout: float = 30.0) -> T:
@@ -190,7 +217,7 @@ class VirtualLab:
     def info(self) -> list[HandsetInfo]:
         def collect() -> list[HandsetInfo]:
             result = []
-            for h in self.handsets:
+            for index, h in enumerate(self.handsets):
                 adbd: Any = h.adbd
                 fb: Any = h.fastbootd
                 build = h.system.build if h.system is not None else h.installed_build()
@@ -208,6 +235,8 @@ class VirtualLab:
                         imei=(hw.imei1, hw.imei2),
                         wifi_mac=hw.wifi_mac,
                         bt_mac=hw.bt_mac,
+                        usb_host=self.host_name(index),
+                        adb_server_port=self.port_of(index),
                     )
                 )
             return result

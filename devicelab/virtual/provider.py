@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from filelock import FileLock
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from devicelab.capture.config import UpstreamRouting
 from devicelab.data import Frozen, validate
@@ -36,10 +36,18 @@ from devicelab.virtual.lab import DEFAULT_BUILD
 
 class VirtualOptions(Frozen):
     count: int = Field(default=4, ge=1, le=64)
+    #: USB hosts, each with its own adb server; the handsets are spread over them
+    hosts: int = Field(default=1, ge=1, le=16)
     build: str = DEFAULT_BUILD
     sim: str | None = "telenor-no"
     boot_seconds: float | None = Field(default=0.5, ge=0, le=600)
     clock_scale: float = Field(default=60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _a_handset_per_host(self) -> VirtualOptions:
+        if self.hosts > self.count:
+            raise ValueError(f"hosts: {self.hosts} USB hosts for {self.count} handset(s); a host needs a handset")
+        return self
 
 
 def free_port() -> int:
@@ -104,12 +112,13 @@ class VirtualProvider:
         return Path(tempfile.mkdtemp(prefix="devicelab-")) / "control.sock"
 
     def _launch(self, timeout: float) -> dict[str, Any]:
-        port = free_port()
+        ports = [free_port() for _ in range(self.options.hosts)]
         opts = self.options
         control = self._control_path()
         argv = [sys.executable, "-m", "devicelab", "virtual", "up", "--json", "--count", str(opts.count),
-                "--build", opts.build, "--adb-port", str(port), "--clock-scale", str(opts.clock_scale),
-                "--users-file", str(self.state_path), "--control", str(control)]
+                "--build", opts.build, *(a for p in ports for a in ("--adb-port", str(p))),
+                "--clock-scale", str(opts.clock_scale), "--users-file", str(self.state_path), "--control", str(control),
+                "--received-log", str(self.dir / "received.jsonl")]
         if opts.sim:
             argv += ["--sim", opts.sim]
         if opts.boot_seconds is not None:
@@ -140,17 +149,20 @@ class VirtualProvider:
             raise InfrastructureError(f"the virtual lab did not start within {timeout:.0f} s: {tail}")
         handsets = [json.loads(line) for line in lines if line.startswith("{")]
         self._proc = proc  # kept so it is reaped, not warned about, if we are the one who stops it
-        return {"pid": proc.pid, "adb_port": port, "handsets": handsets, "users": [], "control": str(control)}
+        return {"pid": proc.pid, "handsets": handsets, "users": [], "control": str(control)}
 
     def _provided(self, state: dict[str, Any]) -> ProvidedLab:
         entries = []
+        servers: dict[str, AdbServerSpec] = {}
         sim = self.options.sim
         for index, info in enumerate(state["handsets"]):
+            host = str(info.get("usb_host", "local"))
+            servers[host] = AdbServerSpec(port=int(info["adb_server_port"]))
             entries.append(
                 HandsetEntry(
                     id=f"virtual-{index}",
                     serialno=info["serialno"],
-                    adb=AdbAddress(server="local", serial=info["adb_serial"]),
+                    adb=AdbAddress(server=host, serial=info["adb_serial"]),
                     fastboot=info["fastboot"],
                     model=info.get("device", "B2N"),
                     sku=info.get("sku", ""),
@@ -158,12 +170,12 @@ class VirtualProvider:
                     sim=sim,
                     known=KnownIdentity(imei=tuple(info.get("imei", ())), serial=info["serialno"],
                                         wifi_mac=info.get("wifi_mac"), bt_mac=info.get("bt_mac")),
-                    tags={"kind": "virtual"},
+                    tags={"kind": "virtual", "host": host},
                 )
             )
         # the lab puts SIMs in slots itself, through its control channel
         switcher = ControlSimSwitcher(state["control"]) if state.get("control") else None
-        return ProvidedLab(AdbServerSpec(port=int(state["adb_port"])), tuple(entries), sim_switcher=switcher,
+        return ProvidedLab(servers, tuple(entries), sim_switcher=switcher,
                            upstream=self._upstream(state))
 
     @staticmethod

@@ -28,9 +28,13 @@ def measure_gate(workdir: Path, sizes: tuple[int, ...] = SIZES) -> dict[int, flo
         start = time.perf_counter()
         # the non-interactive reporter prints progress to sys.stderr, from the handset threads too
         with contextlib.redirect_stderr(io.StringIO()):
-            run_gate(GateOptions(build=BUILD, handsets=count, window=120, sim="telenor-no",
-                                 out=workdir / f"gate-{count}-{len(seconds)}"), quiet)
+            written = run_gate(GateOptions(build=BUILD, handsets=count, window=120, sim="telenor-no",
+                                           out=workdir / f"gate-{count}-{len(seconds)}"), quiet)
         seconds[count] = time.perf_counter() - start
+        # a run that failed fast would make any scaling look good: only full, passing runs count
+        outcome = written.run.outcome
+        if outcome != "pass":
+            raise AssertionError(f"gate on {count} handset(s) ended {outcome}: {written.verdict}")
     return seconds
 
 

@@ -83,15 +83,30 @@ def test_a_failed_bind_is_one_clear_error_and_frees_the_process(tmp_path: Path) 
         assert capture.running
 
 
-def test_one_capture_per_process(tmp_path: Path) -> None:
-    with Capture(tmp_path / "one") as first:
-        second = Capture(tmp_path / "two")
-        with pytest.raises(CaptureError, match="already running in this process"):
-            second.start()
-        assert first.running
+def test_captures_at_once_share_the_process_proxy_and_each_sees_only_its_traffic(
+        tmp_path: Path, pki: ThrowawayPKI, https_upstream: Upstream) -> None:
+    first = Capture(tmp_path / "one", _lab(pki, https_upstream)).start()
+    second = Capture(tmp_path / "two", _lab(pki, https_upstream)).start()
+    try:
+        assert first.address != second.address
+        assert first.ca is not None
+        assert second.ca is not None
+        assert first.ca.cert_pem == second.ca.cert_pem  # one run, one CA
+        https_via_proxy(first.address, "upstream.lab.test", "/from-one", first.ca.cert_file)
+        https_via_proxy(second.address, "upstream.lab.test", "/from-two", second.ca.cert_file)
+        with pytest.raises(CaptureError, match="other proxy options"):
+            Capture(tmp_path / "three", CaptureConfig()).start()  # different upstream trust: refused
+        first.stop()
+        assert second.running  # the shared proxy outlives the first capture
+        https_via_proxy(second.address, "upstream.lab.test", "/after", second.ca.cert_file)
+    finally:
+        first.stop()
+        second.stop()
+    assert [f.request.path for f in first.read().flows] == ["/from-one"]
+    assert [f.request.path for f in second.read().flows] == ["/from-two", "/after"]
+    assert not second.ca.key_file.exists()  # the key goes with the last capture
     with pytest.raises(CaptureError, match="runs once"):
         first.start()
-    first.stop()  # a second stop is harmless
 
 
 def test_key_file_is_0600_and_kept_out_of_the_evidence(tmp_path: Path) -> None:

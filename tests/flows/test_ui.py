@@ -89,7 +89,6 @@ def test_a_failed_step_names_the_handset_and_the_step(fresh: tuple[VirtualLab, H
     assert info.value.serial == handset.serial
     assert info.value.step == "press Teleport"
     assert "UiObjectNotFoundError" in str(info.value)
-    assert ui.recoveries == 0
 
 
 def test_a_crashed_server_is_restarted_and_the_call_retried(fresh: tuple[VirtualLab, Handset]) -> None:
@@ -101,6 +100,7 @@ def test_a_crashed_server_is_restarted_and_the_call_retried(fresh: tuple[Virtual
     assert "welcome_title" in ui.dump("dump after a crash")
     assert time.monotonic() - start < 10
     assert lab.call(lambda: crash_server(lab.handsets[0]))  # a new server runs again
+    assert ui.recoveries >= 1  # counted, so a run record can say the step went on after a restart
 
 
 def test_a_server_that_cannot_start_is_reported_in_bounded_time(fresh: tuple[VirtualLab, Handset]) -> None:
@@ -127,7 +127,7 @@ def test_a_server_that_cannot_start_is_reported_in_bounded_time(fresh: tuple[Vir
     assert info.value.step == "dump with a broken server"
     assert "after 2 attempts" in str(info.value)
     assert "adb state: device" in str(info.value)
-    assert ui.recoveries == 1
+    assert ui.recoveries >= 1  # uiautomator2's own relaunch inside the call, and ours
     ui.close()
 
 

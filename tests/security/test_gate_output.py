@@ -97,9 +97,9 @@ def test_no_raw_identifier_in_any_report_file(leaky_run: tuple[int | None, Path,
 
 def test_the_run_listens_on_loopback_only(leaky_run: tuple[int | None, Path, dict[str, Any]]) -> None:
     _code, _out, seen = leaky_run
-    adb_port = int(seen["state"]["adb_port"])
-    ours = [(address, port) for address, port, owned in seen["listening"] if owned or port == adb_port]
-    assert any(port == adb_port for _a, port in ours), "the run's adb server must be listening"
+    adb_ports = {int(h["adb_server_port"]) for h in seen["state"]["handsets"]}
+    ours = [(address, port) for address, port, owned in seen["listening"] if owned or port in adb_ports]
+    assert any(port in adb_ports for _a, port in ours), "the run's adb server must be listening"
     assert len(ours) >= 3, ours  # the proxy, the adb server, the lab's adbd/fastboot/hosts
     exposed = [(address, port) for address, port in ours if address not in LOOPBACK]
     assert not exposed, f"listening beyond loopback: {exposed}"

@@ -33,6 +33,8 @@ class ReceivedRequest:
     sni: str | None
     peer: tuple[str, int]
     time: float
+    connection: int = 0  # numbers the connections of one lab (keep-alive requests share it)
+    origin: str = ""  # the virtual handset whose own socket sent it; "" for any other client (a proxy)
 
     def header(self, name: str) -> str | None:
         return header(self.headers, name)

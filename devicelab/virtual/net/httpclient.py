@@ -72,6 +72,7 @@ class DeviceHttpClient:
         self, *, caller: Caller, resolver: LabResolver, settings: Callable[[], Mapping[str, str]],
         trust: TrustStore, sockets: SocketTable, online: Callable[[], bool], honour_proxy: bool = True,
         pins: frozenset[str] = frozenset(), timeout: float = READ_TIMEOUT,
+        direct: Callable[[int, int], Callable[[], None]] | None = None,
     ) -> None:
         self.caller = caller
         self.resolver = resolver
@@ -82,6 +83,8 @@ class DeviceHttpClient:
         self.honour_proxy = honour_proxy
         self.pins = pins
         self.timeout = timeout
+        #: told (local port, server port) of a connection straight to a host; returns how to forget it
+        self.direct = direct
         self.last_route: Route | None = None
 
     async def fetch(self, request: Request) -> Response:
@@ -101,6 +104,8 @@ class DeviceHttpClient:
         seen = address if proxy is not None else (display_address(host), port)
         connection = self.sockets.opened((sockname[0], sockname[1]), seen, self.caller.uid, java=self.caller.java)
         self.last_route = Route(address, proxy, sockname[1])
+        # before the first byte: the server asks whose socket it is when the request arrives
+        forget = self.direct(sockname[1], address[1]) if proxy is None and self.direct is not None else _nothing
         channel: Channel = Channel(reader, writer)
         try:
             if parts.scheme == "https":
@@ -115,8 +120,15 @@ class DeviceHttpClient:
         except BaseException:
             channel.close()
             connection.close()
+            forget()
             raise
-        self.sockets.keep_alive(connection, channel.close)
+        final = channel
+
+        def close() -> None:
+            final.close()
+            forget()
+
+        self.sockets.keep_alive(connection, close)
         return response
 
     def _proxy_address(self, proxy: ProxySetting) -> tuple[str, int]:
@@ -179,6 +191,10 @@ class DeviceHttpClient:
                                f"  Pinned certificates for {host}:\n    {pinned}")
 
         return check
+
+
+def _nothing() -> None:
+    return None
 
 
 async def _connect_tunnel(channel: Channel, host: str, port: int, timeout: float) -> None:

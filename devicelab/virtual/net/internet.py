@@ -4,11 +4,15 @@ names to them, and the root CA that signs their certificates.
 Nothing here reaches the real network: every responder listens on 127.0.0.1, and the handsets
 resolve names only through `resolver`. The capture side routes its proxy's upstream
 connections with `upstream_hosts()` and trusts `root_ca_pem_path()`.
+
+With `received_log`, every answered request is also appended to that file (devicelab.virtual.net.
+received): what the lab's internet really got, through a proxy or straight from a handset.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import shutil
 import ssl
@@ -22,6 +26,7 @@ from devicelab.errors import ConfigError
 from devicelab.virtual.net import pki, responders
 from devicelab.virtual.net.dns import LabResolver, display_address, is_ip, normalize
 from devicelab.virtual.net.http1 import ReceivedRequest
+from devicelab.virtual.net.received import ReceivedLog
 from devicelab.virtual.net.responders import Responder, Site
 from devicelab.virtual.net.server import HostServer
 
@@ -45,8 +50,14 @@ def manifest_hosts(builds: Iterable[Build] = ()) -> set[str]:
 class VirtualInternet:
     """Start with `await start()` on the lab's loop; `stop()` closes every responder."""
 
-    def __init__(self, builds: Iterable[Build] = (), sites: dict[str, Site] | None = None) -> None:
+    def __init__(self, builds: Iterable[Build] = (), sites: dict[str, Site] | None = None, *,
+                 received_log: Path | None = None) -> None:
         self._builds = tuple(builds)
+        self.received_log_path = received_log
+        self.received: ReceivedLog | None = None
+        #: (handset's local port, server port) of the connections a handset opened straight to a host
+        self._direct: dict[tuple[int, int], str] = {}
+        self._connections = itertools.count(1)
         self._sites = dict(responders.SITES if sites is None else sites)
         self.resolver = LabResolver()
         self.requests: deque[ReceivedRequest] = deque(maxlen=10_000)
@@ -60,6 +71,12 @@ class VirtualInternet:
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
+        if self.received_log_path is not None:
+            try:
+                self.received = ReceivedLog(self.received_log_path)
+            except OSError as exc:
+                raise ConfigError(str(self.received_log_path), "", f"cannot write the received log: "
+                                  f"{exc.strerror or exc}") from None
         self._dir = Path(tempfile.mkdtemp(prefix="devicelab-internet-"))
         ca, key = pki.make_root_ca()
         self._ca, self._ca_key = ca, key
@@ -80,6 +97,9 @@ class VirtualInternet:
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
+        if self.received is not None:
+            self.received.close()
+            self.received = None
 
     async def add_host(self, name: str, responder: Responder, aliases: Iterable[str] = ()) -> tuple[str, int]:
         """Serve one more host (a test's own site); returns its address."""
@@ -96,7 +116,8 @@ class VirtualInternet:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert_path, key_path)
         context.set_alpn_protocols(["http/1.1"])
-        server = HostServer(host, responder, context, self._record, self._record_tls_failure)
+        server = HostServer(host, responder, context, self._record, self._record_tls_failure, on_answer=self._answered,
+                            origin_of=self._origin, connections=self._connections.__next__)
         port = await server.start()
         self._servers[host] = server
         self._leaf_pins[host] = pki.spki_pin(leaf.cert)
@@ -137,6 +158,25 @@ class VirtualInternet:
         self.requests.append(request)
         self._arrived.set()
         self._arrived = asyncio.Event()
+
+    def _answered(self, request: ReceivedRequest, status: int) -> None:
+        if self.received is not None:
+            self.received.write(request, status)
+
+    def direct_connection(self, local_port: int, server_port: int, handset: str) -> Callable[[], None]:
+        """A handset opened a connection straight to a host (no proxy): its requests are marked as
+        the handset's. Returns the call that forgets it, once the handset closed it."""
+        key = (local_port, server_port)
+        self._direct[key] = handset
+
+        def forget() -> None:
+            if self._direct.get(key) == handset:
+                del self._direct[key]
+
+        return forget
+
+    def _origin(self, peer: tuple[str, int], server_port: int) -> str:
+        return self._direct.get((peer[1], server_port), "")
 
     def _record_tls_failure(self, host: str, problem: str) -> None:
         self.tls_failures.append((host, problem))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import socket
 import ssl
@@ -20,6 +21,8 @@ from devicelab.virtual.net.http1 import HttpError, ReceivedRequest, Reply
 log = logging.getLogger(__name__)
 
 Responder = Callable[[ReceivedRequest], Reply]
+#: (client address, this server's port) -> the virtual handset whose own socket it is, or ""
+OriginOf = Callable[[tuple[str, int], int], str]
 #: how long a connection may stay silent (host seconds) before the server drops it
 IDLE_TIMEOUT = 600.0
 HANDSHAKE_TIMEOUT = 10.0
@@ -36,12 +39,19 @@ class HostServer:
         tls: ssl.SSLContext,
         on_request: Callable[[ReceivedRequest], None],
         on_tls_failure: Callable[[str, str], None],
+        *,
+        on_answer: Callable[[ReceivedRequest, int], None] | None = None,
+        origin_of: OriginOf | None = None,
+        connections: Callable[[], int] | None = None,
     ) -> None:
         self.host = host
         self.responder = responder
         self.tls = tls
         self.on_request = on_request
         self.on_tls_failure = on_tls_failure
+        self.on_answer = on_answer  # after the reply was written
+        self.origin_of = origin_of
+        self._number = connections or itertools.count(1).__next__
         self.port = 0
         self._sock: socket.socket | None = None
         self._accepting: asyncio.Task[None] | None = None
@@ -108,7 +118,7 @@ class HostServer:
             if use_tls:
                 sslobj = writer.get_extra_info("ssl_object")
                 sni = self._sni.pop(id(sslobj), None)
-            await self._http(reader, writer, use_tls, sni, peer)
+            await self._http(reader, writer, use_tls, sni, peer, self._number())
         except (HttpError, ConnectionError, OSError) as exc:
             log.debug("%s: connection from %s ended: %s", self.host, peer, exc)
         except Exception:  # a responder bug must not take the host down
@@ -123,7 +133,7 @@ class HostServer:
 
     async def _http(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, tls: bool, sni: str | None,
-        peer: tuple[str, int],
+        peer: tuple[str, int], number: int,
     ) -> None:
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=64 * 1024)
         while True:
@@ -136,12 +146,16 @@ class HostServer:
             request = ReceivedRequest(
                 host=self.host, method=event.method.decode("ascii", "replace"),
                 target=event.target.decode("latin-1"), headers=http1.raw_headers(event), body=body,
-                tls=tls, sni=sni, peer=peer, time=time.time(),
+                tls=tls, sni=sni, peer=peer, time=time.time(), connection=number,
+                # asked now: the handset has said whose socket it is before it sent a byte
+                origin=self.origin_of(peer, self.port) if self.origin_of is not None else "",
             )
             self.on_request(request)
             reply = self.responder(request)
             writer.write(http1.reply_bytes(conn, reply, head_only=request.method == "HEAD"))
             await writer.drain()
+            if self.on_answer is not None:
+                self.on_answer(request, reply.status)
             if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
                 return
             conn.start_next_cycle()

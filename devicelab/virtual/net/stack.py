@@ -219,8 +219,11 @@ class HandsetNetwork:
         return DeviceHttpClient(
             caller=caller, resolver=self.internet.resolver, settings=lambda: system.settings("global"),
             trust=self.trust, sockets=self.sockets, online=lambda: online(system), honour_proxy=honour_proxy,
-            pins=pins,
+            pins=pins, direct=self._direct,
         )
+
+    def _direct(self, local_port: int, server_port: int) -> Callable[[], None]:
+        return self.internet.direct_connection(local_port, server_port, self.handset.name)
 
     def spawn(self, work: Coroutine[Any, Any, object]) -> asyncio.Task[object]:
         """Run background work (a page load) that shutdown cancels."""

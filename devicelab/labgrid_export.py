@@ -1,0 +1,69 @@
+"""labgrid exporter configurations for a lab's USB hosts.
+
+One exporter runs on each USB host and publishes, per handset plugged into it, a resource group
+named after the handset id: the host's adb server (a `NetworkService` named `adb`) and the
+handset's fastboot (`AndroidNetFastboot` for fastboot over TCP, `AndroidUSBFastboot` for USB).
+The places the allocator creates match `<host>/<handset id>/*`, so locking a place locks them.
+
+    devicelab labgrid-exporter-config --lab fixtures/lab/example-rack.yaml --host usbhost2 > usbhost2.yaml
+    labgrid-exporter -c COORDINATOR -n usbhost2 usbhost2.yaml   # on usbhost2
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import click
+import yaml
+
+from devicelab.clickutil import EXIT_INPUT, Command
+from devicelab.errors import ConfigError
+from devicelab.inventory import AdbServerSpec, HandsetEntry, load_inventory
+
+
+def resources(entry: HandsetEntry, server: AdbServerSpec) -> dict[str, Any]:
+    """The resource group of one handset."""
+    group: dict[str, Any] = {
+        "adb": {"cls": "NetworkService", "address": server.host, "port": server.port, "username": "adb"},
+    }
+    kind, _, rest = entry.fastboot.partition(":")
+    if kind in ("tcp", "udp") and rest:
+        address, _, port = rest.rpartition(":")
+        group["fastboot"] = {"cls": "AndroidNetFastboot", "address": address, "port": int(port), "protocol": kind}
+    else:  # a USB serial: the exporter finds the device by it through udev
+        group["fastboot"] = {"cls": "AndroidUSBFastboot", "match": {"ID_SERIAL_SHORT": entry.fastboot}}
+    return group
+
+
+def exporter_configs(entries: Iterable[HandsetEntry], servers: Mapping[str, AdbServerSpec]) -> dict[str, str]:
+    """By USB host: the YAML for that host's `labgrid-exporter`."""
+    hosts: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        hosts.setdefault(entry.usb_host, {})[entry.id] = resources(entry, servers[entry.adb.server])
+    return {host: yaml.safe_dump(groups, sort_keys=True) for host, groups in hosts.items()}
+
+
+@click.command("labgrid-exporter-config", cls=Command)
+@click.option("--lab", required=True, help="Lab inventory listing the handsets (fixtures/lab/*.yaml).")
+@click.option("--host", default=None, help="Only this USB host (a handset's `host` tag or adb server name).")
+def exporter_config_command(lab: str, host: str | None) -> None:
+    """Print the labgrid exporter configuration of each USB host of a lab inventory."""
+    try:
+        inventory = load_inventory(lab)
+    except ConfigError as exc:
+        click.echo(f"devicelab labgrid-exporter-config: bad input: {exc}", err=True)
+        sys.exit(EXIT_INPUT)
+    if not inventory.handsets:
+        click.echo(f"devicelab labgrid-exporter-config: {lab} lists no handsets (a provider's handsets are known "
+                   "once it runs: use devicelab.labgrid_export.exporter_configs on a started Lab)", err=True)
+        sys.exit(EXIT_INPUT)
+    configs = exporter_configs(inventory.handsets, inventory.adb_servers)
+    if host is not None and host not in configs:
+        click.echo(f"devicelab labgrid-exporter-config: no handset of {lab} is on host {host!r}; hosts: "
+                   f"{', '.join(sorted(configs))}", err=True)
+        sys.exit(EXIT_INPUT)
+    for name, config in sorted(configs.items()):
+        if host is None or name == host:
+            click.echo(f"# labgrid-exporter -n {name}\n{config}" if host is None else config, nl=False)

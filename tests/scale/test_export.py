@@ -1,0 +1,38 @@
+"""`devicelab labgrid-exporter-config`: each USB host's exporter configuration from an inventory."""
+
+from __future__ import annotations
+
+import yaml
+from click.testing import CliRunner
+
+from devicelab.inventory import LAB_DIR
+from devicelab.labgrid_export import exporter_config_command
+
+RACK = str(LAB_DIR / "example-rack.yaml")
+
+
+def test_one_host_gets_its_handsets_adb_server_and_fastboot() -> None:
+    result = CliRunner().invoke(exporter_config_command, ["--lab", RACK, "--host", "usbhost2"])
+    assert result.exit_code == 0, result.output
+    config = yaml.safe_load(result.output)
+    assert config == {"rack2-slot1": {
+        "adb": {"cls": "NetworkService", "address": "10.20.0.12", "port": 5037, "username": "adb"},
+        "fastboot": {"cls": "AndroidNetFastboot", "address": "10.20.0.12", "port": 5554, "protocol": "tcp"}}}
+
+
+def test_a_usb_fastboot_handset_is_matched_by_its_serial() -> None:
+    result = CliRunner().invoke(exporter_config_command, ["--lab", RACK, "--host", "usbhost1"])
+    assert yaml.safe_load(result.output)["rack1-slot1"]["fastboot"] == {
+        "cls": "AndroidUSBFastboot", "match": {"ID_SERIAL_SHORT": "B2NGAA8831702707"}}
+
+
+def test_an_unknown_host_names_the_hosts_there_are() -> None:
+    result = CliRunner().invoke(exporter_config_command, ["--lab", RACK, "--host", "usbhost9"])
+    assert result.exit_code == 3
+    assert "hosts: usbhost1, usbhost2" in result.output
+
+
+def test_a_provider_lab_says_why_it_cannot_be_exported_offline() -> None:
+    result = CliRunner().invoke(exporter_config_command, ["--lab", "virtual"])
+    assert result.exit_code == 3
+    assert "known once it runs" in result.output

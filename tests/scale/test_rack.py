@@ -1,0 +1,185 @@
+"""A rack of two USB hosts on labgrid: a coordinator and one exporter per host on loopback, the
+virtual lab's four handsets split over the hosts (each host its own adb server), and two gate
+runs at once contending for them."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from devicelab.lab import Lab
+from devicelab.labgrid_allocator import LabgridClient, LabgridError, client_executable
+from devicelab.labgrid_export import exporter_configs
+from devicelab.reports.verdict_json import read_run
+from devicelab.session_report import VERDICTS_FILE
+from tests.control.conftest import free_port
+from tests.scale.conftest import _start, _stop, _until
+from tests.scale.test_labgrid_allocator import acquired_places, reservations
+
+BUILD = "nokia7plus-00WW_3_22C_SP05"
+RACK = """name: rack
+provider:
+  kind: virtual
+  options: {{count: 4, hosts: 2, build: {build}, sim: telenor-no, boot_seconds: 0.3, clock_scale: 60}}
+allocator: {{kind: labgrid, coordinator: "{coordinator}"}}
+proxy: {{sample_interval: 0.25}}
+timeouts: {{boot: 30, shell: 15, fastboot: 20, flash: 120, reboot_drop: 15, lease: 240}}
+"""
+
+
+@pytest.fixture(scope="module")
+def rack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lab, LabgridClient, Path]]:
+    """The rack, running: coordinator, the virtual lab (two adb servers), one exporter per host."""
+    try:
+        client_bin = client_executable()
+    except LabgridError as exc:
+        pytest.skip(f"labgrid is not installed (pip install devicelab[labgrid]): {exc}")
+    tmp_path = tmp_path_factory.mktemp("rack")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("DEVICELAB_STATE_DIR", str(tmp_path / "state"))  # the runs below join this lab
+        yield from _rack(tmp_path, Path(client_bin).parent)
+
+
+def _rack(tmp_path: Path, bindir: Path) -> Iterator[tuple[Lab, LabgridClient, Path]]:
+    address = f"127.0.0.1:{free_port()}"
+    procs = [_start([str(bindir / "labgrid-coordinator"), "-l", address], tmp_path, tmp_path / "coordinator.log")]
+    lab_file = tmp_path / "rack.yaml"
+    lab_file.write_text(RACK.format(build=BUILD, coordinator=address))
+    client = LabgridClient(address, executable=str(bindir / "labgrid-client"), call_timeout=15)
+    lab = Lab.from_file(lab_file)
+    try:
+        _until(lambda: client.run("places") is not None, "labgrid coordinator")
+        lab.start()  # starts the virtual lab and publishes a place per handset
+        for host, config in exporter_configs(lab.entries, lab.adb_servers).items():
+            (tmp_path / f"{host}.yaml").write_text(config)
+            procs.append(_start([str(bindir / "labgrid-exporter"), "-c", address, "-n", host,
+                                 str(tmp_path / f"{host}.yaml")], tmp_path, tmp_path / f"{host}.log"))
+        _until(lambda: client.run("resources").count("AndroidNetFastboot") == 4, "labgrid exporters")
+        yield lab, client, lab_file
+    finally:
+        lab.stop()
+        for proc in reversed(procs):
+            _stop(proc)
+
+
+def test_the_virtual_rack_has_two_usb_hosts_each_with_its_own_adb_server(rack: tuple[Lab, LabgridClient, Path],
+                                                                        ) -> None:
+    lab, client, _ = rack
+    hosts = {e.id: e.usb_host for e in lab.entries}
+    assert hosts == {"virtual-0": "host-1", "virtual-1": "host-1", "virtual-2": "host-2", "virtual-3": "host-2"}
+    assert len({lab.adb_servers[h].port for h in ("host-1", "host-2")}) == 2
+    for host in ("host-1", "host-2"):
+        seen = subprocess.run(["adb", "-P", str(lab.adb_servers[host].port), "devices"], capture_output=True,
+                              text=True, timeout=20, check=True).stdout
+        mine = {e.adb.serial for e in lab.entries if e.usb_host == host}
+        others = {e.adb.serial for e in lab.entries if e.usb_host != host}
+        assert all(s in seen for s in mine), seen
+        assert not any(s in seen for s in others), f"{host}'s adb server sees another host's handsets: {seen}"
+    resources = client.run("resources")
+    assert "host-1/virtual-0/RemoteAndroidNetFastboot" in resources
+    assert "host-2/virtual-3/NetworkService" in resources
+    shown = client.run("show", place="virtual-2")
+    assert "host-2/virtual-2/*" in shown  # the place matches its host's resources
+
+
+def _gate(lab_file: Path, out: Path, handsets: int) -> subprocess.Popen[bytes]:
+    argv = [sys.executable, "-m", "devicelab", "gate", "--build", BUILD, "--sim", "telenor-no", "--lab", str(lab_file),
+            "--handsets", str(handsets), "--window", "20", "--out", str(out)]
+    with (out.parent / f"{out.name}.log").open("wb") as log:
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ})
+
+
+def test_two_concurrent_gate_runs_share_four_handsets(rack: tuple[Lab, LabgridClient, Path], tmp_path: Path) -> None:
+    _, client, lab_file = rack
+    # 3 + 2 handsets wanted, 4 in the rack: one run waits for the other, and neither deadlocks
+    runs = {"a": _gate(lab_file, tmp_path / "a", 3), "b": _gate(lab_file, tmp_path / "b", 2)}
+    try:
+        codes = {name: proc.wait(300) for name, proc in runs.items()}
+    finally:
+        for proc in runs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+    logs = {name: (tmp_path / f"{name}.log").read_text() for name in runs}
+    assert codes == {"a": 0, "b": 0}, logs
+    intervals: dict[str, list[tuple[datetime, datetime, str]]] = {}
+    for name in runs:
+        run = read_run(tmp_path / name)
+        assert len(run.handsets) == (3 if name == "a" else 2)
+        for result in run.handsets:
+            info = result.handset
+            assert info.host in ("host-1", "host-2"), info
+            assert info.leased is not None
+            assert info.released is not None
+            intervals.setdefault(info.id, []).append((info.leased, info.released, name))
+    for hid, spans in intervals.items():
+        spans.sort()
+        for (_, end, first), (start, _, second) in itertools.pairwise(spans):
+            assert end <= start, f"{hid} held by run {first} and run {second} at once"
+    assert sum(map(len, intervals.values())) == 5
+    assert any(len(spans) == 2 for spans in intervals.values()), "the runs did not share a handset"
+    # every lease released: no place locked, no reservation left at the coordinator
+    assert acquired_places(client) == set()
+    assert reservations(client) == []
+    for name in runs:  # the report says where each handset was plugged in
+        verdict = json.loads((tmp_path / name / "verdict.json").read_text())
+        assert {h["handset"]["host"] for h in verdict["handsets"]} <= {"host-1", "host-2"}
+
+
+def _suite(lab_file: Path, results: Path) -> subprocess.Popen[bytes]:
+    """The privacy suite (first boot x 2 answers, activation, after an OTA) on two xdist workers,
+    Allure results to `results`."""
+    root = Path(__file__).resolve().parents[2]
+    # no --rootdir: with it, pytest would not read the project's configuration (addopts, markers)
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "xdist", "-n", "2", "--lab", str(lab_file), "--alluredir",
+            str(results), str(root / "suites/test_privacy.py")]
+    with (results.parent / f"{results.name}.log").open("wb") as log:
+        return subprocess.Popen(argv, cwd=root, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+
+
+def test_two_concurrent_suite_runs_over_xdist_share_the_rack(rack: tuple[Lab, LabgridClient, Path],
+                                                             tmp_path: Path) -> None:
+    _, client, lab_file = rack
+    runs = {"a": _suite(lab_file, tmp_path / "a"), "b": _suite(lab_file, tmp_path / "b")}
+    try:
+        codes = {name: proc.wait(300) for name, proc in runs.items()}
+    finally:
+        for proc in runs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+    assert codes == {"a": 0, "b": 0}, {name: (tmp_path / f"{name}.log").read_text()[-3000:] for name in runs}
+    calls: dict[str, list[tuple[int, int, str]]] = {}
+    for name in runs:
+        # one report per run on its controller: the results of both workers, in one folder
+        results = [json.loads(p.read_text()) for p in (tmp_path / name).glob("*-result.json")]
+        assert len(results) == 4
+        assert {r["status"] for r in results} == {"passed"}
+        for result in results:
+            handset = next(p["value"] for p in result["parameters"] if p["name"] == "handset")
+            host = next(label["value"] for label in result["labels"] if label["name"] == "host")
+            assert host in ("host-1", "host-2"), result["labels"]
+            calls.setdefault(handset, []).append((result["start"], result["stop"], name))
+        environment = (tmp_path / name / "environment.properties").read_text()
+        assert " on host-" in environment
+        # the privacy verdicts of both workers, gathered by the controller
+        verdicts = json.loads((tmp_path / name / VERDICTS_FILE).read_text())
+        assert len(verdicts) == 4
+        assert {v["outcome"] for v in verdicts} == {"pass"}
+        assert {v["host"] for v in verdicts} <= {"host-1", "host-2"}
+        assert "devicelab privacy verdicts" in (tmp_path / f"{name}.log").read_text()
+    for handset, spans in calls.items():
+        spans.sort()
+        for (_, end, first), (start, _, second) in itertools.pairwise(spans):
+            assert end <= start, f"{handset} ran a test of run {first} and of run {second} at once"
+    assert acquired_places(client) == set()
+    assert reservations(client) == []
