@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,6 +25,7 @@ from tests.scale.conftest import _start, _stop, _until
 from tests.scale.test_labgrid_allocator import acquired_places, reservations
 
 BUILD = "nokia7plus-00WW_3_22C_SP05"
+ROOT = Path(__file__).resolve().parents[2]
 RACK = """name: rack
 provider:
   kind: virtual
@@ -90,25 +91,40 @@ def test_the_virtual_rack_has_two_usb_hosts_each_with_its_own_adb_server(rack: t
     assert "host-2/virtual-2/*" in shown  # the place matches its host's resources
 
 
-def _gate(lab_file: Path, out: Path, handsets: int) -> subprocess.Popen[bytes]:
-    argv = [sys.executable, "-m", "devicelab", "gate", "--build", BUILD, "--sim", "telenor-no", "--lab", str(lab_file),
-            "--handsets", str(handsets), "--window", "20", "--out", str(out)]
-    with (out.parent / f"{out.name}.log").open("wb") as log:
-        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                env={**os.environ})
+def _together(runs: dict[str, list[str]], folder: Path, timeout: float = 300) -> dict[str, int]:
+    """Start every run at once (output to folder/NAME.log); their exit codes. None outlives the call."""
+    procs = {}
+    for name, argv in runs.items():
+        with (folder / f"{name}.log").open("wb") as log:
+            procs[name] = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log,
+                                           stderr=subprocess.STDOUT)
+    try:
+        return {name: proc.wait(timeout) for name, proc in procs.items()}
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+
+
+def _never_twice(spans: dict[str, list[tuple[Any, Any, str]]]) -> None:
+    """Per handset, (start, end, run) spans of two runs: none may overlap another."""
+    for handset, held in spans.items():
+        held.sort()
+        for (_, end, first), (start, _, second) in itertools.pairwise(held):
+            assert end <= start, f"{handset} used by run {first} and run {second} at once"
+
+
+def _gate(lab_file: Path, out: Path, handsets: int) -> list[str]:
+    return [sys.executable, "-m", "devicelab", "gate", "--build", BUILD, "--sim", "telenor-no", "--lab",
+            str(lab_file), "--handsets", str(handsets), "--window", "20", "--out", str(out)]
 
 
 def test_two_concurrent_gate_runs_share_four_handsets(rack: tuple[Lab, LabgridClient, Path], tmp_path: Path) -> None:
     _, client, lab_file = rack
     # 3 + 2 handsets wanted, 4 in the rack: one run waits for the other, and neither deadlocks
     runs = {"a": _gate(lab_file, tmp_path / "a", 3), "b": _gate(lab_file, tmp_path / "b", 2)}
-    try:
-        codes = {name: proc.wait(300) for name, proc in runs.items()}
-    finally:
-        for proc in runs.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
+    codes = _together(runs, tmp_path)
     logs = {name: (tmp_path / f"{name}.log").read_text() for name in runs}
     assert codes == {"a": 0, "b": 0}, logs
     intervals: dict[str, list[tuple[datetime, datetime, str]]] = {}
@@ -121,10 +137,7 @@ def test_two_concurrent_gate_runs_share_four_handsets(rack: tuple[Lab, LabgridCl
             assert info.leased is not None
             assert info.released is not None
             intervals.setdefault(info.id, []).append((info.leased, info.released, name))
-    for hid, spans in intervals.items():
-        spans.sort()
-        for (_, end, first), (start, _, second) in itertools.pairwise(spans):
-            assert end <= start, f"{hid} held by run {first} and run {second} at once"
+    _never_twice(intervals)
     assert sum(map(len, intervals.values())) == 5
     assert any(len(spans) == 2 for spans in intervals.values()), "the runs did not share a handset"
     # every lease released: no place locked, no reservation left at the coordinator
@@ -135,28 +148,18 @@ def test_two_concurrent_gate_runs_share_four_handsets(rack: tuple[Lab, LabgridCl
         assert {h["handset"]["host"] for h in verdict["handsets"]} <= {"host-1", "host-2"}
 
 
-def _suite(lab_file: Path, results: Path) -> subprocess.Popen[bytes]:
+def _suite(lab_file: Path, results: Path) -> list[str]:
     """The privacy suite (first boot x 2 answers, activation, after an OTA) on two xdist workers,
-    Allure results to `results`."""
-    root = Path(__file__).resolve().parents[2]
-    # no --rootdir: with it, pytest would not read the project's configuration (addopts, markers)
-    argv = [sys.executable, "-m", "pytest", "-q", "-p", "xdist", "-n", "2", "--lab", str(lab_file), "--alluredir",
-            str(results), str(root / "suites/test_privacy.py")]
-    with (results.parent / f"{results.name}.log").open("wb") as log:
-        return subprocess.Popen(argv, cwd=root, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    Allure results to `results`. No --rootdir: pytest would not read the project's configuration."""
+    return [sys.executable, "-m", "pytest", "-q", "-p", "xdist", "-n", "2", "--lab", str(lab_file), "--alluredir",
+            str(results), str(ROOT / "suites/test_privacy.py")]
 
 
 def test_two_concurrent_suite_runs_over_xdist_share_the_rack(rack: tuple[Lab, LabgridClient, Path],
                                                              tmp_path: Path) -> None:
     _, client, lab_file = rack
     runs = {"a": _suite(lab_file, tmp_path / "a"), "b": _suite(lab_file, tmp_path / "b")}
-    try:
-        codes = {name: proc.wait(300) for name, proc in runs.items()}
-    finally:
-        for proc in runs.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
+    codes = _together(runs, tmp_path)
     assert codes == {"a": 0, "b": 0}, {name: (tmp_path / f"{name}.log").read_text()[-3000:] for name in runs}
     calls: dict[str, list[tuple[int, int, str]]] = {}
     for name in runs:
@@ -177,9 +180,6 @@ def test_two_concurrent_suite_runs_over_xdist_share_the_rack(rack: tuple[Lab, La
         assert {v["outcome"] for v in verdicts} == {"pass"}
         assert {v["host"] for v in verdicts} <= {"host-1", "host-2"}
         assert "devicelab privacy verdicts" in (tmp_path / f"{name}.log").read_text()
-    for handset, spans in calls.items():
-        spans.sort()
-        for (_, end, first), (start, _, second) in itertools.pairwise(spans):
-            assert end <= start, f"{handset} ran a test of run {first} and of run {second} at once"
+    _never_twice(calls)
     assert acquired_places(client) == set()
     assert reservations(client) == []
