@@ -143,6 +143,25 @@ class Handset:
         raise BootTimeoutError(what + watch.describe(), serial=self.serial, step=step, reboots=watch.reboots,
                                drops=watch.drops)
 
+    def wait_until_steady(self, timeout: float | None = None, *, settle: float = 1.0,
+                          step: str = "wait until steady") -> None:
+        """Wait until the handset has stayed on adb for `settle` seconds in a row: a flaky cable has
+        stopped dropping. AdbTimeoutError naming handset and step after `timeout` (the boot timeout)."""
+        limit = timeout or self.timeouts.boot
+        end = time.monotonic() + limit
+        since: float | None = None
+        while (now := time.monotonic()) < end:
+            try:
+                online = self.adb.state() == DeviceState.DEVICE
+            except AdbError:
+                online = False
+            since = (since or now) if online else None
+            if since is not None and now - since >= settle:
+                return
+            time.sleep(BOOT_POLL)
+        raise AdbTimeoutError(f"not steadily on adb for {settle:g} s within {limit:.0f} s", serial=self.serial,
+                              step=step)
+
     def _boot_id(self, timeout: float) -> str:
         result = self.adb.shell(f"cat {BOOT_ID}", timeout=timeout)
         return result.stdout.strip() if result.ok else ""

@@ -15,9 +15,12 @@ T = TypeVar("T")
 
 
 def with_retries(step: str, work: Callable[[], T], *, attempts: int = 2, pause: float = 1.0,
-                 label: str = "", notes: list[str] | None = None) -> T:
+                 label: str = "", notes: list[str] | None = None,
+                 before_retry: Callable[[], object] | None = None) -> T:
     """Run `work`; on an InfrastructureError try again, `attempts` times in all, then re-raise the
-    last error. Each retry is logged and, when `notes` is given, noted for the report."""
+    last error. Each retry is logged and, when `notes` is given, noted for the report.
+    `before_retry` (bounded: it may raise) waits for the lab to be usable again, e.g. a handset
+    back on adb: a retry into a cable that is still dropping fails the same way."""
     for attempt in range(1, attempts + 1):
         try:
             return work()
@@ -29,4 +32,6 @@ def with_retries(step: str, work: Callable[[], T], *, attempts: int = 2, pause: 
             if notes is not None:
                 notes.append(message)
             time.sleep(pause)
+            if before_retry is not None:
+                before_retry()
     raise AssertionError("unreachable")  # pragma: no cover

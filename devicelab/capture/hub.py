@@ -37,7 +37,7 @@ def normalise(spec: str) -> str:
         raise CaptureError(f"bad proxy mode {spec!r}: {exc}") from None
 
 
-class _Dispatch:
+class Dispatcher:
     """Addon: each event goes to the addons of the capture whose mode the client connected to.
 
     An addon's exception is logged and does not keep the event from the next addon, as with
@@ -118,7 +118,7 @@ class ProxyHub:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._proxy: ProxyThread | None = None
-        self._dispatch = _Dispatch()
+        self._dispatch = Dispatcher()
         self._modes: list[str] = []
         self._shared: dict[str, Any] = {}
         self._ca: RunCA | None = None

@@ -79,8 +79,9 @@ def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Ti
         current = label
         return timeline.step(label, name)
 
-    def retry(what: str, work: Callable[[], T]) -> T:
-        return with_retries(what, work, attempts=INFRA_ATTEMPTS, label=handset.serial, notes=outcome.retries)
+    def retry(what: str, work: Callable[[], T], before: Callable[[], object] | None = None) -> T:
+        return with_retries(what, work, attempts=INFRA_ATTEMPTS, label=handset.serial, notes=outcome.retries,
+                            before_retry=before)
 
     capture: HandsetCapture | None = None
     try:
@@ -114,8 +115,8 @@ def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Ti
             capture.run_canary()
         with step("first boot"), reporter.status(f"{name}: first boot ({plan.choices.describe()})"):
             # a retry resumes where the wizard stands: the engine recognises the screen it is on
-            result = retry("first boot", lambda: first_boot(handset, plan.choices,
-                                                            evidence_dir=workdir / "first-boot"))
+            result = retry("first boot", lambda: first_boot(handset, plan.choices, evidence_dir=workdir / "first-boot"),
+                           before=lambda: handset.wait_until_steady(step="first boot"))
             outcome.consent = dict(result.consents)
         _screenshot(handset, outcome, workdir, "after-first-boot")
         for trigger in plan.triggers:

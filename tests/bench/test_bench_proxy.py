@@ -20,6 +20,7 @@ import pytest
 
 from devicelab.capture.ca import create_run_ca
 from devicelab.capture.canary import Canary
+from devicelab.capture.hub import Dispatcher, normalise
 from devicelab.capture.recorder import Recorder
 from devicelab.capture.records import EvidenceLog
 from devicelab.capture.routing import LabRouting
@@ -59,9 +60,17 @@ class LoadProcess:
 
 
 def _round(confdir: Path, extra: list[object], load: LoadProcess) -> float:
+    """Flows/s through one proxy; with `extra` addons, they run the way a capture runs them: behind
+    the hub's dispatcher, which hands each event to the chain of the capture it belongs to."""
     routing = LabRouting({"lab.test": ("127.0.0.1", load.upstream_port)})
-    opts = {"confdir": str(confdir), "mode": ["regular@127.0.0.1:0"], "connection_strategy": "lazy"}
-    proxy = ProxyThread([*extra, routing], opts, name="bench")
+    spec = "regular@127.0.0.1:0"
+    addons: list[object] = [routing]
+    if extra:
+        dispatch = Dispatcher()
+        dispatch.routes = {normalise(spec): (*extra, routing)}
+        addons = [dispatch]
+    opts = {"confdir": str(confdir), "mode": [spec], "connection_strategy": "lazy"}
+    proxy = ProxyThread(addons, opts, name="bench")
     addrs = proxy.start(15)
     try:
         return load.run(addrs[0])
