@@ -99,7 +99,7 @@ class Lab:
         if spec.kind == "labgrid":
             from devicelab.labgrid_allocator import LabgridAllocator  # an optional extra
 
-            allocator = LabgridAllocator(spec.coordinator, self.entries)
+            allocator = LabgridAllocator(spec.coordinator, self.entries, adb_servers=self.adb_servers)
             allocator.publish(spec.exporter)
             return allocator
         return LocalAllocator(self.name, self.entries)

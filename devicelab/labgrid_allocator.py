@@ -11,6 +11,7 @@ API: the CLI is labgrid's stable interface and keeps the coordinator's event loo
 
 from __future__ import annotations
 
+import ast
 import logging
 import os
 import re
@@ -18,17 +19,34 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from devicelab.errors import DevicelabError, LeaseTimeoutError
-from devicelab.inventory import HandsetEntry
+from devicelab.inventory import AdbServerSpec, HandsetEntry
 
 log = logging.getLogger(__name__)
 
 TAG_KEY = re.compile(r"^[a-z][a-z0-9_]+$")
 _ALLOCATION = re.compile(r"allocations:\s*\n\s*main:\s*(\S+)")
+_ACQUIRED = re.compile(r"^Acquired resource '[^']*' \((\S+)\):\n((?:  .*\n?)+)", re.MULTILINE)
+
+
+def acquired_resources(shown: str) -> dict[str, tuple[str, dict[str, Any]]]:
+    """From `labgrid-client show` of a locked place: resource name -> (exporter, params)."""
+    found: dict[str, tuple[str, dict[str, Any]]] = {}
+    for path, block in _ACQUIRED.findall(shown):
+        parts = path.split("/")  # exporter/group/class/name
+        exporter, name = parts[0], parts[-1]
+        try:
+            data = ast.literal_eval(block.strip())
+        except (ValueError, SyntaxError):
+            continue
+        if isinstance(data, dict):
+            found[name] = (exporter, dict(data.get("params") or {}))
+    return found
 
 
 class LabgridError(DevicelabError):
@@ -89,6 +107,8 @@ class LabgridLease:
     place: str
     locked: bool = True
     released: bool = False
+    #: the exporter (USB host) whose resources the place locked
+    host: str = ""
 
     def release(self) -> None:
         """Unlock the place and cancel the reservation; both are tried, failures are logged, not raised."""
@@ -112,9 +132,12 @@ class LabgridLease:
 class LabgridAllocator:
     """Leases the handsets of one inventory through a labgrid coordinator shared by every run."""
 
-    def __init__(self, coordinator: str, entries: Sequence[HandsetEntry], *, client: LabgridClient | None = None):
+    def __init__(self, coordinator: str, entries: Sequence[HandsetEntry], *, client: LabgridClient | None = None,
+                 adb_servers: Mapping[str, AdbServerSpec] | None = None):
         self.client = client or LabgridClient(coordinator)
         self.entries = {e.id: e for e in entries}
+        #: the inventory's adb servers: a place's `adb` resource must name the same one
+        self.adb_servers = dict(adb_servers or {})
 
     def publish(self, exporter: str | None = None) -> None:
         """Create a place per handset (if missing) and set its tags; safe to repeat.
@@ -155,10 +178,27 @@ class LabgridAllocator:
             self.client.run("acquire", place=f"+{token}", token=token)
             if holder:
                 self.client.run("set-comment", holder, place=f"+{token}", token=token)
+            self._check_place(lease, self.client.run("show", place=f"+{token}", token=token))
         except BaseException:
             lease.release()
             raise
         return lease
+
+    def _check_place(self, lease: LabgridLease, shown: str) -> None:
+        """The locked place's resources say where the handset is plugged in: its USB host, and the
+        adb server there, which must be the one the inventory gives the handset."""
+        resources = acquired_resources(shown)
+        hosts = {exporter for exporter, _ in resources.values()}
+        lease.host = next(iter(hosts)) if len(hosts) == 1 else ""
+        adb = resources.get("adb")
+        spec = self.adb_servers.get(lease.entry.adb.server)
+        if adb is None or spec is None:
+            return
+        published = (str(adb[1].get("address")), int(adb[1].get("port", 0)))
+        if published != (spec.host, spec.port):
+            raise LabgridError(f"labgrid place {lease.place} says {lease.entry.id}'s adb server is "
+                               f"{published[0]}:{published[1]} (exporter {adb[0]}); the inventory says "
+                               f"{spec.host}:{spec.port} ({lease.entry.adb.server})")
 
     def _wait(self, token: str, end: float, filters: dict[str, str]) -> str:
         try:

@@ -6,6 +6,7 @@ import yaml
 from click.testing import CliRunner
 
 from devicelab.inventory import LAB_DIR
+from devicelab.labgrid_allocator import acquired_resources
 from devicelab.labgrid_export import exporter_config_command
 
 RACK = str(LAB_DIR / "example-rack.yaml")
@@ -36,3 +37,30 @@ def test_a_provider_lab_says_why_it_cannot_be_exported_offline() -> None:
     result = CliRunner().invoke(exporter_config_command, ["--lab", "virtual"])
     assert result.exit_code == 3
     assert "known once it runs" in result.output
+
+
+SHOWN = """Place 'virtual-1':
+  tags: host=host-1, model=B2N
+  acquired resources:
+    host-1/virtual-1/NetworkService/adb
+Acquired resource 'adb' (host-1/virtual-1/NetworkService/adb):
+  {'acquired': 'virtual-1',
+   'avail': True,
+   'cls': 'NetworkService',
+   'params': {'address': '127.0.0.1',
+              'extra': {'proxy': 'localhost', 'proxy_required': False},
+              'port': 59231,
+              'username': 'adb'}}
+Acquired resource 'fastboot' (host-1/virtual-1/RemoteAndroidNetFastboot/fastboot):
+  {'acquired': 'virtual-1',
+   'cls': 'RemoteAndroidNetFastboot',
+   'params': {'address': '127.0.0.1', 'port': 38337, 'protocol': 'tcp'}}
+"""
+
+
+def test_a_locked_place_says_its_usb_host_and_adb_server() -> None:
+    found = acquired_resources(SHOWN)
+    assert found["adb"] == ("host-1", {"address": "127.0.0.1", "port": 59231, "username": "adb",
+                                       "extra": {"proxy": "localhost", "proxy_required": False}})
+    assert found["fastboot"][1]["port"] == 38337
+    assert acquired_resources("Place 'x':\n  tags: \n") == {}

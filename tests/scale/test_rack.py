@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
+from devicelab.inventory import AdbServerSpec
 from devicelab.lab import Lab
-from devicelab.labgrid_allocator import LabgridClient, LabgridError, client_executable
+from devicelab.labgrid_allocator import LabgridAllocator, LabgridClient, LabgridError, client_executable
 from devicelab.labgrid_export import exporter_configs
 from devicelab.reports.verdict_json import read_run
 from devicelab.session_report import VERDICTS_FILE
@@ -89,6 +90,25 @@ def test_the_virtual_rack_has_two_usb_hosts_each_with_its_own_adb_server(rack: t
     assert "host-2/virtual-3/NetworkService" in resources
     shown = client.run("show", place="virtual-2")
     assert "host-2/virtual-2/*" in shown  # the place matches its host's resources
+
+
+def test_a_lease_learns_the_usb_host_from_its_place_and_checks_the_adb_server(
+        rack: tuple[Lab, LabgridClient, Path]) -> None:
+    lab, client, _ = rack
+    assert isinstance(lab.allocator, LabgridAllocator)
+    lease = lab.allocator.acquire({"host": "host-2"}, timeout=20)
+    try:
+        assert lease.host == "host-2"  # what the place's locked resources say
+        assert lease.entry.usb_host == "host-2"
+    finally:
+        lease.release()
+    # an inventory that puts host-2's handsets on another adb server than its exporter publishes
+    wrong = LabgridAllocator(client.coordinator, lab.entries, client=client,
+                             adb_servers={**lab.adb_servers, "host-2": AdbServerSpec(port=1)})
+    with pytest.raises(LabgridError, match=r"the inventory says 127\.0\.0\.1:1 \(host-2\)"):
+        wrong.acquire({"host": "host-2"}, timeout=20)
+    assert acquired_places(client) == set()
+    assert reservations(client) == []
 
 
 def _together(runs: dict[str, list[str]], folder: Path, timeout: float = 300) -> dict[str, int]:
