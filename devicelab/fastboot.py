@@ -7,7 +7,9 @@ treats `FAILED (remote: ...)` as a failure whatever the exit code says.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -49,33 +51,52 @@ class Fastboot:
     def __repr__(self) -> str:
         return f"Fastboot({self.address})"
 
-    def run(self, *args: str, timeout: float, step: str = "") -> FastbootResult:
-        """Run `fastboot -s ADDRESS ARGS`, streaming lines to the log; raise on any failure."""
+    def run(self, *args: str, timeout: float, step: str = "", stall: float | None = None) -> FastbootResult:
+        """Run `fastboot -s ADDRESS ARGS`, streaming lines to the log; raise on any failure.
+
+        `stall`: give up when fastboot prints nothing for that long. fastboot 29 never gives up on a
+        link that dropped mid-session (over TCP it spins on the closed socket), so a long flash
+        would otherwise wait out its whole `timeout` before a retry."""
         argv = [fastboot_binary(), "-s", self.address, *args]
         step = step or f"fastboot {' '.join(args)}"
         start = time.monotonic()
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         lines: list[str] = []
+        progress = [start]  # when fastboot last printed anything (a partial line counts)
 
         def pump() -> None:
             assert proc.stdout is not None
+            pending = b""
             with proc.stdout:
-                for raw in proc.stdout:
-                    line = raw.decode(errors="replace").rstrip("\r\n")
-                    lines.append(line)
-                    log.info("[%s] %s", self.label, line)
+                while chunk := os.read(proc.stdout.fileno(), 65536):  # partial lines count as progress
+                    progress[0] = time.monotonic()
+                    *complete, pending = (pending + chunk).split(b"\n")
+                    for raw in complete:
+                        line = raw.decode(errors="replace").rstrip("\r")
+                        lines.append(line)
+                        log.info("[%s] %s", self.label, line)
+            if pending:
+                lines.append(pending.decode(errors="replace").rstrip("\r"))
 
         reader = threading.Thread(target=pump, daemon=True)
         reader.start()
-        try:
-            code = proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-            reader.join(1)
-            raise FastbootTimeoutError(f"no answer after {timeout:.0f} s (is the handset in fastboot mode?)",
-                                       serial=self.label, step=step, command=argv,
-                                       stderr="\n".join(lines)) from None
+        end = start + timeout
+        code: int | None = None
+        while code is None:
+            reader.join(0.2)  # returns as soon as fastboot closes its output: no polling delay
+            now = time.monotonic()
+            if not reader.is_alive():
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    code = proc.wait(max(0.1, end - now))
+            stalled = stall is not None and now - progress[0] > stall
+            if code is None and (now > end or stalled):
+                proc.kill()
+                proc.wait(5)
+                reader.join(1)
+                why = (f"no progress for {stall:g} s after {lines[-1].strip()!r} (the link to the handset dropped?)"
+                       if stalled and lines else f"no answer after {timeout:.0f} s (is the handset in fastboot mode?)")
+                raise FastbootTimeoutError(why, serial=self.label, step=step, command=argv,
+                                           stderr="\n".join(lines))
         reader.join(5)
         output = "\n".join(lines)
         failed = FAILED.search(output)
@@ -104,10 +125,11 @@ class Fastboot:
                 values[name.strip()] = value.strip()
         return values
 
-    def update(self, image_zip: Path, *, wipe: bool = False, timeout: float = 600.0) -> FastbootResult:
+    def update(self, image_zip: Path, *, wipe: bool = False, timeout: float = 600.0,
+               stall: float | None = None) -> FastbootResult:
         """`fastboot update`: checks android-info.txt, flashes every image, reboots."""
         args = ["-w", "update", str(image_zip)] if wipe else ["update", str(image_zip)]
-        return self.run(*args, timeout=timeout, step=f"update {image_zip.name}")
+        return self.run(*args, timeout=timeout, step=f"update {image_zip.name}", stall=stall)
 
     def flash(self, partition: str, image: Path, *, timeout: float = 600.0) -> FastbootResult:
         return self.run("flash", partition, str(image), timeout=timeout, step=f"flash {partition}")

@@ -189,7 +189,8 @@ class Handset:
         step = f"flash {build.name}"
         self.reboot_bootloader()
         try:
-            self.fastboot.update(zip_path, wipe=wipe, timeout=self.timeouts.flash)
+            # a flash that prints nothing for a fastboot timeout has lost its link: retry sooner than `flash`
+            self.fastboot.update(zip_path, wipe=wipe, timeout=self.timeouts.flash, stall=self.timeouts.fastboot)
         except FastbootError:
             log.error("[%s] %s failed", self.serial, step)
             raise

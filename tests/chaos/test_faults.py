@@ -17,7 +17,7 @@ from devicelab.virtual.chaos import PLAN, main, run_once, summarise, table
 from devicelab.virtual.control import handle_request
 
 WINDOW = 90.0
-SLOW = {"fastboot_drop", "boot_hang", "boot_loop"}  # they wait out a flash or boot timeout
+SLOW = {"boot_hang", "boot_loop"}  # they wait out a boot timeout
 
 
 def _request(payload: dict[str, Any]) -> dict[str, Any]:
