@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from devicelab.builds import FIXTURES
 from devicelab.capture.config import ProxySpec
 from devicelab.data import Frozen, load
 from devicelab.errors import ConfigError
+
+if TYPE_CHECKING:
+    from devicelab.identity import Identity
 
 LAB_DIR = FIXTURES / "lab"
 DEFAULT_LAB = LAB_DIR / "virtual.yaml"
@@ -58,6 +61,21 @@ class HandsetEntry(Frozen):
         fields = {"model": self.model, "sku": self.sku, "region": self.region, "sim": self.sim or "none",
                   "id": self.id, "serialno": self.serialno}
         return all(str(fields.get(key, self.tags.get(key))) == str(value) for key, value in wanted.items())
+
+    def known_identity(self) -> Identity:
+        """The identifiers the lab knows for this handset, as far as they are well formed (for redaction)."""
+        from devicelab.identity import Identity
+
+        values = {"serial": (self.serialno, *((self.known.serial,) if self.known.serial else ())),
+                  "imei": self.known.imei, "wifi_mac": (self.known.wifi_mac,) if self.known.wifi_mac else (),
+                  "bt_mac": (self.known.bt_mac,) if self.known.bt_mac else ()}
+        fields = {}
+        for kind, found in values.items():
+            try:  # one malformed value must not cost the others their redaction
+                fields[kind] = getattr(Identity.model_validate({kind: found}), kind)
+            except ValidationError:
+                continue
+        return Identity(**fields)
 
     @property
     def usb_host(self) -> str:

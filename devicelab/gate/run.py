@@ -17,6 +17,7 @@ from devicelab.gate.handset_run import HandsetOutcome, HandsetPlan, choices_for,
 from devicelab.gate.options import GateOptions, load_builds, policy_for
 from devicelab.gate.timeline import Timeline
 from devicelab.handset import Handset
+from devicelab.identity import Identity
 from devicelab.lab import HeldHandset, Lab
 from devicelab.progress import Reporter
 from devicelab.reports.collect import FindingContext, handset_result
@@ -74,7 +75,8 @@ def run_gate(options: GateOptions, reporter: Reporter | None = None) -> Written:
             lab.stop()
     try:
         return _write(options, run_id, started, build, from_build, policy.name, policy_path, outcomes, errors,
-                      timeline, baseline, {h.handset.entry.id: h for h in held})
+                      timeline, baseline, {h.handset.entry.id: h for h in held},
+                      [e.known_identity() for e in lab.entries])
     finally:
         shutil.rmtree(workroot, ignore_errors=True)
 
@@ -99,8 +101,11 @@ def _run_all(handsets: list[Handset], plan: HandsetPlan, workroot: Path, timelin
 
 def _write(options: GateOptions, run_id: str, started: datetime, build: Build, from_build: Build | None,
            policy_name: str, policy_path: Path, outcomes: list[HandsetOutcome], errors: list[InfraError],
-           timeline: Timeline, baseline: RunRecord | None, held: dict[str, HeldHandset]) -> Written:
-    identities = [o.identity for o in outcomes if o.identity is not None]
+           timeline: Timeline, baseline: RunRecord | None, held: dict[str, HeldHandset],
+           lab_identities: list[Identity]) -> Written:
+    # what the handsets reported, and what the lab knows of every handset: an error from before a
+    # handset was read (a lease that timed out names the lab's handsets) is redacted as well
+    identities = [o.identity for o in outcomes if o.identity is not None] + lab_identities
     redactor = Redactor(identities)
     bundle = EvidenceBundle(options.out)
     results: list[HandsetResult] = []

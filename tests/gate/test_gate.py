@@ -122,6 +122,28 @@ def test_a_handset_that_is_not_there_is_an_infrastructure_error(tmp_path: Path) 
     assert verdict["infra_errors"], output
 
 
+def test_more_handsets_than_the_lab_has_is_an_error_that_names_no_serial(tmp_path: Path) -> None:
+    lab = tmp_path / "pair.yaml"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    lab.write_text(
+        f"name: pair\nadb_servers:\n  local: {{port: {port}, managed: true}}\nhandsets:\n"
+        "  - {id: rack-1, serialno: B2NGAA8831702707, adb: {serial: emulator-9}, fastboot: 'tcp:127.0.0.1:9', "
+        "model: B2N}\n"
+        "  - {id: rack-2, serialno: B2NGAE8820500123, adb: {serial: emulator-11}, fastboot: 'tcp:127.0.0.1:11', "
+        "model: B2N, known: {wifi_mac: 'aa:bb:cc:00:11:22'}}\n")
+    code, verdict, output = gate(tmp_path / "out", "--build", "nokia7plus-00WW_3_22C_SP05", "--lab", str(lab),
+                                 "--handsets", "3")
+    assert code == 3, output
+    assert "3 handsets wanted, but lab 'pair' has only 2" in verdict["infra_errors"][0]["message"]
+    for path in (tmp_path / "out").rglob("*"):  # the error lists the lab's handsets: never their serials
+        if path.is_file() and path.suffix in (".json", ".html", ".xml", ".txt"):
+            text = path.read_text(errors="replace")
+            assert "B2NGAA8831702707" not in text, path
+            assert "B2NGAE8820500123" not in text, path
+
+
 @pytest.mark.parametrize("bad", [["--build", "nokia9-nope"], ["--build", "nokia7plus-00WW_3_22C", "--sim", "nope"]])
 def test_bad_input_is_one_message_and_exit_3(tmp_path: Path, bad: list[str]) -> None:
     code, _verdict, output = gate(tmp_path / "bad", *bad)
