@@ -107,28 +107,29 @@ def test_what_the_capture_cannot_see_is_inconclusive_never_pass(tmp_path: Path) 
     assert any(g["kind"] == "unproxied_connection" and g["host"] == "xtrapath1.izatcloud.net" for g in gaps), gaps
 
 
-def test_a_handset_that_is_not_there_is_an_infrastructure_error(tmp_path: Path) -> None:
-    lab = tmp_path / "ghost.yaml"
+def _static_lab(path: Path, handsets: str, extra: str = "") -> Path:
+    """A lab file listing `handsets` (YAML list items) on a private adb server the run starts."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    lab.write_text(
-        f"name: ghost-lab\nadb_servers:\n  local: {{port: {port}, managed: true}}\nhandsets:\n"
-        "  - {id: ghost, serialno: B2NGHOST, adb: {serial: emulator-9}, fastboot: 'tcp:127.0.0.1:9', model: B2N}\n"
-        "timeouts: {boot: 3, shell: 3, fastboot: 3, reboot_drop: 3, lease: 5}\n"
-    )
+    path.write_text(f"name: {path.stem}\nadb_servers:\n  local: {{port: {port}, managed: true}}\nhandsets:\n"
+                    f"{handsets}{extra}")
+    return path
+
+
+def test_a_handset_that_is_not_there_is_an_infrastructure_error(tmp_path: Path) -> None:
+    lab = _static_lab(
+        tmp_path / "ghost-lab.yaml",
+        "  - {id: ghost, serialno: B2NGHOST, adb: {serial: emulator-9}, fastboot: 'tcp:127.0.0.1:9', model: B2N}\n",
+        "timeouts: {boot: 3, shell: 3, fastboot: 3, reboot_drop: 3, lease: 5}\n")
     code, verdict, output = gate(tmp_path / "ghost", "--build", "nokia7plus-00WW_3_22C_SP05", "--lab", str(lab))
     assert code == 3, output
     assert verdict["infra_errors"], output
 
 
 def test_more_handsets_than_the_lab_has_is_an_error_that_names_no_serial(tmp_path: Path) -> None:
-    lab = tmp_path / "pair.yaml"
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    lab.write_text(
-        f"name: pair\nadb_servers:\n  local: {{port: {port}, managed: true}}\nhandsets:\n"
+    lab = _static_lab(
+        tmp_path / "pair.yaml",
         "  - {id: rack-1, serialno: B2NGAA8831702707, adb: {serial: emulator-9}, fastboot: 'tcp:127.0.0.1:9', "
         "model: B2N}\n"
         "  - {id: rack-2, serialno: B2NGAE8820500123, adb: {serial: emulator-11}, fastboot: 'tcp:127.0.0.1:11', "
