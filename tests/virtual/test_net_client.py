@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -37,16 +39,24 @@ def client(handset: VirtualHandset, caller: Caller = CHROME, **kwargs: Any) -> D
     return handset.network.client(handset.system, caller, **kwargs)
 
 
-async def world(sim: str | None = "telenor-no") -> tuple[VirtualInternet, VirtualHandset]:
+@contextlib.asynccontextmanager
+async def world(scale: float = 60) -> AsyncIterator[tuple[VirtualInternet, VirtualHandset]]:
+    """The virtual internet and one booted handset with a Telenor SIM; both stopped afterwards."""
     internet = VirtualInternet()
     await internet.start()
-    return internet, await boot(internet, quiet("nokia7plus-00WW_3_22C"), sim=sim, scale=60)
+    try:
+        handset = await boot(internet, quiet("nokia7plus-00WW_3_22C"), sim="telenor-no", scale=scale)
+        try:
+            yield internet, handset
+        finally:
+            await handset.power_off()
+    finally:
+        await internet.stop()
 
 
 def test_direct_requests_reach_the_responders_and_are_in_the_socket_table() -> None:
     async def scenario() -> None:
-        internet, handset = await world()
-        try:
+        async with world() as (internet, handset):
             plain = await client(handset).fetch(Request("GET", "http://connectivitycheck.gstatic.com/generate_204"))
             secure = await client(handset).fetch(Request("GET", "https://www.google.com/generate_204"))
             assert (plain.status, secure.status) == (204, 204)
@@ -65,17 +75,13 @@ def test_direct_requests_reach_the_responders_and_are_in_the_socket_table() -> N
             table = handset.system.fs.read("/proc/net/tcp6").decode()
             assert f"{first.peer[1]:04X}" in table
             assert " 10080 " in table
-        finally:
-            await handset.power_off()
-            await internet.stop()
 
     run(scenario)
 
 
 def test_the_virtual_root_is_a_system_ca_from_the_first_boot() -> None:
     async def scenario() -> None:
-        internet, handset = await world()
-        try:
+        async with world() as (internet, handset):
             assert handset.system is not None
             path = f"{trust.SYSTEM_STORE}/{internet.root_ca_store_name()}"
             assert handset.system.fs.exists(path)
@@ -83,17 +89,13 @@ def test_the_virtual_root_is_a_system_ca_from_the_first_boot() -> None:
             assert internet.root_ca_pem_path().read_bytes() == internet.root_ca_pem()
             assert "zzhc.vnet.cn" in internet.upstream_hosts()
             assert "42.99.2.15" in internet.upstream_hosts()
-        finally:
-            await handset.power_off()
-            await internet.stop()
 
     run(scenario)
 
 
 def test_unknown_names_are_nxdomain_and_offline_handsets_resolve_nothing() -> None:
     async def scenario() -> None:
-        internet, handset = await world()
-        try:
+        async with world() as (internet, handset):
             with pytest.raises(NetError) as info:
                 await client(handset).fetch(Request("GET", "https://www.nrk.no/"))
             assert info.value.java == "java.net.UnknownHostException"
@@ -101,18 +103,13 @@ def test_unknown_names_are_nxdomain_and_offline_handsets_resolve_nothing() -> No
             handset.insert_sim(None)  # no SIM and no Wi-Fi: no network at all
             with pytest.raises(NetError, match="Unable to resolve host"):
                 await client(handset).fetch(Request("GET", "http://connectivitycheck.gstatic.com/generate_204"))
-        finally:
-            await handset.power_off()
-            await internet.stop()
 
     run(scenario)
 
 
 def test_proxy_setting_is_honoured_absolute_form_for_http_and_connect_for_https(tmp_path: Path) -> None:
     async def scenario() -> None:
-        internet, handset = await world()
-        proxy = await RecordingProxy(internet, tmp_path).start()
-        try:
+        async with world() as (internet, handset), RecordingProxy(internet, tmp_path) as proxy:
             assert handset.system is not None
             handset.system.settings("global")["http_proxy"] = proxy.setting
             http = await client(handset).fetch(Request("GET", "http://connectivitycheck.gstatic.com/generate_204"))
@@ -125,19 +122,13 @@ def test_proxy_setting_is_honoured_absolute_form_for_http_and_connect_for_https(
             handset.system.settings("global")["http_proxy"] = ":0"  # cleared: direct again
             await client(handset).fetch(Request("GET", "http://connectivitycheck.gstatic.com/generate_204"))
             assert len(proxy.seen) == 2
-        finally:
-            await proxy.stop()
-            await handset.power_off()
-            await internet.stop()
 
     run(scenario)
 
 
 def test_interception_needs_the_ca_in_the_system_store(tmp_path: Path) -> None:
     async def scenario() -> None:
-        internet, handset = await world()
-        proxy = await RecordingProxy(internet, tmp_path, mitm=True).start()
-        try:
+        async with world() as (internet, handset), RecordingProxy(internet, tmp_path, mitm=True) as proxy:
             system = handset.system
             assert system is not None
             system.settings("global")["http_proxy"] = proxy.setting
@@ -156,19 +147,13 @@ def test_interception_needs_the_ca_in_the_system_store(tmp_path: Path) -> None:
             response = await client(handset).fetch(Request("GET", "https://www.google.com/generate_204"))
             assert response.status == 204
             assert [(s.method, s.target, s.tls) for s in proxy.seen if s.tls] == [("GET", "/generate_204", True)]
-        finally:
-            await proxy.stop()
-            await handset.power_off()
-            await internet.stop()
 
     run(scenario)
 
 
 def test_a_pinning_app_refuses_the_interceptor_inside_the_handshake(tmp_path: Path) -> None:
     async def scenario() -> None:
-        internet, handset = await world()
-        proxy = await RecordingProxy(internet, tmp_path, mitm=True).start()
-        try:
+        async with world() as (internet, handset), RecordingProxy(internet, tmp_path, mitm=True) as proxy:
             system = handset.system
             assert system is not None
             pins = frozenset({internet.spki_pin("push.hmdglobal.com")})
@@ -187,19 +172,13 @@ def test_a_pinning_app_refuses_the_interceptor_inside_the_handshake(tmp_path: Pa
             await eventually(lambda: bool(proxy.tls_failures), 5)  # the proxy's handshake never completes
             assert proxy.tls_failures[0].startswith("push.hmdglobal.com")
             assert len(internet.requests_to("push.hmdglobal.com")) == 1  # the direct one
-        finally:
-            await proxy.stop()
-            await handset.power_off()
-            await internet.stop()
 
     run(scenario)
 
 
 def test_a_component_that_ignores_the_proxy_goes_direct(tmp_path: Path) -> None:
     async def scenario() -> None:
-        internet, handset = await world()
-        proxy = await RecordingProxy(internet, tmp_path).start()
-        try:
+        async with world() as (internet, handset), RecordingProxy(internet, tmp_path) as proxy:
             assert handset.system is not None
             handset.system.settings("global")["http_proxy"] = proxy.setting
             daemon = Caller("xtra-daemon", 1021, java=False)
@@ -214,37 +193,26 @@ def test_a_component_that_ignores_the_proxy_goes_direct(tmp_path: Path) -> None:
             shown = (display_address("xtrapath1.izatcloud.net"), 80)
             assert (row.proto, row.uid, row.remote) == ("tcp", 1021, shown)
             assert internet.upstream_names()[shown[0]] == "xtrapath1.izatcloud.net"
-        finally:
-            await proxy.stop()
-            await handset.power_off()
-            await internet.stop()
 
     run(scenario)
 
 
 def test_a_proxy_off_this_machine_is_unreachable() -> None:
     async def scenario() -> None:
-        internet, handset = await world()
-        try:
+        async with world() as (internet, handset):
             assert handset.system is not None
             handset.system.settings("global")["http_proxy"] = "192.0.2.10:8080"
             with pytest.raises(NetError, match="ENETUNREACH"):
                 await client(handset).fetch(Request("GET", "http://connectivitycheck.gstatic.com/generate_204"))
             assert handset.system.sockets == []
             assert internet.requests == type(internet.requests)()
-        finally:
-            await handset.power_off()
-            await internet.stop()
 
     run(scenario)
 
 
 def test_idle_connections_close_into_time_wait_without_an_owner() -> None:
     async def scenario() -> None:
-        internet = VirtualInternet()
-        await internet.start()
-        handset = await boot(internet, quiet("nokia7plus-00WW_3_22C"), sim="telenor-no", scale=3000)
-        try:
+        async with world(scale=3000) as (_internet, handset):
             assert handset.system is not None
             await client(handset).fetch(Request("GET", "http://connectivitycheck.gstatic.com/generate_204"))
             assert [s.state for s in handset.system.sockets] == ["ESTABLISHED"]
@@ -253,8 +221,5 @@ def test_idle_connections_close_into_time_wait_without_an_owner() -> None:
             (row,) = system.sockets
             assert (row.uid, row.inode) == (0, 0)  # as the kernel shows a TIME_WAIT socket
             await eventually(lambda: system.sockets == [], 5)  # gone 60 s later
-        finally:
-            await handset.power_off()
-            await internet.stop()
 
     run(scenario)
