@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from devicelab.adb import AdbDevice, DeviceState, ShellResult
+from devicelab.adb import BOOT_ID, AdbDevice, DeviceState, ShellResult
 from devicelab.builds import Build
 from devicelab.errors import AdbError, AdbTimeoutError, BootTimeoutError, FastbootError, HandsetError
 from devicelab.fastboot import Fastboot
@@ -23,8 +23,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: a new value on every boot of a Linux kernel: tells a reboot from a dropped cable
-BOOT_ID = "/proc/sys/kernel/random/boot_id"
 BOOT_POLL = 0.1
 
 
@@ -131,7 +129,7 @@ class Handset:
             try:
                 call = min(5.0, max(end - time.monotonic(), 0.5))
                 if fresh:
-                    watch.saw(self._boot_id(call))
+                    watch.saw(self.boot_id(call, check=False))
                     fresh = False
                 if self.adb.getprop("sys.boot_completed", timeout=call) == "1":
                     return time.monotonic() - start
@@ -162,8 +160,9 @@ class Handset:
         raise AdbTimeoutError(f"not steadily on adb for {settle:g} s within {limit:.0f} s", serial=self.serial,
                               step=step)
 
-    def _boot_id(self, timeout: float) -> str:
-        result = self.adb.shell(f"cat {BOOT_ID}", timeout=timeout)
+    def boot_id(self, timeout: float | None = None, *, check: bool = True) -> str:
+        """This boot's id, new on every boot; "" when it cannot be read and `check` is off."""
+        result = self.shell(f"cat {BOOT_ID}", timeout=timeout, check=check)
         return result.stdout.strip() if result.ok else ""
 
     def reboot(self) -> float:

@@ -128,14 +128,8 @@ class Lab:
     def lease(self, wanted: dict[str, str] | None = None, *, timeout: float | None = None,
               holder: str = "") -> Iterator[Handset]:
         """Lease a handset matching `wanted` tags; released on every exit path."""
-        if self.allocator is None:
-            raise RuntimeError("the lab is not started")
-        lease: Lease = self.allocator.acquire(wanted or {}, timeout=self.inventory.timeouts.lease
-                                              if timeout is None else timeout, holder=holder)
-        try:
-            yield self.handset(lease.entry)
-        finally:
-            lease.release()
+        with self.lease_many(1, wanted, timeout=timeout, holder=holder) as (held,):
+            yield held.handset
 
     @contextlib.contextmanager
     def lease_many(self, count: int, wanted: dict[str, str] | None = None, *, timeout: float | None = None,

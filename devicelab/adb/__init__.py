@@ -6,7 +6,7 @@ transfers, reboots that wait for the handset to really go and come back, and typ
 """
 
 from devicelab.adb.client import AdbClient, DeviceState
-from devicelab.adb.device import AdbDevice, ShellResult
+from devicelab.adb.device import BOOT_ID, AdbDevice, ShellResult
 from devicelab.adb.server import AdbServer
 
-__all__ = ["AdbClient", "AdbDevice", "AdbServer", "DeviceState", "ShellResult"]
+__all__ = ["BOOT_ID", "AdbClient", "AdbDevice", "AdbServer", "DeviceState", "ShellResult"]

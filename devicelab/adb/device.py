@@ -21,6 +21,9 @@ from devicelab.errors import AdbError, AdbTimeoutError
 
 log = logging.getLogger(__name__)
 
+#: a new value on every boot of a Linux kernel: tells a reboot from a dropped cable
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
+
 RebootTarget = Literal["system", "bootloader", "recovery"]
 
 

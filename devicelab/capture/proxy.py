@@ -26,7 +26,7 @@ from devicelab.capture.canary import Canary
 from devicelab.capture.config import CaptureConfig
 from devicelab.capture.evidence import EvidenceRead, load_records, read_evidence
 from devicelab.capture.har import write_har
-from devicelab.capture.hub import HUB
+from devicelab.capture.hub import HUB, Attached
 from devicelab.capture.recorder import AppResolver, Recorder
 from devicelab.capture.records import EvidenceLog, Record
 from devicelab.capture.routing import LabRouting
@@ -101,7 +101,7 @@ class Capture:
         log.info("capture listening on %s:%d (%s)", *self._address, config.mode)
         return self
 
-    def _attach(self, addons: list[object]) -> Any:
+    def _attach(self, addons: list[object]) -> Attached:
         """Join the process's proxy on a port of our own (free now; a lost race is tried again)."""
         config = self.config
         shared: dict[str, Any] = {"connection_strategy": config.connection_strategy, "onboarding": False}

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from devicelab.adb import ShellResult
+from devicelab.adb import BOOT_ID, ShellResult
 from devicelab.capture.coverage import PROC_NET_FILES, ProxyView, Socket, parse_packages, parse_proc_net, uid_name
 from devicelab.capture.records import Record
 from devicelab.errors import DevicelabError
@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 
 #: a blind stretch (failed samples) longer than this many intervals is a coverage gap
 GAP_INTERVALS = 4
-BOOT_ID = "/proc/sys/kernel/random/boot_id"
 
 
 class Shell(Protocol):

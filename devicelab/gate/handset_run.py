@@ -164,12 +164,8 @@ def _trigger(handset: Handset, trigger: str, plan: HandsetPlan) -> None:
         handset.flash(plan.build, wipe=False)
 
 
-def _boot_id(handset: Handset) -> str:
-    return handset.shell("cat /proc/sys/kernel/random/boot_id", check=True).stdout.strip()
-
-
 def _observe(handset: Handset, window: float, reporter: Reporter, name: str) -> float:
-    boot = _boot_id(handset)
+    boot = handset.boot_id()
     host_start, device_start = time.monotonic(), activation.device_time(handset)
     rate = activation.measure_clock_rate(handset)
     done = 0.0
@@ -178,7 +174,7 @@ def _observe(handset: Handset, window: float, reporter: Reporter, name: str) -> 
             part = min(WINDOW_SLICE, window - done)
             done += activation.observe(handset, part, rate=rate).device_seconds
             bar.advance_to(done)
-    if _boot_id(handset) != boot:
+    if handset.boot_id() != boot:
         # traffic while it was down, and the boot's own, was never part of the plan: the window does not count
         raise InfrastructureError("the handset rebooted during the observation window", serial=handset.serial,
                                   step="observe")
