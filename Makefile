@@ -11,9 +11,13 @@ lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/mypy
 
+LEAK := the 2019 China Telecom self-registration client sends IMEI, IMSI, ICCID, cell ID and Wi-Fi MAC to zzhc.vnet.cn
+
 test: lint
 	# the suites run the build a release would ship; the harness tests ignore --build
 	$(PY) -m pytest -q -n 2 -p xdist --build nokia7plus-00WW_3_22C_SP05
+	# ...and the build that leaked in 2019: every privacy suite must fail on it (strict expected failures)
+	$(PY) -m pytest -q -n 2 -p xdist suites --build nokia7plus-00WW_3_22C --expect-leak "$(LEAK)"
 
 demo: setup
 	$(PY) -m devicelab demo

@@ -1,3 +1,3 @@
-from devicelab.cli import main
+from devicelab.cli.main import main
 
 main()

@@ -17,9 +17,7 @@ from collections.abc import Callable
 
 import pytest
 
-from devicelab.builds import Build, load_build
-from devicelab.flows import Choices, Consent, first_boot
-from devicelab.handset import Handset
+from devicelab.testing import Build, Choices, Consent, Handset, first_boot, load_build
 
 SHIPPED_BUILDS = [
     "nokia7plus-00WW_3_22C",  # global, with the China Telecom activation client shipped by mistake

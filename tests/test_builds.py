@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from devicelab.builds import available_builds, load_build, load_build_file
 from devicelab.errors import ConfigError
-from devicelab.sims import available_sims, load_sim
+from devicelab.model.builds import available_builds, load_build, load_build_file
+from devicelab.model.sims import available_sims, load_sim
 
 CASE_BUILDS = ["nokia7plus-00WW_3_22C", "nokia7plus-00WW_3_22C_SP05", "nokia7plus-00CN_3_340"]
 

@@ -5,8 +5,8 @@ import pytest
 from devicelab.adb import DeviceState
 from devicelab.errors import AdbError, AdbTimeoutError, HandsetError
 from devicelab.handset import Handset
-from devicelab.inventory import AdbAddress, HandsetEntry, Timeouts
-from devicelab.retry import with_retries
+from devicelab.lab.retry import with_retries
+from devicelab.model.inventory import AdbAddress, HandsetEntry, Timeouts
 
 
 def test_an_infrastructure_failure_is_tried_again_and_noted() -> None:

@@ -186,24 +186,6 @@ class AdbDevice:
         gone = {DeviceState.GONE, DeviceState.OFFLINE}
         self.client.wait_for_state(self.adb_serial, gone, timeout, label=self.label, step=step, poll=0.02)
 
-    def wait_for_boot_completed(self, timeout: float, step: str = "wait-for-boot") -> float:
-        """Wait until `sys.boot_completed` is 1; returns the seconds it took."""
-        start = time.monotonic()
-        end = start + timeout
-        self.wait_for_device(timeout, step=step)
-        while True:
-            left = end - time.monotonic()
-            if left <= 0:
-                raise AdbTimeoutError(f"sys.boot_completed not 1 after {timeout:.0f} s", serial=self.label,
-                                      step=step)
-            try:
-                if self.getprop("sys.boot_completed", timeout=min(5.0, max(left, 0.5))) == "1":
-                    return time.monotonic() - start
-            except AdbError:
-                # adbd can drop while the system comes up; wait for it again within the deadline
-                self.wait_for_device(max(end - time.monotonic(), 0.1), step=step)
-            time.sleep(0.1)
-
     def root(self, *, timeout: float = 30.0) -> bool:
         """`adb root`: restart adbd as root. False on production (user) builds, which refuse."""
         step = "adb root"

@@ -17,8 +17,8 @@ from urllib.parse import unquote_to_bytes
 
 from devicelab.analysis import structured
 from devicelab.analysis.compression import DecodeError, codec_name, inflate, sniff
-from devicelab.analysis.flows import Request
 from devicelab.analysis.structured import Scalar
+from devicelab.model.traffic import Request
 
 _MB = 1024 * 1024
 #: Shorter text cannot hold an encoded identifier (the shortest needle is 6 bytes); binary can (a varint).

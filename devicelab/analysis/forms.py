@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import phonenumbers
 
-from devicelab.identity import Identity
+from devicelab.model.identity import Identity
 
 Boundary = Literal["", "digit", "alnum"]
 

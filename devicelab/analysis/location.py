@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from devicelab.analysis.decoders import FieldGroup, Segment
 from devicelab.analysis.structured import Scalar
-from devicelab.identity import GeoFence
+from devicelab.model.identity import GeoFence
 
 _EARTH_M = 6_371_008.8
 _DEGREES = re.compile(r"-?\d{1,3}\.\d{2,}")

@@ -15,15 +15,16 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlencode, urlsplit
 
-from devicelab.analysis.flows import APP_METADATA_KEY, CaptureRead, Flow, Request
 from devicelab.errors import ConfigError
+from devicelab.model.traffic import APP_METADATA_KEY, CaptureRead, Flow, Request
 
 #: Client bytes kept from one raw TCP/UDP connection.
 MAX_STREAM_BYTES = 64 * 1024 * 1024
 
 
 def read_capture(path: Path) -> CaptureRead:
-    """Read a HAR file, a mitmproxy flow file or a devicelab evidence log, whichever it is."""
+    """Read a HAR file or a mitmproxy flow file, whichever it is (devicelab's own evidence logs are
+    the capture's to read: devicelab.capture.files.read_any)."""
     try:
         with path.open("rb") as fo:
             head = fo.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
@@ -31,10 +32,6 @@ def read_capture(path: Path) -> CaptureRead:
         raise ConfigError(str(path), "", "capture file not found") from None
     except OSError as exc:
         raise ConfigError(str(path), "", f"cannot read capture: {exc.strerror}") from None
-    from devicelab.capture.evidence import is_evidence, read_evidence  # the capture imports analysis
-
-    if is_evidence(head):
-        return read_evidence(path).capture
     if head.startswith(b"{"):
         return read_har(path)
     return read_mitmproxy(path)

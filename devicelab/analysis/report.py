@@ -1,41 +1,11 @@
-"""A scan report as JSON (for machines) or a table (for people). Identifiers are always redacted."""
+"""A scan report as a table for people (machines read verdict.json: devicelab.reports.verdict_json).
+Identifiers are always redacted."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from devicelab.analysis.decoders import render
-from devicelab.analysis.findings import redact
 from devicelab.analysis.scan import ScanReport
 from devicelab.analysis.verdict import gap_counts
-
-
-def to_dict(report: ScanReport) -> dict[str, Any]:
-    verdict = report.verdict
-    return {
-        "verdict": verdict.outcome,
-        "policy": report.policy.name,
-        "findings": [f.to_dict() for f in report.findings],
-        "violations": [v.to_dict() for v in verdict.violations],
-        "coverage": {
-            "captures": [
-                {"source": c.source, "format": c.format, "flows": len(c.flows), "error": c.error,
-                 "skipped": list(c.skipped)}
-                for c in report.captures
-            ],
-            "flows_scanned": len(report.analyses),
-            "gaps": [{**g.to_dict(), "counts": gap_counts(g, report.policy)} for g in verdict.gaps],
-            "notes": [
-                {"source": a.flow.source, "flow_index": a.flow.index, "host": a.flow.host,
-                 "location": render(n.where), "decoder": n.decoder, "problem": n.problem}
-                for a in report.analyses for n in a.notes
-            ],
-            "not_searched": [
-                {"kind": s.kind, "identifier": redact(s.identifier), "reason": s.reason} for s in report.needles.skipped
-            ],
-            "matcher": report.engine,
-        },
-    }
 
 
 def _cut(text: str, width: int) -> str:

@@ -6,20 +6,18 @@ needles are compiled once per identity, and `analyze` is thread-safe.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 from devicelab.analysis.decoders import Limits, Note, Segment, Walker
 from devicelab.analysis.findings import Finding, prune
-from devicelab.analysis.flows import CaptureRead, Flow
 from devicelab.analysis.forms import Needles, build_needles
 from devicelab.analysis.location import LocationHit, Locator
 from devicelab.analysis.matcher import Engine, Matcher
-from devicelab.analysis.readers import read_capture
-from devicelab.analysis.verdict import CoverageGap, Verdict, evaluate
-from devicelab.identity import LOCATION_KIND, Identity
-from devicelab.policy import Policy
+from devicelab.analysis.verdict import Verdict, evaluate
+from devicelab.model.identity import LOCATION_KIND, Identity
+from devicelab.model.policy import Policy
+from devicelab.model.traffic import CaptureRead, CoverageGap, Flow
 
 
 @dataclass(frozen=True)
@@ -106,10 +104,10 @@ def coverage_gaps(captures: Iterable[CaptureRead]) -> list[CoverageGap]:
     return gaps
 
 
-def scan_captures(paths: Sequence[Path], identity: Identity, policy: Policy,
-                  extra_gaps: Iterable[CoverageGap] = (), analyzer: Analyzer | None = None) -> ScanReport:
-    """Read every capture, analyse every flow, and judge the lot (ConfigError for bad input)."""
-    captures = tuple(read_capture(path) for path in paths)
+def scan(captures: Iterable[CaptureRead], identity: Identity, policy: Policy,
+         extra_gaps: Iterable[CoverageGap] = (), analyzer: Analyzer | None = None) -> ScanReport:
+    """Analyse every flow of captures already read, and judge the lot."""
+    captures = tuple(captures)
     analyzer = analyzer or Analyzer(identity)
     flows = [flow for capture in captures for flow in capture.flows]
     analyses = tuple(analyzer.analyze(flow) for flow in flows)

@@ -13,34 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from devicelab.analysis.findings import Finding
-from devicelab.analysis.flows import Flow
-from devicelab.policy import Policy
-
-Outcome = Literal["pass", "fail", "inconclusive"]
-GapKind = Literal[
-    "tls_undecrypted",  # TLS the proxy could not open (pinned app, passed-through host)
-    "capture_incomplete",  # the capture file ends early (torn) or the capture stopped
-    "canary_failed",  # a known leak planted to prove the capture works was not seen
-    "unproxied_connection",  # the handset reached the network without the proxy
-    "empty_capture",  # nothing was captured at all
-]
-EXIT_CODES: dict[Outcome, int] = {"pass": 0, "fail": 1, "inconclusive": 2}
-
-
-@dataclass(frozen=True, slots=True)
-class CoverageGap:
-    """Something the capture could not see; `host` set when it concerns one host."""
-
-    kind: GapKind
-    detail: str
-    host: str = ""
-    source: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "detail": self.detail, "host": self.host, "source": self.source}
+from devicelab.model.outcome import EXIT_CODES, Outcome, judge
+from devicelab.model.policy import Policy
+from devicelab.model.traffic import CoverageGap, Flow
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,5 +77,5 @@ def evaluate(findings: Iterable[Finding], flows: Sequence[Flow], gaps: Iterable[
                                         flow.source, flow.index))
     all_gaps = tuple(gaps)
     counted = tuple(gap for gap in all_gaps if gap_counts(gap, policy))
-    outcome: Outcome = "fail" if violations else "inconclusive" if counted else "pass"
+    outcome = judge(violations=bool(violations), gaps=bool(counted))
     return Verdict(outcome, tuple(violations), all_gaps, counted)

@@ -3,8 +3,8 @@ to use it (proxy setting, the run's CA), a canary proving decryption, and covera
 
 from __future__ import annotations
 
-from devicelab.capture.config import CaptureConfig, HostRule, ProxySpec
+from devicelab.capture.config import CaptureConfig, HostRule
 from devicelab.capture.evidence import EvidenceRead, read_evidence
 from devicelab.capture.proxy import Capture
 
-__all__ = ["Capture", "CaptureConfig", "EvidenceRead", "HostRule", "ProxySpec", "read_evidence"]
+__all__ = ["Capture", "CaptureConfig", "EvidenceRead", "HostRule", "read_evidence"]

@@ -9,42 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, NoReturn, get_args
 
-from pydantic import Field
-
-from devicelab.data import Frozen
 from devicelab.errors import ConfigError
-from devicelab.policy import Policy, host_matches, normalize_host
+from devicelab.model.inventory import Mode, ProxySpec, UpstreamRouting
+from devicelab.model.policy import Policy, host_matches, normalize_host
 
-Mode = Literal["regular", "wireguard"]
 Strategy = Literal["lazy", "eager"]
 CANARY_HOST = "canary.devicelab.test"
 _SOURCE = "capture options"
 _HOST_GLOB = re.compile(r"[a-z0-9*?]([a-z0-9*?.:-]*[a-z0-9*?])?")
-
-
-class ProxySpec(Frozen):
-    """The inventory's `proxy:` section: how this lab's handsets reach the capture."""
-
-    mode: Mode = "regular"
-    #: the address the proxy listens on; loopback unless the handsets are on another machine
-    listen_host: str = "127.0.0.1"
-    #: the address the handset dials, when it differs from listen_host (e.g. listening on 0.0.0.0)
-    advertise_host: str | None = None
-    canary_timeout: float = Field(default=30.0, gt=0)
-    #: seconds between two reads of the handset's socket table
-    sample_interval: float = Field(default=2.0, gt=0)
-    max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
-
-
-@dataclass(frozen=True)
-class UpstreamRouting:
-    """What a lab tells the capture about its own servers (plain data; a real lab passes nothing)."""
-
-    hosts: Mapping[str, tuple[str, int]] = field(default_factory=dict)  # host or host:port -> (ip, port)
-    ca: Path | None = None  # the CA those servers' certificates chain to (PEM)
-    only: bool = False  # refuse hosts outside `hosts` (a virtual lab never reaches the internet)
-    #: address -> host name, for naming connections that bypassed the proxy (the lab's DNS, reversed)
-    names: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -130,6 +102,15 @@ class CaptureConfig:
         if not self.canary_host or not _HOST_GLOB.fullmatch(self.canary_host) or "*" in self.canary_host:
             _bad("canary_host", f"expected a lower-case host name, got {self.canary_host!r}")
         return self
+
+    @classmethod
+    def for_lab(cls, proxy: ProxySpec, upstream: UpstreamRouting, *, label: str, mode: Mode | None = None,
+                sinkhole: HostRule | None = None) -> CaptureConfig:
+        """The capture a lab's handset gets: the inventory's `proxy:` section and the lab's own servers."""
+        return cls(mode=mode or proxy.mode, listen_host=proxy.listen_host, advertise_host=proxy.advertise_host,
+                   sinkhole=sinkhole, upstream_hosts=dict(upstream.hosts), upstream_ca=upstream.ca,
+                   upstream_only=upstream.only, upstream_names=dict(upstream.names),
+                   max_body_bytes=proxy.max_body_bytes, label=label).check()
 
     @property
     def dial_host(self) -> str:

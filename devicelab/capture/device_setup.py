@@ -39,7 +39,7 @@ class AdbLike(Protocol):
 
 
 class HandsetLike(Protocol):
-    """What the capture needs from a handset (devicelab.handset.Handset has it)."""
+    """What the capture needs from a handset (devicelab.handset.handset.Handset has it)."""
 
     @property
     def serial(self) -> str: ...

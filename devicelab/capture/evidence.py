@@ -15,12 +15,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from devicelab.analysis.flows import APP_METADATA_KEY, CaptureRead, Flow, Request
-from devicelab.analysis.verdict import CoverageGap
 from devicelab.capture.canary import CANARY
 from devicelab.capture.coverage import Attribution, ProxyView, Sighting, Socket, find_bypasses
 from devicelab.capture.records import MAGIC, Record
 from devicelab.errors import ConfigError
+from devicelab.model.traffic import APP_METADATA_KEY, CaptureRead, CoverageGap, Flow, Request
 
 #: CaptureRead.format of an evidence log (see the note in the capture report: the Literal needs "evidence")
 FORMAT: Literal["evidence"] = "evidence"

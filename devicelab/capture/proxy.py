@@ -175,11 +175,6 @@ class Capture:
         """The address the handset uses: advertise_host (or listen_host) and the real port."""
         return self.config.dial_host, self.address[1]
 
-    @property
-    def proxy_url(self) -> str:
-        host, port = self.dial_address
-        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
     def wireguard_client_config(self) -> str:
         """The handset's WireGuard config (holds the client's private key: do not attach it to reports)."""
         if self.wireguard_keys is None:

@@ -12,9 +12,9 @@ from collections.abc import Callable
 
 from mitmproxy import dns, http, tcp, tls, udp
 
-from devicelab.analysis.flows import APP_METADATA_KEY
 from devicelab.capture import records
 from devicelab.capture.records import EvidenceLog
+from devicelab.model.traffic import APP_METADATA_KEY
 
 #: peername of the handset's connection -> the app owning it (None when not known yet)
 AppResolver = Callable[[tuple[str, int]], str | None]

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from mitmproxy import http
 from mitmproxy.proxy import server_hooks
 
-from devicelab.policy import normalize_host
+from devicelab.model.policy import normalize_host
 
 
 class LabRouting:

@@ -13,10 +13,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
 
-from devicelab.analysis.flows import Flow
-from devicelab.analysis.verdict import CoverageGap
+from devicelab.analysis.scan import ScanReport, scan
 from devicelab.capture.canary import CanaryResult
 from devicelab.capture.config import CaptureConfig
 from devicelab.capture.coverage import ProxyView
@@ -27,9 +25,9 @@ from devicelab.capture.records import Record
 from devicelab.capture.sampler import SocketSampler
 from devicelab.capture.wireguard import CLIENT_ADDRESS
 from devicelab.errors import CaptureError, DevicelabError
-
-if TYPE_CHECKING:
-    from devicelab.analysis.scan import ScanReport
+from devicelab.model.identity import Identity
+from devicelab.model.policy import Policy
+from devicelab.model.traffic import CoverageGap, Flow
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +50,7 @@ class HandsetCapture:
         self._started = False
         #: the caller runs the canary itself (`run_canary`), e.g. once the handset has a network
         self.defer_canary = defer_canary
-        #: the verdict on this capture, once a test has asked for one (devicelab.assertions)
+        #: the verdict on this capture, once a test has asked for one (devicelab.testing.assertions)
         self.judged: ScanReport | None = None
 
     def __enter__(self) -> HandsetCapture:
@@ -147,9 +145,9 @@ class HandsetCapture:
     def flows(self) -> tuple[Flow, ...]:
         return self.read().flows
 
-    def gaps(self) -> tuple[CoverageGap, ...]:
+    def gaps(self, read: EvidenceRead | None = None) -> tuple[CoverageGap, ...]:
         """What this capture could not see, beyond what the analysis derives from the flows."""
-        read = self.read()
+        read = read or self.read()
         names = self.config.upstream_names
         gaps = [replace(g, host=names[g.host]) if g.kind == "unproxied_connection" and g.host in names else g
                 for g in read.gaps]
@@ -157,6 +155,14 @@ class HandsetCapture:
             gaps.append(CoverageGap("capture_incomplete", f"{self.capture.log_errors} evidence records could not be "
                                     "written", source=str(self.evidence_path)))
         return tuple(gaps)
+
+    def judge(self, identity: Identity, policy: Policy) -> ScanReport:
+        """Stop the capture (the evidence is complete and flushed), read its log once, and judge
+        everything it saw against `identity` and `policy`. Kept as `judged` for the run's reports."""
+        self.stop()
+        read = self.read()
+        self.judged = scan([read.capture], identity, policy, extra_gaps=self.gaps(read))
+        return self.judged
 
     @property
     def coverage(self) -> tuple[str, ...]:

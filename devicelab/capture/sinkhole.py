@@ -15,7 +15,7 @@ from mitmproxy import http
 from mitmproxy.proxy import server_hooks
 
 from devicelab.capture.config import HostRule
-from devicelab.policy import host_matches, normalize_host
+from devicelab.model.policy import host_matches, normalize_host
 
 SINKHOLED = "devicelab.sinkholed"
 

@@ -21,7 +21,7 @@ import allure
 
 from devicelab.flows.choices import Choices, Consent, check_supported
 from devicelab.flows.engine import FlowRun
-from devicelab.flows.model import Flow, flow_for_fingerprint
+from devicelab.flows.model import WizardFlow, flow_for_fingerprint
 from devicelab.flows.result import FlowResult
 from devicelab.flows.verify import verify_settings
 from devicelab.flows.watchers import Driver, Pace
@@ -29,15 +29,15 @@ from devicelab.flows.watchers import Driver, Pace
 if TYPE_CHECKING:
     from devicelab.handset import Handset
 
-__all__ = ["Choices", "Consent", "Driver", "Flow", "FlowResult", "Pace", "first_boot", "flow_of"]
+__all__ = ["Choices", "Consent", "Driver", "FlowResult", "Pace", "WizardFlow", "first_boot", "flow_of"]
 
 
-def flow_of(handset: Handset) -> Flow:
+def flow_of(handset: Handset) -> WizardFlow:
     """The flow data for the build the handset runs (by its fingerprint)."""
     return flow_for_fingerprint(handset.fingerprint())
 
 
-def first_boot(handset: Handset, choices: Choices | None = None, *, flow: Flow | None = None,
+def first_boot(handset: Handset, choices: Choices | None = None, *, flow: WizardFlow | None = None,
                pace: Pace | None = None, evidence_dir: Path | None = None, verify: bool = True,
                ui: Driver | None = None) -> FlowResult:
     """Drive the setup wizard to the home screen with `choices`, then read back the settings

@@ -6,8 +6,8 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from devicelab.flows.errors import UnsupportedChoiceError
-from devicelab.flows.model import Flow, Toggle, When
+from devicelab.errors import UnsupportedChoiceError
+from devicelab.flows.model import Toggle, When, WizardFlow
 
 
 class Consent(enum.StrEnum):
@@ -54,7 +54,7 @@ class Choices:
         return ", ".join(parts)
 
 
-def check_supported(flow: Flow, choices: Choices) -> None:
+def check_supported(flow: WizardFlow, choices: Choices) -> None:
     """UnsupportedChoiceError, before anything touches the handset, for what the flow cannot do."""
     if choices.account and not flow.account.supported:
         raise UnsupportedChoiceError(f"flow {flow.family} cannot sign in to an account: {flow.account.reason}",

@@ -15,14 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devicelab.errors import FlowError, FlowTimeoutError, UnknownScreenError
 from devicelab.flows import evidence
 from devicelab.flows.choices import Choices
-from devicelab.flows.errors import FlowError, FlowTimeoutError, UnknownScreenError
-from devicelab.flows.hierarchy import Node, Snapshot, Window
-from devicelab.flows.model import Flow, Screen, Step
+from devicelab.flows.model import Screen, Step, WizardFlow
 from devicelab.flows.recognise import Recognised, describe_window, find
 from devicelab.flows.result import FlowResult, Visit
 from devicelab.flows.watchers import Driver, Pace, Watch
+from devicelab.handset.hierarchy import Node, Snapshot, Window
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class _Stay:
 class FlowRun:
     """One first boot through one flow on one handset's UI."""
 
-    def __init__(self, driver: Driver, flow: Flow, choices: Choices, *, pace: Pace | None = None,
+    def __init__(self, driver: Driver, flow: WizardFlow, choices: Choices, *, pace: Pace | None = None,
                  evidence_dir: Path | None = None, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.driver = driver

@@ -20,9 +20,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from devicelab.builds import FIXTURES
-from devicelab.data import Frozen, load, validate
 from devicelab.errors import ConfigError
+from devicelab.model.builds import FIXTURES
+from devicelab.model.data import Frozen, load, validate
 
 FLOWS_DIR = FIXTURES / "flows"
 POPUPS_FILE = "popups.yaml"
@@ -170,7 +170,7 @@ class Account(Frozen):
     reason: str = ""
 
 
-class Flow(Frozen):
+class WizardFlow(Frozen):
     """The first-boot flow of one family of builds."""
 
     family: str = Field(pattern=r"^[a-z0-9-]+$")
@@ -187,7 +187,7 @@ class Flow(Frozen):
     system_windows: tuple[str, ...] = ()
 
     @model_validator(mode="after")
-    def _unique(self) -> Flow:
+    def _unique(self) -> WizardFlow:
         ids = [s.id for s in (*self.screens, *self.popups)]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
@@ -217,16 +217,16 @@ class Popups(Frozen):
         return value
 
 
-def load_flow_file(path: Path, popups: Popups | None = None) -> Flow:
+def load_flow_file(path: Path, popups: Popups | None = None) -> WizardFlow:
     """One flow file, with the shared pop-ups of its folder; ConfigError on the first bad field."""
-    flow = load(Flow, path)
+    flow = load(WizardFlow, path)
     if flow.family != path.stem:
         raise ConfigError(str(path), "family", f"is {flow.family!r} but the file is named {path.stem!r}")
     if flow.popups or flow.system_windows:
         raise ConfigError(str(path), "popups", f"shared pop-ups belong in {POPUPS_FILE}")
     shared = popups if popups is not None else load_popups(path.parent)
     merged = {**flow.model_dump(), "popups": shared.popups, "system_windows": shared.system_windows}
-    return validate(Flow, merged, f"{path} (with {POPUPS_FILE})")
+    return validate(WizardFlow, merged, f"{path} (with {POPUPS_FILE})")
 
 
 def load_popups(flows_dir: Path = FLOWS_DIR) -> Popups:
@@ -235,14 +235,14 @@ def load_popups(flows_dir: Path = FLOWS_DIR) -> Popups:
 
 
 @cache
-def load_flows(flows_dir: Path = FLOWS_DIR) -> tuple[Flow, ...]:
+def load_flows(flows_dir: Path = FLOWS_DIR) -> tuple[WizardFlow, ...]:
     popups = load_popups(flows_dir)
     return tuple(load_flow_file(p, popups) for p in sorted(flows_dir.glob("*.yaml")) if p.name != POPUPS_FILE)
 
 
-def flow_for_fingerprint(fingerprint: str, flows_dir: Path = FLOWS_DIR) -> Flow:
+def flow_for_fingerprint(fingerprint: str, flows_dir: Path = FLOWS_DIR) -> WizardFlow:
     """The flow whose fingerprint patterns match; the most specific pattern wins."""
-    best: tuple[int, Flow] | None = None
+    best: tuple[int, WizardFlow] | None = None
     for flow in load_flows(flows_dir):
         for pattern in flow.fingerprints:
             if fnmatch.fnmatchcase(fingerprint, pattern):

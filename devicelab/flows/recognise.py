@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from devicelab.flows.hierarchy import Node, Snapshot, Window
-from devicelab.flows.model import Flow, Match, Screen, Target
+from devicelab.flows.model import Match, Screen, Target, WizardFlow
+from devicelab.handset.hierarchy import Node, Snapshot, Window
 
 #: which kind wins when several match the same window
 _RANK = {"popup": 4, "wait": 4, "dialog": 3, "page": 2}
@@ -63,7 +63,7 @@ def matches(match: Match, window: Window) -> bool:
     )
 
 
-def recognise(flow: Flow, snapshot: Snapshot) -> Recognised:
+def recognise(flow: WizardFlow, snapshot: Snapshot) -> Recognised:
     window = top_window(snapshot, flow.system_windows)
     if window is None:
         return Recognised("unknown", None)

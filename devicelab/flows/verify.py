@@ -6,14 +6,14 @@ from __future__ import annotations
 import shlex
 from typing import TYPE_CHECKING
 
-from devicelab.flows.model import Flow
+from devicelab.flows.model import WizardFlow
 from devicelab.flows.result import FlowResult, SettingReading
 
 if TYPE_CHECKING:
     from devicelab.handset import Handset
 
 
-def expected_settings(flow: Flow, result: FlowResult) -> list[tuple[str, str, str, str]]:
+def expected_settings(flow: WizardFlow, result: FlowResult) -> list[tuple[str, str, str, str]]:
     """(namespace, key, expected value, source) for every toggle the flow set, then the finish settings."""
     wanted: list[tuple[str, str, str, str]] = []
     for toggle in flow.toggles():
@@ -33,7 +33,7 @@ def read_setting(handset: Handset, namespace: str, key: str) -> str:
     return out[:-1] if out.endswith("\n") else out
 
 
-def verify_settings(handset: Handset, flow: Flow, result: FlowResult) -> list[SettingReading]:
+def verify_settings(handset: Handset, flow: WizardFlow, result: FlowResult) -> list[SettingReading]:
     readings = [SettingReading(namespace, key, expected, read_setting(handset, namespace, key), source)
                 for namespace, key, expected, source in expected_settings(flow, result)]
     result.settings = readings

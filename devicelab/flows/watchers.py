@@ -11,13 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from devicelab.flows.hierarchy import Snapshot
-from devicelab.flows.model import Flow
+from devicelab.flows.model import WizardFlow
 from devicelab.flows.recognise import Recognised, recognise
+from devicelab.handset.hierarchy import Snapshot
 
 
 class Driver(Protocol):
-    """What a flow needs of a handset's UI (devicelab.flows.ui.HandsetUi; fakes in tests)."""
+    """What a flow needs of a handset's UI (devicelab.handset.ui.HandsetUi; fakes in tests)."""
 
     @property
     def serial(self) -> str: ...
@@ -54,7 +54,7 @@ class Watch:
     """Polls the screen of one driver for one flow, on an injectable clock."""
 
     driver: Driver
-    flow: Flow
+    flow: WizardFlow
     pace: Pace
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep

@@ -10,30 +10,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from devicelab import activation
-from devicelab.analysis.scan import ScanReport, scan_captures
-from devicelab.builds import Build
-from devicelab.capture.config import CaptureConfig, HostRule, ProxySpec, UpstreamRouting
+from devicelab.activation.triggers import TRIGGERS, pull
+from devicelab.activation.window import Window
+from devicelab.analysis.scan import ScanReport
+from devicelab.capture.config import CaptureConfig, HostRule
 from devicelab.capture.session import HandsetCapture
-from devicelab.errors import DevicelabError, InfrastructureError
+from devicelab.errors import DevicelabError
 from devicelab.flows import Choices, Consent, first_boot
 from devicelab.gate.timeline import Timeline
 from devicelab.handset import Handset
-from devicelab.identity import Identity
-from devicelab.policy import Policy
+from devicelab.lab.retry import with_retries
+from devicelab.model.builds import Build
+from devicelab.model.identity import Identity
+from devicelab.model.inventory import ProxySpec, UpstreamRouting
+from devicelab.model.policy import Policy
 from devicelab.progress import Reporter
-from devicelab.retry import with_retries
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: attempts for lab steps (flash, reset, first boot); observation and analysis are never repeated
 INFRA_ATTEMPTS = 2
-#: device seconds between two reads of the clock while the window passes
-WINDOW_SLICE = 60.0
-#: device time may run this much faster than measured before it counts as a clock jump
-CLOCK_SLACK = 2.0
-CLOCK_MARGIN = 30.0
 
 
 @dataclass
@@ -91,16 +88,11 @@ def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Ti
         if plan.sim:
             # SIM out for the first boot: activation happens when it goes in, inside the capture window
             with step("take the SIM out"):
-                activation.insert_sim(handset, None)
+                handset.insert_sim(None)
         with step("factory reset"), reporter.status(f"{name}: factory reset"):
             retry("factory reset", handset.factory_reset)
-        config = CaptureConfig(
-            mode=plan.proxy.mode, listen_host=plan.proxy.listen_host, advertise_host=plan.proxy.advertise_host,
-            sinkhole=HostRule(plan.sinkhole) if plan.sinkhole else None,
-            upstream_hosts=dict(plan.upstream.hosts), upstream_ca=plan.upstream.ca, upstream_only=plan.upstream.only,
-            upstream_names=dict(plan.upstream.names),
-            max_body_bytes=plan.proxy.max_body_bytes, label=handset.serial,
-        ).check()
+        config = CaptureConfig.for_lab(plan.proxy, plan.upstream, label=handset.serial,
+                                       sinkhole=HostRule(plan.sinkhole) if plan.sinkhole else None)
         capture = HandsetCapture(handset, workdir / "capture", config, canary_timeout=plan.proxy.canary_timeout,
                                  sample_interval=plan.proxy.sample_interval, shell_timeout=handset.timeouts.shell,
                                  defer_canary=True)
@@ -108,7 +100,7 @@ def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Ti
             capture.start()
         if plan.sim:
             with step(f"insert SIM {plan.sim}"), reporter.status(f"{name}: SIM {plan.sim} in, mobile data on"):
-                activation.insert_sim(handset, plan.sim)
+                handset.insert_sim(plan.sim)
         with step("read identity"):
             outcome.identity = handset.identity()
         with step("canary"):
@@ -123,7 +115,7 @@ def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Ti
             if trigger == "reboot" and plan.from_build is not None:
                 trigger = "update"  # an upgrade run's reboot is the one into the new build
             with step(TRIGGERS[trigger]), reporter.status(f"{name}: {TRIGGERS[trigger]}"):
-                _trigger(handset, trigger, plan)
+                pull(handset, trigger, sim=plan.sim, build=plan.build)
         with step(f"observe {plan.window:.0f} device s"):
             outcome.observed = _observe(handset, plan.window, reporter, name)
         # the handset may have lost its network (or SIM) during the window: prove it still reaches the capture
@@ -142,50 +134,11 @@ def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Ti
     return outcome
 
 
-#: activation triggers a plan can ask for, and how the timeline names them
-TRIGGERS = {
-    "boot": "boot (observe only)",
-    "unlock": "screen on + unlock",
-    "reboot": "reboot",
-    "sim_change": "SIM out and in again",
-    "update": "update to the candidate build",
-}
-
-
-def _trigger(handset: Handset, trigger: str, plan: HandsetPlan) -> None:
-    if trigger == "unlock":
-        activation.trigger_screen_on_unlock(handset)
-    elif trigger == "reboot":
-        activation.trigger_reboot(handset)
-    elif trigger == "sim_change":
-        activation.trigger_sim_change(handset, None)
-        activation.trigger_sim_change(handset, plan.sim)
-    elif trigger == "update":
-        handset.flash(plan.build, wipe=False)
-
-
-def _observe(handset: Handset, window: float, reporter: Reporter, name: str) -> float:
-    boot = handset.boot_id()
-    host_start, device_start = time.monotonic(), activation.device_time(handset)
-    rate = activation.measure_clock_rate(handset)
-    done = 0.0
-    with reporter.window(f"{name}: observing", window) as bar:
-        while done < window:
-            part = min(WINDOW_SLICE, window - done)
-            done += activation.observe(handset, part, rate=rate).device_seconds
-            bar.advance_to(done)
-    if handset.boot_id() != boot:
-        # traffic while it was down, and the boot's own, was never part of the plan: the window does not count
-        raise InfrastructureError("the handset rebooted during the observation window", serial=handset.serial,
-                                  step="observe")
-    # the rate again: a clock that jumped while the first was measured makes that one huge
-    trusted = min(rate, activation.measure_clock_rate(handset))
-    advanced, host = activation.device_time(handset) - device_start, time.monotonic() - host_start
-    if advanced > host * trusted * CLOCK_SLACK + CLOCK_MARGIN:
-        raise InfrastructureError(f"device time advanced {advanced} s in {host:.1f} host seconds at {trusted:.2f}x: "
-                                  "the device clock jumped, the window did not really pass", serial=handset.serial,
-                                  step="observe")
-    return done
+def _observe(handset: Handset, seconds: float, reporter: Reporter, name: str) -> float:
+    window = Window(handset)
+    with reporter.window(f"{name}: observing", seconds) as bar:
+        window.wait(seconds, progress=bar.advance_to)
+    return window.close().device_seconds
 
 
 def _finish_capture(capture: HandsetCapture, outcome: HandsetOutcome, plan: HandsetPlan, timeline: Timeline,
@@ -205,8 +158,7 @@ def _finish_capture(capture: HandsetCapture, outcome: HandsetOutcome, plan: Hand
     if outcome.identity is None or not capture.evidence_path.exists():
         return
     with timeline.step("analyse", name):
-        outcome.report = scan_captures([capture.evidence_path], outcome.identity, plan.policy,
-                                       extra_gaps=capture.gaps())
+        outcome.report = capture.judge(outcome.identity, plan.policy)
 
 
 def _restore_sim(handset: Handset, plan: HandsetPlan) -> None:
@@ -214,7 +166,7 @@ def _restore_sim(handset: Handset, plan: HandsetPlan) -> None:
     if plan.sim is None or plan.sim == handset.entry.sim:
         return
     try:
-        activation.insert_sim(handset, handset.entry.sim, timeout=handset.timeouts.shell)
+        handset.insert_sim(handset.entry.sim, timeout=handset.timeouts.shell)
     except DevicelabError as exc:
         log.warning("[%s] could not put SIM %s back: %s", handset.serial, handset.entry.sim, exc)
 

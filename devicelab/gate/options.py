@@ -5,12 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devicelab.builds import FIXTURES, Build, load_build
 from devicelab.errors import ConfigError
-from devicelab.policy import Policy, load_policy
-from devicelab.sims import load_sim
-
-POLICIES_DIR = FIXTURES / "policies"
+from devicelab.model.builds import Build, load_build
+from devicelab.model.sims import load_sim
 
 
 @dataclass(frozen=True)
@@ -29,21 +26,8 @@ class GateOptions:
     baseline: Path | None = None
     sinkhole: tuple[str, ...] = ()
     lease_timeout: float | None = None
+    allure_html: bool = True  # Allure's HTML report (Java, seconds); the Allure results are always written
     command: tuple[str, ...] = field(default=())
-
-
-def policy_for(build: Build, explicit: str | None) -> tuple[Policy, Path]:
-    """The policy file given, or the one in fixtures/policies/ whose skus list the build's SKU."""
-    if explicit is not None:
-        path = Path(explicit)
-        if not path.exists() and not path.suffix:
-            path = POLICIES_DIR / f"{explicit}.yaml"
-        return load_policy(path), path
-    for path in sorted(POLICIES_DIR.glob("*.yaml")):
-        policy = load_policy(path)
-        if build.sku in policy.skus:
-            return policy, path
-    raise ConfigError(str(POLICIES_DIR), "skus", f"no policy lists SKU {build.sku!r}; pass --policy")
 
 
 def load_builds(options: GateOptions) -> tuple[Build, Build | None]:

@@ -8,17 +8,19 @@ import secrets
 import shutil
 import tempfile
 import threading
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from devicelab.builds import Build
 from devicelab.errors import DevicelabError
 from devicelab.gate.handset_run import HandsetOutcome, HandsetPlan, choices_for, run_handset
-from devicelab.gate.options import GateOptions, load_builds, policy_for
+from devicelab.gate.options import GateOptions, load_builds
 from devicelab.gate.timeline import Timeline
 from devicelab.handset import Handset
-from devicelab.identity import Identity
-from devicelab.lab import HeldHandset, Lab
+from devicelab.lab.lab import HeldHandset, Lab
+from devicelab.model.builds import Build
+from devicelab.model.identity import Identity
+from devicelab.model.policy import Policy, policy_for
 from devicelab.progress import Reporter
 from devicelab.reports.collect import FindingContext, handset_result
 from devicelab.reports.diff import new_pairs
@@ -40,18 +42,37 @@ from devicelab.reports.writer import Written, write_reports
 log = logging.getLogger(__name__)
 
 
+@dataclass
+class GateRun:
+    """What one gate run was asked, and what it did: everything its reports are written from."""
+
+    options: GateOptions
+    build: Build
+    from_build: Build | None
+    policy: Policy
+    policy_path: Path
+    baseline: RunRecord | None
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    run_id: str = ""
+    timeline: Timeline = field(default_factory=Timeline)
+    errors: list[InfraError] = field(default_factory=list)
+    outcomes: list[HandsetOutcome] = field(default_factory=list)
+    held: list[HeldHandset] = field(default_factory=list)
+    #: what the lab knows of every handset: an error from before a handset was read is redacted too
+    lab_identities: list[Identity] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.run_id = self.run_id or f"{self.started:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
 def run_gate(options: GateOptions, reporter: Reporter | None = None) -> Written:
     """Run the gate; bad input raises ConfigError before anything is touched."""
     reporter = reporter or Reporter()
     build, from_build = load_builds(options)
     policy, policy_path = policy_for(build, options.policy)
     baseline = read_run(options.baseline) if options.baseline is not None else None
-    started = datetime.now(UTC)
-    run_id = f"{started:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
-    timeline = Timeline()
-    errors: list[InfraError] = []
-    outcomes: list[HandsetOutcome] = []
-    held: list[HeldHandset] = []
+    run = GateRun(options, build, from_build, policy, policy_path, baseline)
+    timeline = run.timeline
     lab = Lab.from_file(options.lab)
     workroot = Path(tempfile.mkdtemp(prefix="devicelab-gate-"))
     try:
@@ -64,19 +85,19 @@ def run_gate(options: GateOptions, reporter: Reporter | None = None) -> Written:
         with contextlib.ExitStack() as leases:
             with timeline.step(f"lease {options.handsets} handset(s)"), \
                     reporter.status(f"leasing {options.handsets} handset(s) of lab {lab.name}"):
-                held = leases.enter_context(lab.lease_many(options.handsets, wanted, timeout=options.lease_timeout,
-                                                           holder=f"gate {run_id}"))
-            outcomes = _run_all([h.handset for h in held], plan, workroot, timeline, reporter)
+                run.held = leases.enter_context(lab.lease_many(options.handsets, wanted,
+                                                               timeout=options.lease_timeout,
+                                                               holder=f"gate {run.run_id}"))
+            run.outcomes = _run_all([h.handset for h in run.held], plan, workroot, timeline, reporter)
     except DevicelabError as exc:
-        errors.append(InfraError.from_exception(exc, step=exc.facts.get("step", "") or "lab"))
+        run.errors.append(InfraError.from_exception(exc, step=exc.facts.get("step", "") or "lab"))
         log.error("gate: %s", exc)
     finally:
         with contextlib.suppress(DevicelabError):
             lab.stop()
+    run.lab_identities = [e.known_identity() for e in lab.entries]
     try:
-        return _write(options, run_id, started, build, from_build, policy.name, policy_path, outcomes, errors,
-                      timeline, baseline, {h.handset.entry.id: h for h in held},
-                      [e.known_identity() for e in lab.entries])
+        return _write(run)
     finally:
         shutil.rmtree(workroot, ignore_errors=True)
 
@@ -99,13 +120,13 @@ def _run_all(handsets: list[Handset], plan: HandsetPlan, workroot: Path, timelin
     return [outcomes[h.entry.id] for h in handsets if h.entry.id in outcomes]
 
 
-def _write(options: GateOptions, run_id: str, started: datetime, build: Build, from_build: Build | None,
-           policy_name: str, policy_path: Path, outcomes: list[HandsetOutcome], errors: list[InfraError],
-           timeline: Timeline, baseline: RunRecord | None, held: dict[str, HeldHandset],
-           lab_identities: list[Identity]) -> Written:
+def _write(gate: GateRun) -> Written:
+    options, build, from_build, outcomes = gate.options, gate.build, gate.from_build, gate.outcomes
+    errors = list(gate.errors)
+    held = {h.handset.entry.id: h for h in gate.held}
     # what the handsets reported, and what the lab knows of every handset: an error from before a
     # handset was read (a lease that timed out names the lab's handsets) is redacted as well
-    identities = [o.identity for o in outcomes if o.identity is not None] + lab_identities
+    identities = [o.identity for o in outcomes if o.identity is not None] + gate.lab_identities
     redactor = Redactor(identities)
     bundle = EvidenceBundle(options.out)
     results: list[HandsetResult] = []
@@ -132,17 +153,17 @@ def _write(options: GateOptions, run_id: str, started: datetime, build: Build, f
         consent += [ConsentChoice(name=f"{hid}: {k}", choice="accepted" if v else "declined")
                     for k, v in outcome.consent.items()]
     run = RunRecord(
-        run_id=run_id, command=options.command, started=started, finished=datetime.now(UTC),
+        run_id=gate.run_id, command=options.command, started=gate.started, finished=datetime.now(UTC),
         build=BuildRef(name=build.name, fingerprint=build.fingerprint),
         from_build=BuildRef(name=from_build.name, fingerprint=from_build.fingerprint) if from_build else None,
-        policy=PolicyRef(name=policy_name, path=str(policy_path)), handsets=tuple(results),
+        policy=PolicyRef(name=gate.policy.name, path=str(gate.policy_path)), handsets=tuple(results),
         consent=tuple(consent), observation_seconds=max((o.observed or 0 for o in outcomes), default=None),
-        timeline=tuple(sorted(timeline.steps, key=lambda s: s.start)), infra_errors=tuple(errors),
+        timeline=tuple(sorted(gate.timeline.steps, key=lambda s: s.start)), infra_errors=tuple(errors),
         notes=tuple(f"{o.handset.entry.id}: {note}" for o in outcomes for note in o.retries),
     )
-    if baseline is not None:
-        run = _against_baseline(run, baseline, options.baseline)
-    return write_reports(run, options.out, redactor, evidence=bundle)
+    if gate.baseline is not None:
+        run = _against_baseline(run, gate.baseline, options.baseline)
+    return write_reports(run, options.out, redactor, evidence=bundle, allure_html=options.allure_html)
 
 
 def _against_baseline(run: RunRecord, baseline: RunRecord, where: Path | None) -> RunRecord:

@@ -33,15 +33,3 @@ class Timeline:
                                    message="interrupted"))
             raise
         self.steps.append(Step(name=name, handset=handset, start=start, end=datetime.now(UTC)))
-
-    def skipped(self, name: str, handset: str, why: str) -> None:
-        now = datetime.now(UTC)
-        self.steps.append(Step(name=name, handset=handset, start=now, end=now, status="skipped", message=why))
-
-    def step_at(self, handset: str, when: float) -> Step | None:
-        """The step of `handset` that was running at host time `when` (seconds since the epoch)."""
-        moment = datetime.fromtimestamp(when, UTC)
-        for step in self.steps:
-            if step.handset == handset and step.start <= moment <= (step.end or moment):
-                return step
-        return None

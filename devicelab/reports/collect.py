@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from devicelab.analysis.decoders import Limits, Segment, Walker, render
 from devicelab.analysis.findings import Finding, redact
-from devicelab.analysis.flows import Flow
+from devicelab.model.traffic import Flow
 from devicelab.analysis.scan import ScanReport
 from devicelab.analysis.verdict import gap_counts
 from devicelab.reports.model import (

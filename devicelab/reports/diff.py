@@ -14,8 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from devicelab.policy import normalize_host
-from devicelab.reports.model import RunOutcome, RunRecord
+from devicelab.model.policy import normalize_host
+from devicelab.model.outcome import Outcome
+from devicelab.reports.model import RunRecord
 
 Transport = Literal["tls", "plain", "mixed"]
 _LABEL: dict[Transport, str] = {"tls": "TLS", "plain": "plain", "mixed": "TLS + plain"}
@@ -70,7 +71,7 @@ class RunSide:
     run_id: str
     build: str
     fingerprint: str
-    outcome: RunOutcome
+    outcome: Outcome
 
 
 @dataclass(frozen=True)

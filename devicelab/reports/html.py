@@ -18,12 +18,13 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup, escape
 
 from devicelab.reports.checks import run_checks
-from devicelab.reports.model import FindingRecord, RunOutcome, RunRecord
+from devicelab.model.outcome import Outcome
+from devicelab.reports.model import FindingRecord, RunRecord
 from devicelab.reports.redaction import MARKER
 
 HTML_FILE = "report.html"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-MEANING: dict[RunOutcome, str] = {
+MEANING: dict[Outcome, str] = {
     "pass": "No personal data reached a host the policy does not allow; all traffic to other hosts was inspected.",
     "fail": "Personal data reached a host the policy does not allow, or a forbidden host was contacted: "
             "this build must not ship as it is.",

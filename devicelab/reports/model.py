@@ -4,9 +4,8 @@ Every report is rendered from this record alone, and the diff reads it back from
 no raw identifier: identifier fields are redacted on the way in (`Redacted`), text that came off
 the wire is scrubbed by `collect` before it gets here, and paths point into the evidence folder.
 
-Outcomes and their exit codes: pass 0, fail 1, inconclusive 2, error 3 (the lab failed).
-A violation outranks everything (a leak seen is a leak, whatever broke later); then an
-infrastructure error (nothing can be said, rerun); then a coverage gap (inconclusive).
+Outcomes and exit codes follow `devicelab.model.outcome`: each handset's from what was judged of it
+and the lab errors it met, the run's the worst of them.
 """
 
 from __future__ import annotations
@@ -17,13 +16,12 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
-from devicelab.data import Frozen
+from devicelab.model.data import Frozen
+from devicelab.model.outcome import EXIT_CODES, Outcome, combine, judge
 from devicelab.errors import DevicelabError
 from devicelab.reports.redaction import ensure_redacted
 
-RunOutcome = Literal["pass", "fail", "inconclusive", "error"]
 StepStatus = Literal["ok", "failed", "skipped"]
-EXIT_CODES: dict[RunOutcome, int] = {"pass": 0, "fail": 1, "inconclusive": 2, "error": 3}
 RECORD_FORMAT: Literal["devicelab-run"] = "devicelab-run"
 RECORD_VERSION: Literal[1] = 1
 
@@ -255,29 +253,20 @@ class RunRecord(Frozen):
     evidence: tuple[EvidenceFile, ...] = ()
     notes: tuple[str, ...] = ()  # about the reports themselves, e.g. "Allure HTML not generated: ..."
 
-    def outcome_of(self, handset_id: str) -> RunOutcome:
+    def outcome_of(self, handset_id: str) -> Outcome:
         """One handset's verdict."""
         result = next((r for r in self.handsets if r.handset.id == handset_id), None)
-        errors = any(e.handset == handset_id for e in self.infra_errors)
         if result is None:
             return "error"
-        if result.violations:
-            return "fail"
-        if errors or not result.judged:
-            return "error"
-        return "inconclusive" if result.coverage.counted_gaps else "pass"
+        return judge(violations=bool(result.violations), gaps=bool(result.coverage.counted_gaps),
+                     judged=result.judged, errors=any(e.handset == handset_id for e in self.infra_errors))
 
     @property
-    def outcome(self) -> RunOutcome:
-        """The run's verdict: fail > error > inconclusive > pass; no handset judged is an error."""
-        outcomes = {self.outcome_of(r.handset.id) for r in self.handsets}
+    def outcome(self) -> Outcome:
+        """The run's verdict: the worst of its handsets'; an error no handset owns, or no handset, is an error."""
         known = {r.handset.id for r in self.handsets}
-        orphan_errors = any(e.handset not in known for e in self.infra_errors)
-        if "fail" in outcomes:
-            return "fail"
-        if "error" in outcomes or orphan_errors or not self.handsets:
-            return "error"
-        return "inconclusive" if "inconclusive" in outcomes else "pass"
+        orphans: list[Outcome] = ["error"] if any(e.handset not in known for e in self.infra_errors) else []
+        return combine([*(self.outcome_of(h) for h in known), *orphans])
 
     @property
     def exit_code(self) -> int:

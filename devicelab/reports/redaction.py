@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from devicelab.analysis.findings import redact
 from devicelab.analysis.forms import Form, build_needles
 from devicelab.analysis.matcher import Matcher
-from devicelab.identity import GeoFence, Identity
+from devicelab.model.identity import GeoFence, Identity
 
 #: A redacted value as `findings.redact` writes it.
 REDACTED = re.compile(r"…[^\s#…]{1,4}#[0-9a-f]{6}")

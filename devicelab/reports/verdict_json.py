@@ -10,9 +10,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from devicelab.data import validate
+from devicelab.model.data import validate
 from devicelab.errors import ConfigError
-from devicelab.reports.model import EXIT_CODES, RunRecord
+from devicelab.model.outcome import EXIT_CODES
+from devicelab.reports.model import RunRecord
 
 VERDICT_FILE = "verdict.json"
 #: A run with many findings carries many excerpts: more than the 4 MB allowed for a fixtures file.

@@ -7,11 +7,11 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from devicelab.builds import load_build
-from devicelab.data import Frozen, load
 from devicelab.errors import ConfigError
-from devicelab.identity import IDENTIFIER_KINDS, LOCATION_KIND
-from devicelab.sims import load_sim
+from devicelab.model.builds import load_build
+from devicelab.model.data import Frozen, load
+from devicelab.model.identity import IDENTIFIER_KINDS, LOCATION_KIND
+from devicelab.model.sims import load_sim
 
 Trigger = Literal["boot", "unlock", "reboot", "sim_change"]
 

@@ -9,13 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devicelab.analysis.findings import Finding
-from devicelab.builds import load_build
 from devicelab.errors import DevicelabError
 from devicelab.gate.handset_run import HandsetOutcome, HandsetPlan, choices_for, run_handset
-from devicelab.gate.options import policy_for
 from devicelab.gate.timeline import Timeline
-from devicelab.lab import Lab
-from devicelab.policy import host_matches
+from devicelab.lab.lab import Lab
+from devicelab.model.builds import load_build
+from devicelab.model.policy import host_matches, policy_for
 from devicelab.progress import Reporter
 from devicelab.repro.model import LeakReport
 

@@ -9,8 +9,8 @@ import secrets
 import uuid
 from dataclasses import dataclass, field
 
-from devicelab.builds import Build, Package
-from devicelab.sims import SimProfile
+from devicelab.model.builds import Build, Package
+from devicelab.model.sims import SimProfile
 from devicelab.virtual import activities
 from devicelab.virtual.clock import DeviceClock
 from devicelab.virtual.events import EventLog, InputEvent, Intent

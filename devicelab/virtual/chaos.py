@@ -42,6 +42,7 @@ from typing import IO, Any
 from devicelab.errors import DevicelabError
 from devicelab.virtual.faults import FaultInjector
 from devicelab.virtual.ground_truth import lost_flows
+from devicelab.virtual.provider import CHECKOUT
 
 __all__ = ["PLAN", "RECOVERY_NOTE", "Fault", "Row", "RunResult", "coverage_problem", "lost_flows", "main",
            "recovery_note", "run_once", "summarise", "table"]
@@ -83,7 +84,7 @@ timeouts: {{boot: 15, shell: 10, fastboot: 10, flash: 60, reboot_drop: 10, lease
 """
 
 
-#: how the run record notes a recovery: devicelab.retry's retries, the UI server's restarts
+#: how the run record notes a recovery: devicelab.lab.retry's retries, the UI server's restarts
 RECOVERY_NOTE = re.compile(r"attempt \d+ of \d+ failed|restarted \d+ time")
 
 
@@ -115,7 +116,7 @@ def run_once(fault: str | None, window: float, workdir: Path, timeout: float = H
     lab.write_text(LAB.format(build=build))
     env = {**os.environ, "DEVICELAB_STATE_DIR": str(state)}
     argv = [sys.executable, "-m", "devicelab", "gate", "--build", build, "--sim", "telenor-no", "--lab", str(lab),
-            "--window", f"{window:g}", "--out", str(workdir / "out")]
+            "--window", f"{window:g}", "--out", str(workdir / "out"), "--no-allure-html"]
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     injected_at: list[float] = []
     details: list[str] = []
@@ -161,7 +162,7 @@ def run_once(fault: str | None, window: float, workdir: Path, timeout: float = H
     since = injected_at[0] if injected_at else started
     out = workdir / "out"
     result = RunResult(fault or "none", code, bool(injected_at), end - since, "; ".join(details),
-                       lost_flows(out, state / "virtual" / "chaos" / "received.jsonl"))
+                       lost_flows(out, lab_dir_in(state) / "received.jsonl"))
     if code == 0:
         verdict = _verdict(out)
         result.recovery = recovery_note(verdict)
@@ -214,7 +215,7 @@ def _step_time(steps: list[dict[str, Any]], handset: str, name: str, edge: str) 
 
 def lab_state(state: Path) -> dict[str, object]:
     """The running virtual lab's state file (pid, adb port, handsets, control socket)."""
-    found: dict[str, object] = json.loads((state / "virtual" / "chaos" / "state.json").read_text())
+    found: dict[str, object] = json.loads((lab_dir_in(state) / "state.json").read_text())
     return found
 
 
@@ -313,3 +314,8 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def lab_dir_in(state: Path) -> Path:
+    """The chaos lab's state folder under DEVICELAB_STATE_DIR=`state` (the provider's layout)."""
+    return state / "virtual" / f"chaos-{CHECKOUT}"

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, get_args
 
-from devicelab.builds import ConsentName
+from devicelab.model.builds import ConsentName
 
 if TYPE_CHECKING:
     from devicelab.virtual.android import AndroidSystem

@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, ValidationError
 
-from devicelab.data import Frozen, config_error_from
 from devicelab.errors import DevicelabError, InfrastructureError
+from devicelab.model.data import Frozen, config_error_from
 
 if TYPE_CHECKING:
     from devicelab.handset import Handset
-    from devicelab.sims import SimProfile
+    from devicelab.model.sims import SimProfile
     from devicelab.virtual.handset import VirtualHandset
     from devicelab.virtual.lab import VirtualLab
 
@@ -105,7 +105,7 @@ async def _upstream(lab: VirtualLab, args: NoArgs) -> dict[str, Any]:
 
 @op("insert_sim", InsertSimArgs)
 async def _insert_sim(lab: VirtualLab, args: InsertSimArgs) -> dict[str, Any]:
-    from devicelab.sims import load_sim
+    from devicelab.model.sims import load_sim
 
     handset = _handset(lab, args.serialno)
     handset.insert_sim(load_sim(args.sim) if args.sim is not None else None)
@@ -121,7 +121,7 @@ async def _crash_ui_server(lab: VirtualLab, args: HandsetArgs) -> dict[str, Any]
 
 @op("inject_screen", InjectScreenArgs)
 async def _inject_screen(lab: VirtualLab, args: InjectScreenArgs) -> dict[str, Any]:
-    from devicelab.data import validate
+    from devicelab.model.data import validate
     from devicelab.virtual.ui import faults
     from devicelab.virtual.ui.screens import Screen
 
@@ -244,7 +244,7 @@ class ControlClient:
 
 
 class ControlSimSwitcher:
-    """The virtual lab's SIM switcher: the lab puts the profile in the slot (devicelab.activation)."""
+    """The virtual lab's SIM switcher: the lab puts the profile in the slot (devicelab.activation.triggers)."""
 
     def __init__(self, path: Path | str) -> None:
         self.client = ControlClient(path)

@@ -17,7 +17,7 @@ import logging
 import socket
 from typing import TYPE_CHECKING
 
-from devicelab.builds import Bootloader
+from devicelab.model.builds import Bootloader
 from devicelab.virtual import image
 from devicelab.virtual.fastboot.commands import Session
 from devicelab.virtual.fastboot.protocol import (

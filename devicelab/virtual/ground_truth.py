@@ -15,9 +15,9 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from devicelab.analysis.flows import Flow
 from devicelab.capture.evidence import read_evidence
 from devicelab.errors import ConfigError
+from devicelab.model.traffic import Flow
 from devicelab.virtual.net.received import Answered, read_received
 
 

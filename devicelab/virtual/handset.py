@@ -13,8 +13,8 @@ import hashlib
 import logging
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from devicelab.builds import Build
-from devicelab.sims import SimProfile
+from devicelab.model.builds import Build
+from devicelab.model.sims import SimProfile
 from devicelab.virtual import image, procfs, screen
 from devicelab.virtual.android import AndroidSystem, Radio, UserData
 from devicelab.virtual.clock import DeviceClock

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from devicelab.builds import Build
 from devicelab.errors import DevicelabError
+from devicelab.model.builds import Build
 from devicelab.virtual.fastboot.sparse import to_sparse
 
 MAGIC = b"DEVICELAB-SYSIMG1"

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from devicelab.builds import Build, load_build
-from devicelab.sims import SimProfile, load_sim
+from devicelab.model.builds import Build, load_build
+from devicelab.model.sims import SimProfile, load_sim
 from devicelab.virtual.handset import BootState, VirtualHandset
 from devicelab.virtual.identity import HardwareIdentity
 

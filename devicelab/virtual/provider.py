@@ -9,6 +9,7 @@ leaves nothing behind.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -24,12 +25,11 @@ from typing import Any
 from filelock import FileLock
 from pydantic import Field, model_validator
 
-from devicelab.capture.config import UpstreamRouting
-from devicelab.data import Frozen, validate
 from devicelab.errors import InfrastructureError
-from devicelab.inventory import AdbAddress, AdbServerSpec, HandsetEntry, KnownIdentity
-from devicelab.lease import lease_dir
-from devicelab.providers import ProvidedLab
+from devicelab.lab.lease import lease_dir
+from devicelab.lab.providers import ProvidedLab
+from devicelab.model.data import Frozen, validate
+from devicelab.model.inventory import AdbAddress, AdbServerSpec, HandsetEntry, KnownIdentity, UpstreamRouting
 from devicelab.virtual.control import MAX_SOCKET_PATH, ControlClient, ControlSimSwitcher
 from devicelab.virtual.lab import DEFAULT_BUILD
 
@@ -67,10 +67,20 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+#: this checkout of devicelab, by where its code lives
+CHECKOUT = hashlib.sha1(str(Path(__file__).resolve().parents[1]).encode()).hexdigest()[:10]  # noqa: S324  (a name)
+
+
+def lab_dir(lab_name: str) -> Path:
+    """The state folder of a virtual lab: one lab per checkout, since another checkout's lab runs
+    other code (and knows other builds)."""
+    return lease_dir(lab_name).parent.parent / "virtual" / f"{lab_name}-{CHECKOUT}"
+
+
 class VirtualProvider:
     def __init__(self, lab_name: str, options: dict[str, Any], source: str) -> None:
         self.options = validate(VirtualOptions, options, f"{source}: provider.options")
-        self.dir = lease_dir(lab_name).parent.parent / "virtual" / lab_name
+        self.dir = lab_dir(lab_name)
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.state_path = self.dir / "state.json"
         self.lock = FileLock(self.dir / "state.lock")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from devicelab.analysis.flows import Flow, Request
 from devicelab.analysis.scan import Analyzer, FlowAnalysis
-from devicelab.identity import Identity, load_identity
+from devicelab.model.identity import Identity, load_identity
+from devicelab.model.traffic import Flow, Request
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).resolve().parent / "data"

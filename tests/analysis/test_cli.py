@@ -8,7 +8,8 @@ from click.testing import CliRunner
 from mitmproxy import io as mitmio
 from mitmproxy.test import tflow
 
-from devicelab.analysis.cli import scan
+from devicelab.cli.scan import scan
+from devicelab.reports.verdict_json import from_dict
 from tests.analysis import helpers as h
 from tests.analysis.test_zzhc import zzhc_flow
 
@@ -48,8 +49,9 @@ def zzhc_capture(tmp_path: Path) -> str:
 def test_json_report_of_a_real_capture(aaid_identity: str) -> None:
     code, out, _ = _run(FIRST_RUN, "--identity", aaid_identity, "--policy", str(h.GLOBAL_POLICY), "--format", "json")
     assert code == 1
-    report = json.loads(out)
-    assert report["verdict"] == "fail"
+    run = json.loads(out)  # the gate's verdict.json, with the saved captures as its one handset
+    assert (run["record"], run["outcome"], run["exit_code"]) == ("devicelab-run", "fail", 1)
+    report = run["handsets"][0]
     assert sorted({f["flow_index"] for f in report["findings"]}) == [5, 7, 8, 9, 11, 12, 14]
     finding = report["findings"][0]
     assert {"kind", "host", "url", "location", "decoders"} <= finding.keys()
@@ -59,6 +61,7 @@ def test_json_report_of_a_real_capture(aaid_identity: str) -> None:
     assert report["violations"][0]["rule"].startswith("unapproved-host")
     assert report["coverage"]["flows_scanned"] == 16
     assert report["coverage"]["gaps"] == []
+    assert from_dict(run, "scan output").outcome == "fail"  # the diff and the reports read it back
 
 
 def test_text_report_is_a_table(zzhc_capture: str) -> None:
@@ -78,7 +81,7 @@ def test_exit_codes_pass_and_inconclusive(zzhc_capture: str, tmp_path: Path) -> 
     code, out, _ = _run(str(torn), "--identity", str(h.IDENTITY_FILE), "--policy", str(h.CHINA_POLICY),
                         "--format", "json")
     assert code == 2
-    assert json.loads(out)["coverage"]["gaps"][0]["kind"] == "capture_incomplete"
+    assert json.loads(out)["handsets"][0]["coverage"]["gaps"][0]["kind"] == "capture_incomplete"
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -15,7 +15,7 @@ import brotli
 import pytest
 import zstandard
 
-from devicelab.analysis.flows import Flow
+from devicelab.model.traffic import Flow
 from tests.analysis import helpers as h
 from tests.analysis.helpers import make_flow, near
 

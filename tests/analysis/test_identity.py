@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from devicelab.errors import ConfigError
-from devicelab.identity import IDENTIFIER_KINDS, Identity, load_identity
+from devicelab.model.identity import IDENTIFIER_KINDS, Identity, load_identity
 from tests.analysis import helpers as h
 
 

@@ -5,9 +5,10 @@ from pathlib import Path
 import pytest
 
 from devicelab.analysis.findings import Finding
-from devicelab.analysis.verdict import CoverageGap, evaluate
+from devicelab.analysis.verdict import evaluate
 from devicelab.errors import ConfigError
-from devicelab.policy import STRICT, host_matches, load_policy
+from devicelab.model.policy import STRICT, host_matches, load_policy
+from devicelab.model.traffic import CoverageGap
 from tests.analysis import helpers as h
 from tests.analysis.helpers import make_flow
 

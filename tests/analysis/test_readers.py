@@ -9,9 +9,9 @@ from mitmproxy import io as mitmio
 from mitmproxy import tcp
 from mitmproxy.test import tflow
 
-from devicelab.analysis.flows import APP_METADATA_KEY
 from devicelab.analysis.readers import from_mitmproxy, read_capture
 from devicelab.errors import ConfigError
+from devicelab.model.traffic import APP_METADATA_KEY
 from tests.analysis import helpers as h
 
 FIRST_RUN = h.DATA / "reporthar_android_first-run.har"

@@ -15,7 +15,7 @@ import pytest
 
 from devicelab.analysis.readers import read_capture
 from devicelab.analysis.scan import Analyzer
-from devicelab.identity import Identity
+from devicelab.model.identity import Identity
 from tests.analysis.helpers import DATA
 
 LABELS = json.loads((DATA / "reporthar_android_expected_identifiers.json").read_text())

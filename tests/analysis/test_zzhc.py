@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 import json
 
-from devicelab.analysis.flows import Flow, Request
 from devicelab.analysis.verdict import evaluate
-from devicelab.policy import load_policy
+from devicelab.model.policy import load_policy
+from devicelab.model.traffic import Flow, Request
 from tests.analysis import helpers as h
 
 

@@ -1,3 +1,3 @@
-from tests.control.conftest import private_adb_port
+from tests.lab.conftest import private_adb_port
 
 __all__ = ["private_adb_port"]

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from devicelab.analysis.flows import Flow
 from devicelab.analysis.matcher import Matcher
 from devicelab.analysis.scan import Analyzer
+from devicelab.model.traffic import Flow
 from tests.analysis import helpers as h
 from tests.analysis.helpers import make_flow
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from devicelab.adb import AdbClient, AdbDevice, AdbServer
-from devicelab.builds import load_build
-from devicelab.fastboot import Fastboot
 from devicelab.handset import Handset
-from devicelab.images import factory_image
-from devicelab.inventory import AdbAddress, HandsetEntry, Timeouts
+from devicelab.handset.fastboot import Fastboot
+from devicelab.handset.images import factory_image
+from devicelab.model.builds import load_build
+from devicelab.model.inventory import AdbAddress, HandsetEntry, Timeouts
 from devicelab.virtual.lab import VirtualLab
 
 pytestmark = pytest.mark.bench

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from devicelab.builds import load_build
+from devicelab.model.builds import load_build
 from devicelab.virtual import image
 from devicelab.virtual.handset import BootState, VirtualHandset
 from tests.virtual.fastboot_helpers import fastboot, in_bootloader, needs_fastboot, running_lab, target

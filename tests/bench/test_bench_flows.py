@@ -12,7 +12,7 @@ import pytest
 import uiautomator2 as u2
 
 from devicelab.flows import Choices, Consent, first_boot
-from devicelab.flows.ui import HandsetUi, timed
+from devicelab.handset.ui import HandsetUi, timed
 from tests.flows.helpers import private_lab
 
 ROUNDS = 25

@@ -5,13 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from devicelab.capture.fixtures import configure
+from devicelab.testing.capture import configure
 from tests.capture.fake_handset import FakeHandset, Paths, patch_paths
 from tests.capture.helpers import ThrowawayPKI, Upstream, make_pki, upstream
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    configure(config)  # until devicelab.plugin calls it (see the capture report)
+    configure(config)  # until devicelab.testing.plugin calls it (see the capture report)
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ import pytest
 
 from devicelab.adb import ShellResult
 from devicelab.capture import device_setup
-from devicelab.inventory import Timeouts
+from devicelab.model.inventory import Timeouts
 
 STUBS = Path(__file__).parent / "stubs"
 BROWSER_UID = 10061

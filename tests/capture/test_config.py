@@ -7,7 +7,7 @@ import pytest
 
 from devicelab.capture.config import CaptureConfig, HostRule
 from devicelab.errors import ConfigError
-from devicelab.policy import Policy
+from devicelab.model.policy import Policy
 
 
 @pytest.mark.parametrize(("options", "field", "problem"), [

@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFTEST = '''
 import pytest
 
-from devicelab.capture.config import ProxySpec
-from devicelab.capture.fixtures import capture, capture_upstream, configure  # noqa: F401
+from devicelab.model.inventory import ProxySpec
+from devicelab.testing.capture import capture, capture_upstream, configure  # noqa: F401
 from tests.capture.fake_handset import FakeHandset, patch_paths
 from tests.capture.helpers import make_pki
 

@@ -9,10 +9,10 @@ from mitmproxy import options, tls
 from mitmproxy.proxy.context import Context
 from mitmproxy.test import taddons, tflow
 
-from devicelab.analysis.flows import APP_METADATA_KEY
 from devicelab.capture.evidence import read_evidence
 from devicelab.capture.recorder import Recorder
 from devicelab.capture.records import EvidenceLog
+from devicelab.model.traffic import APP_METADATA_KEY
 from tests.capture.helpers import in_taddons
 
 

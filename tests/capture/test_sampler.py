@@ -16,7 +16,7 @@ from devicelab.capture.evidence import read_evidence
 from devicelab.capture.records import Record
 from devicelab.capture.sampler import GAP_INTERVALS, SocketSampler
 from devicelab.errors import AdbError
-from devicelab.policy import Policy
+from devicelab.model.policy import Policy
 
 INTERVAL = 60.0  # real seconds: the sampler's own thread never samples during a test
 T0 = 1_764_000_000.0  # 2025-11-24 16:00:00 UTC

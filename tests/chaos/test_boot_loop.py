@@ -13,11 +13,11 @@ from collections.abc import Iterator
 import pytest
 
 from devicelab.adb import AdbClient, AdbDevice, AdbServer
-from devicelab.builds import load_build
 from devicelab.errors import BootTimeoutError
-from devicelab.fastboot import Fastboot
 from devicelab.handset import Handset
-from devicelab.inventory import AdbAddress, HandsetEntry, Timeouts
+from devicelab.handset.fastboot import Fastboot
+from devicelab.model.builds import load_build
+from devicelab.model.inventory import AdbAddress, HandsetEntry, Timeouts
 from devicelab.virtual.android import AndroidSystem
 from devicelab.virtual.faults import inject
 from devicelab.virtual.handset import BootState, VirtualHandset

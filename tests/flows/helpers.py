@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devicelab.adb import AdbClient, AdbDevice, AdbServer
-from devicelab.fastboot import Fastboot
-from devicelab.flows.hierarchy import Snapshot, parse
 from devicelab.handset import Handset
-from devicelab.inventory import AdbAddress, HandsetEntry, Timeouts
+from devicelab.handset.fastboot import Fastboot
+from devicelab.handset.hierarchy import Snapshot, parse
+from devicelab.model.inventory import AdbAddress, HandsetEntry, Timeouts
 from devicelab.virtual.lab import VirtualLab
 
 DUMPS = Path(__file__).parent / "data"

@@ -14,8 +14,8 @@ import sys
 from dataclasses import dataclass, field
 
 from devicelab.flows import Choices, Consent, first_boot
-from devicelab.flows.hierarchy import Snapshot
-from devicelab.flows.ui import HandsetUi
+from devicelab.handset.hierarchy import Snapshot
+from devicelab.handset.ui import HandsetUi
 from tests.flows.helpers import DUMPS, private_lab
 
 

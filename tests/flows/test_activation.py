@@ -8,28 +8,28 @@ from collections.abc import Iterator
 
 import pytest
 
-from devicelab import activation
-from devicelab.activation import ObservationTimeoutError, OperatorSimSwitcher, SimSwitchError
-from devicelab.builds import load_build
+from devicelab.activation.window import ObservationTimeoutError, wait_device_time
 from devicelab.handset import Handset
-from devicelab.sims import load_sim
+from devicelab.handset.sim import OperatorSimSwitcher, SimSwitchError
+from devicelab.model.builds import load_build
+from devicelab.model.sims import load_sim
 
 
 @pytest.fixture
 def sim_restored(handset: Handset) -> Iterator[Handset]:
     """The leased handset, with the lab's SIM put back afterwards (other tests expect it)."""
     yield handset
-    activation.insert_sim(handset, handset.entry.sim, timeout=10)
+    handset.insert_sim(handset.entry.sim, timeout=10)
 
 
 def test_a_sim_goes_in_through_the_labs_switcher_and_data_goes_on(sim_restored: Handset) -> None:
     handset = sim_restored
     handset.shell("svc data disable", check=True)
-    activation.trigger_sim_change(handset, "telia-fi", timeout=10)
-    assert activation.sim_state(handset) == ("READY", load_sim("telia-fi").mccmnc)
+    handset.insert_sim("telia-fi", timeout=10)
+    assert handset.sim_state() == ("READY", load_sim("telia-fi").mccmnc)
     assert handset.shell("settings get global mobile_data", check=True).stdout.strip() == "1"
-    activation.insert_sim(handset, None, timeout=10)
-    assert activation.sim_state(handset)[0] == "ABSENT"
+    handset.insert_sim(None, timeout=10)
+    assert handset.sim_state()[0] == "ABSENT"
 
 
 def test_a_sim_the_handset_never_sees_is_an_error(handset: Handset) -> None:
@@ -39,7 +39,7 @@ def test_a_sim_the_handset_never_sees_is_an_error(handset: Handset) -> None:
 
     start = time.monotonic()
     with pytest.raises(SimSwitchError, match=r"reports SIM READY 24201, not READY 24491 after 0 s") as info:
-        activation.insert_sim(handset, "telia-fi", timeout=0.3, switcher=Absent())
+        handset.insert_sim("telia-fi", timeout=0.3, switcher=Absent())
     assert time.monotonic() - start < 5
     assert info.value.serial == handset.serial
 
@@ -66,15 +66,15 @@ def test_without_a_terminal_the_operator_switcher_says_so(handset: Handset) -> N
 
 
 def test_device_time_runs_at_the_labs_rate(handset: Handset) -> None:
-    rate = activation.measure_clock_rate(handset)
+    rate = handset.clock_rate()
     assert 30 < rate < 120  # the embedded lab runs a 60x clock
-    before = activation.device_time(handset)
+    before = handset.device_time()
     assert abs(before - time.time()) < 7 * 24 * 3600  # an epoch time, not uptime
 
 
 def test_an_observation_window_passes_in_device_time(handset: Handset) -> None:
     start = time.monotonic()
-    seen = activation.observe(handset, 90, rate=60.0)
+    seen = wait_device_time(handset, 90, rate=60.0)
     assert seen.device_seconds >= 90
     assert seen.host_seconds < 90 / 60 * 1.5 + 5
     assert time.monotonic() - start >= 90 / 60 * 0.8
@@ -83,19 +83,19 @@ def test_an_observation_window_passes_in_device_time(handset: Handset) -> None:
 def test_an_observation_bounded_by_a_wrong_rate_fails_in_host_time(handset: Handset) -> None:
     start = time.monotonic()
     with pytest.raises(ObservationTimeoutError, match=r"advanced \d+ of 3600 s in .* \(measured rate 100000.00x"):
-        activation.observe(handset, 3600, rate=100_000.0, margin=0.2)
+        wait_device_time(handset, 3600, rate=100_000.0, margin=0.2)
     assert time.monotonic() - start < 3
 
 
 def test_screen_on_and_unlock(handset: Handset) -> None:
-    activation.trigger_screen_on_unlock(handset)
+    handset.unlock()
     assert handset.ui().call("screen state", lambda d: d.info["screenOn"]) is True
 
 
 def test_reboot_and_cold_boot_triggers(handset: Handset) -> None:
     first = handset.getprop("sys.boot_completed")
-    assert activation.trigger_reboot(handset) >= 0
-    assert activation.trigger_boot(handset) >= 0
+    assert handset.reboot() >= 0
+    assert handset.cold_boot() >= 0
     assert handset.getprop("sys.boot_completed") == first == "1"
 
 
@@ -104,7 +104,7 @@ def test_a_build_change_keeps_user_data(handset: Handset) -> None:
     try:
         handset.flash(old)
         android_id = handset.shell("settings get secure android_id", check=True).stdout
-        activation.trigger_build_change(handset, old, new)
+        handset.update(new)
         assert handset.fingerprint() == new.fingerprint
         assert handset.shell("settings get secure android_id", check=True).stdout == android_id
     finally:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from devicelab.handset import Handset
-from devicelab.lab import Lab
+from devicelab.lab.lab import Lab
 from devicelab.virtual.control import ControlClient, ControlError, ControlServer, ControlSimSwitcher
 from devicelab.virtual.lab import VirtualLab
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from devicelab.errors import UiServerError, UnknownScreenError
 from devicelab.flows import Choices, Pace, first_boot
-from devicelab.flows.errors import UiServerError, UnknownScreenError
-from devicelab.flows.ui import HandsetUi, UiTimeouts
 from devicelab.handset import Handset
+from devicelab.handset.ui import HandsetUi, UiTimeouts
 from devicelab.virtual.lab import VirtualLab
 from devicelab.virtual.shell.io import CommandContext
 from devicelab.virtual.shell.registry import main_class, register_main_class

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from devicelab import activation
+from devicelab.errors import UnsupportedChoiceError
 from devicelab.flows import Choices, Consent, first_boot
-from devicelab.flows.errors import UnsupportedChoiceError
 from devicelab.handset import Handset
 
 
@@ -40,11 +39,11 @@ def test_accept_all_over_wifi(handset: Handset) -> None:
 def test_decline_all_without_sim_sets_up_offline(handset: Handset) -> None:
     handset.factory_reset()
     forget_wifi(handset)
-    activation.insert_sim(handset, None, timeout=10)
+    handset.insert_sim(None, timeout=10)
     try:
         result = first_boot(handset, Choices(consent=Consent.DECLINE_ALL, wifi=False))
     finally:
-        activation.insert_sim(handset, handset.entry.sim, timeout=10)
+        handset.insert_sim(handset.entry.sim, timeout=10)
     assert result.reached_home
     assert result.screens[:4] == ["welcome", "insert_sim", "wifi", "setup_offline"]
     assert "date_time" in result.screens

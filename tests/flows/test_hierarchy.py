@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from devicelab.flows.hierarchy import HierarchyError, parse
+from devicelab.handset.hierarchy import HierarchyError, parse
 
 from .helpers import real_dump, recording
 

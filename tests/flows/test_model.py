@@ -1,4 +1,4 @@
-"""Flow data: the shipped files load, builds find their flow, bad data is one ConfigError."""
+"""Wizard flow data: the shipped files load, builds find their flow, bad data is one ConfigError."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from devicelab.builds import load_build
 from devicelab.errors import ConfigError
 from devicelab.flows.model import FLOWS_DIR, flow_for_fingerprint, load_flow_file, load_flows
+from devicelab.model.builds import load_build
 
 GOOD = """\
 family: tiny

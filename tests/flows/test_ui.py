@@ -10,10 +10,10 @@ from collections.abc import Iterator
 import pytest
 import uiautomator2 as u2
 
-from devicelab.flows.errors import UiError, UiServerError
-from devicelab.flows.transport import LabAdbClient
-from devicelab.flows.ui import HandsetUi, UiTimeouts
+from devicelab.errors import UiError, UiServerError
 from devicelab.handset import Handset
+from devicelab.handset.transport import LabAdbClient
+from devicelab.handset.ui import HandsetUi, UiTimeouts
 from devicelab.virtual.lab import VirtualLab
 from devicelab.virtual.shell.io import CommandContext
 from devicelab.virtual.shell.registry import main_class, register_main_class

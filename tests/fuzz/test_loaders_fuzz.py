@@ -12,14 +12,14 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from devicelab.builds import load_build_file
 from devicelab.errors import ConfigError
 from devicelab.flows.model import load_flow_file
-from devicelab.identity import load_identity
-from devicelab.inventory import load_inventory
-from devicelab.policy import load_policy
+from devicelab.model.builds import load_build_file
+from devicelab.model.identity import load_identity
+from devicelab.model.inventory import load_inventory
+from devicelab.model.policy import load_policy
+from devicelab.model.sims import load_sim
 from devicelab.repro.model import load_report
-from devicelab.sims import load_sim
 
 
 def _sim(path: Path) -> object:

@@ -7,11 +7,13 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
-from devicelab.analysis.flows import CaptureRead, Flow, Request
-from devicelab.analysis.scan import Analyzer, ScanReport, coverage_gaps, scan_captures
-from devicelab.analysis.verdict import CoverageGap, evaluate
-from devicelab.identity import Identity, load_identity
-from devicelab.policy import Policy, load_policy
+from devicelab.model.traffic import CaptureRead, Flow, Request
+from devicelab.analysis.scan import Analyzer, ScanReport, coverage_gaps
+from devicelab.capture.files import scan_files
+from devicelab.analysis.verdict import evaluate
+from devicelab.model.traffic import CoverageGap
+from devicelab.model.identity import Identity, load_identity
+from devicelab.model.policy import Policy, load_policy
 from devicelab.reports.collect import FindingContext, handset_result
 from devicelab.reports.evidence import EvidenceBundle
 from devicelab.reports.model import (
@@ -52,7 +54,7 @@ def redactor() -> Redactor:
 
 def scan_flows(flows: Sequence[Flow], identity: Identity, policy: Policy,
                gaps: Sequence[CoverageGap] = ()) -> ScanReport:
-    """scan_captures for flows built in memory (one capture called "live")."""
+    """scan_files for flows built in memory (one capture called "live")."""
     capture = CaptureRead("live", "mitmproxy", tuple(flows))
     analyzer = Analyzer(identity)
     analyses = tuple(analyzer.analyze(flow) for flow in flows)
@@ -90,7 +92,7 @@ def nokia_result(context: FindingContext | None = None, hid: str = "b2n-01") -> 
 
 @cache
 def emulator_result() -> HandsetResult:
-    report = scan_captures(HARS, emulator_identity(), global_policy())
+    report = scan_files(HARS, emulator_identity(), global_policy())
     return handset_result(HandsetInfo(id="emu-01", model="Android emulator (ReportHAR)", host="lab-usb-2"), report,
                           redactor())
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from devicelab.analysis.flows import Flow, Request
+from devicelab.model.traffic import Flow, Request
 from devicelab.reports.collect import FindingContext, clip, finding_record, handset_result
 from devicelab.reports.redaction import MARKER
 from tests.analysis import helpers as ah

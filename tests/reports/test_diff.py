@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from devicelab.analysis.flows import Flow, Request
-from devicelab.reports.cli import diff
+from devicelab.model.traffic import Flow, Request
+from devicelab.cli.diff import diff
 from devicelab.reports.collect import handset_result
 from devicelab.reports.diff import Pair, diff_runs, new_pairs, to_dict, to_text
 from devicelab.reports.diff_html import to_html

@@ -4,7 +4,7 @@ import base64
 import hashlib
 from urllib.parse import quote
 
-from devicelab.identity import Identity
+from devicelab.model.identity import Identity
 from devicelab.reports.redaction import MARKER, Redactor, ensure_redacted
 from tests.analysis import helpers as ah
 

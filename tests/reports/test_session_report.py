@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from devicelab.session_report import VERDICTS_FILE, SessionReport, TestVerdict
+from devicelab.testing.session_report import VERDICTS_FILE, SessionReport, TestVerdict
 
 
 def worker(handset: str, host: str, outcome: str, *violations: str) -> str:

@@ -117,12 +117,12 @@ def test_evidence_names_are_made_safe_and_unique(tmp_path: Path) -> None:
 
 
 def test_an_offline_scan_uses_the_same_writers(tmp_path: Path) -> None:
-    from devicelab.analysis.scan import scan_captures
+    from devicelab.capture.files import scan_files
     from devicelab.reports.collect import scan_run
     from devicelab.reports.model import BuildRef
     from devicelab.reports.redaction import Redactor
 
-    report = scan_captures(h.HARS, h.emulator_identity(), h.global_policy())
+    report = scan_files(h.HARS, h.emulator_identity(), h.global_policy())
     run = scan_run(report, Redactor([h.emulator_identity()]), run_id="scan-1", build=BuildRef(name="captures"),
                    policy_path="fixtures/policies/global.yaml", command=["devicelab", "scan"])
     written = write_reports(run, tmp_path, Redactor([h.emulator_identity()]), allure_html=False)

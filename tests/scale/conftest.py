@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from devicelab.inventory import AdbAddress, HandsetEntry
-from devicelab.labgrid_allocator import LabgridAllocator, LabgridClient, LabgridError, client_executable
-from tests.control.conftest import free_port
+from devicelab.lab.labgrid_allocator import LabgridAllocator, LabgridClient, LabgridError, client_executable
+from devicelab.model.inventory import AdbAddress, HandsetEntry
+from tests.lab.conftest import free_port
 
 EXPORTER = "lab-host-a"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import yaml
 from click.testing import CliRunner
 
-from devicelab.inventory import LAB_DIR
-from devicelab.labgrid_allocator import acquired_resources
-from devicelab.labgrid_export import exporter_config_command
+from devicelab.cli.labgrid import exporter_config_command
+from devicelab.lab.labgrid_allocator import acquired_resources
+from devicelab.model.inventory import LAB_DIR
 
 RACK = str(LAB_DIR / "example-rack.yaml")
 

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from devicelab.errors import LeaseTimeoutError
-from devicelab.labgrid_allocator import LabgridAllocator, LabgridClient, LabgridLease, place_tags
+from devicelab.lab.labgrid_allocator import LabgridAllocator, LabgridClient, LabgridLease, place_tags
 from tests.scale.conftest import EXPORTER, handsets
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from devicelab.sims import load_sim
+from devicelab.model.sims import load_sim
 from devicelab.virtual.chaos import lab_state, run_once
 
 LOOPBACK = {"0100007F", "00000000000000000000000001000000", "0000000000000000FFFF00000100007F"}

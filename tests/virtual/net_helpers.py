@@ -13,8 +13,8 @@ from typing import TypeVar
 
 import h11
 
-from devicelab.builds import Build, load_build
-from devicelab.sims import SimProfile, load_sim
+from devicelab.model.builds import Build, load_build
+from devicelab.model.sims import SimProfile, load_sim
 from devicelab.virtual.handset import BootState, VirtualHandset
 from devicelab.virtual.identity import HardwareIdentity
 from devicelab.virtual.net import http1, pki

@@ -3,8 +3,8 @@ loop (no adbd, no adb server), and shorthands to run command lines on it."""
 
 from __future__ import annotations
 
-from devicelab.builds import load_build
-from devicelab.sims import load_sim
+from devicelab.model.builds import load_build
+from devicelab.model.sims import load_sim
 from devicelab.virtual.handset import BootState, VirtualHandset
 from devicelab.virtual.identity import HardwareIdentity
 from devicelab.virtual.shell import ShellResult, run

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from devicelab.android import iphonesubinfo
 from devicelab.android.iphonesubinfo import ParcelError, parse_parcel_optional_string, parse_parcel_string
-from devicelab.sims import load_sim
+from devicelab.model.sims import load_sim
 from devicelab.virtual.binder import Parcel, format_parcel, string_reply
 from tests.virtual.shell_helpers import boot, out, sh
 

@@ -10,7 +10,7 @@ import struct
 
 from PIL import Image, ImageDraw
 
-from devicelab.sims import load_sim
+from devicelab.model.sims import load_sim
 from devicelab.virtual import screen
 from devicelab.virtual.android import AndroidSystem
 from devicelab.virtual.handset import BootState

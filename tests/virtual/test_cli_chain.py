@@ -7,7 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from devicelab.builds import load_build
+from devicelab.model.builds import load_build
 from devicelab.virtual.image import write_factory_zip
 from devicelab.virtual.lab import VirtualLab
 

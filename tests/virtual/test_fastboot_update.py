@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from devicelab.builds import Build, load_build
+from devicelab.model.builds import Build, load_build
 from devicelab.virtual import image
 from devicelab.virtual.handset import BootState, VirtualHandset
 from devicelab.virtual.lab import VirtualLab

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from devicelab.builds import load_build
 from devicelab.errors import DevicelabError
+from devicelab.model.builds import load_build
 from devicelab.virtual import image
 from devicelab.virtual.fastboot import sparse
 

@@ -8,8 +8,8 @@ import json
 
 import blackboxprotobuf
 
-from devicelab.builds import load_build
-from devicelab.sims import load_sim
+from devicelab.model.builds import load_build
+from devicelab.model.sims import load_sim
 from devicelab.virtual import consent, shell
 from devicelab.virtual.handset import BootState, VirtualHandset
 from devicelab.virtual.net import browser, zzhc

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from devicelab.builds import ConsentName, load_build, load_build_file
 from devicelab.errors import ConfigError
-from devicelab.sims import load_sim
+from devicelab.model.builds import ConsentName, load_build, load_build_file
+from devicelab.model.sims import load_sim
 from devicelab.virtual import consent
 from devicelab.virtual.net import checkin, pki, protobuf, zzhc
 from devicelab.virtual.net.dns import LabResolver, NameNotResolved

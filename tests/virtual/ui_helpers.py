@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import adbutils
 
-from devicelab.builds import load_build
-from devicelab.sims import load_sim
+from devicelab.model.builds import load_build
+from devicelab.model.sims import load_sim
 from devicelab.virtual.handset import VirtualHandset
 from devicelab.virtual.identity import HardwareIdentity
 from devicelab.virtual.ui.app_process import MAIN_CLASS, uia2_main

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from devicelab.builds import Bootloader
+from devicelab.model.builds import Bootloader
 from devicelab.virtual.storage import SLOTS, SLOTTED, UNSLOTTED, Storage
 
 #: The board name of the hardware: what `getvar product` says even with no build installed.

@@ -1,6 +1,6 @@
 """What each kind of app sends, and what it logs, when its trigger fires.
 
-One coroutine per payload kind of the build manifests (devicelab.builds.PayloadKind). Each
+One coroutine per payload kind of the build manifests (devicelab.model.builds.PayloadKind). Each
 builds the request a real client builds, sends it through the handset's HTTP client and
 writes the logcat lines that client writes. They return True on success.
 """
@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from devicelab.builds import AppTraffic, PayloadKind
+from devicelab.model.builds import AppTraffic, PayloadKind
 from devicelab.virtual.net import checkin, zzhc
 from devicelab.virtual.net.facts import DeviceFacts
 from devicelab.virtual.net.httpclient import DeviceHttpClient, NetError, Request

@@ -8,7 +8,7 @@ import zoneinfo
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from devicelab.sims import SimProfile
+from devicelab.model.sims import SimProfile
 
 if TYPE_CHECKING:
     from devicelab.virtual.android import AndroidSystem

@@ -21,8 +21,8 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from devicelab.builds import Build, available_builds, load_build
 from devicelab.errors import ConfigError
+from devicelab.model.builds import Build, available_builds, load_build
 from devicelab.virtual.net import pki, responders
 from devicelab.virtual.net.dns import LabResolver, display_address, is_ip, normalize
 from devicelab.virtual.net.http1 import ReceivedRequest

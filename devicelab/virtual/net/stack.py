@@ -15,7 +15,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from devicelab.builds import AppTraffic, TriggerKind
+from devicelab.model.builds import AppTraffic, TriggerKind
 from devicelab.virtual import consent
 from devicelab.virtual.net import apps, trust
 from devicelab.virtual.net.facts import DeviceFacts

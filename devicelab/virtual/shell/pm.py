@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import posixpath
 
-from devicelab.builds import Package
+from devicelab.model.builds import Package
 from devicelab.virtual import apk
 from devicelab.virtual.android import AndroidSystem
 from devicelab.virtual.fs import FsError

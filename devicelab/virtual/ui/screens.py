@@ -26,9 +26,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from devicelab.builds import FIXTURES
-from devicelab.data import Frozen, load
 from devicelab.errors import ConfigError
+from devicelab.model.builds import FIXTURES
+from devicelab.model.data import Frozen, load
 
 WIZARDS_DIR = FIXTURES / "wizards"
 

@@ -1,0 +1,143 @@
+"""Privacy policy as data (`fixtures/policies/*.yaml`): which hosts may receive which identifiers.
+
+    name: global
+    regions: [ww]
+    tls_required: true            # personal data only inside TLS, unless a rule says otherwise
+    approved:
+      - host: android.clients.google.com
+        may_receive: [imei, meid, serial, android_id, wifi_mac]
+    forbidden:
+      - host: zzhc.vnet.cn
+        reason: China Telecom self-registration; must not run outside China
+
+Host patterns are globs on the host name, case-insensitive: `*.google.com` matches
+`android.clients.google.com` but not `google.com`. A forbidden host fails the run when it is
+contacted at all, even with nothing found in the traffic.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from pathlib import Path
+from typing import Annotated, Literal, get_args
+
+from pydantic import AfterValidator, Field
+
+from devicelab.errors import ConfigError
+from devicelab.model.builds import FIXTURES, Build
+from devicelab.model.data import Frozen, load
+from devicelab.model.identity import ALL_KINDS
+
+Kind = Literal[
+    "imei", "meid", "imsi", "iccid", "msisdn", "serial", "wifi_mac", "bt_mac",
+    "android_id", "advertising_id", "email", "cell_id", "location",
+]
+if set(get_args(Kind)) != set(ALL_KINDS):  # pragma: no cover - the two lists must not drift apart
+    raise RuntimeError("policy.Kind and identity.ALL_KINDS differ")
+
+_HOST_PATTERN = re.compile(r"[a-z0-9*?]([a-z0-9*?.-]*[a-z0-9*?])?")
+
+POLICIES_DIR = FIXTURES / "policies"
+
+
+def _host_pattern(value: str) -> str:
+    value = value.strip().lower()
+    if not _HOST_PATTERN.fullmatch(value):
+        raise ValueError("expected a host name or glob: letters, digits, '.', '-', '*' and '?'")
+    return value
+
+
+HostPattern = Annotated[str, AfterValidator(_host_pattern)]
+
+
+def normalize_host(host: str) -> str:
+    """Lower case, without a trailing dot, port or IPv6 brackets."""
+    host = host.strip().lower().rstrip(".")
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    if host.count(":") == 1:
+        host = host.partition(":")[0]
+    return host
+
+
+def host_matches(pattern: str, host: str) -> bool:
+    return fnmatch.fnmatchcase(normalize_host(host), pattern)
+
+
+class ApprovedHost(Frozen):
+    """A host allowed to receive some identifier kinds."""
+
+    host: HostPattern
+    may_receive: tuple[Kind, ...] = ()
+    tls_required: bool | None = None  # None: the policy's default
+    note: str = ""
+
+
+class ForbiddenHost(Frozen):
+    """A host that must not be contacted at all."""
+
+    host: HostPattern
+    reason: str
+
+
+class Policy(Frozen):
+    """What one region or SKU allows."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    regions: tuple[str, ...] = ()
+    skus: tuple[str, ...] = ()
+    tls_required: bool = True
+    approved: tuple[ApprovedHost, ...] = ()
+    forbidden: tuple[ForbiddenHost, ...] = ()
+
+    def forbidden_rule(self, host: str) -> ForbiddenHost | None:
+        return next((rule for rule in self.forbidden if host_matches(rule.host, host)), None)
+
+    def approved_rules(self, host: str) -> list[ApprovedHost]:
+        return [rule for rule in self.approved if host_matches(rule.host, host)]
+
+    def is_approved(self, host: str) -> bool:
+        return self.forbidden_rule(host) is None and bool(self.approved_rules(host))
+
+    def judge(self, kind: str, host: str, tls: bool) -> list[str]:
+        """The rules an identifier of `kind` sent to `host` breaks (empty when allowed)."""
+        broken: list[str] = []
+        forbidden = self.forbidden_rule(host)
+        allowing = [rule for rule in self.approved_rules(host) if kind in rule.may_receive]
+        if forbidden is not None:
+            broken.append(f"forbidden-host: {forbidden.host} ({forbidden.reason})")
+        elif not self.approved_rules(host):
+            broken.append("unapproved-host: no rule approves this host")
+        elif not allowing:
+            broken.append(f"kind-not-approved: no rule lets this host receive {kind}")
+        tls_required = self.tls_required
+        if allowing and forbidden is None:  # plain text is fine when one rule that allows the kind says so
+            tls_required = all(self.tls_required if r.tls_required is None else r.tls_required for r in allowing)
+        if tls_required and not tls:
+            broken.append("plain-text: personal data must travel inside TLS")
+        return broken
+
+
+#: No --policy: nothing is approved, so any identifier that leaves the handset is a violation.
+STRICT = Policy(name="strict (no policy given: no host approved)")
+
+
+def load_policy(path: Path) -> Policy:
+    """Read a policy file; the first bad field raises ConfigError naming it."""
+    return load(Policy, path)
+
+
+def policy_for(build: Build, explicit: str | None) -> tuple[Policy, Path]:
+    """The policy file given, or the one in fixtures/policies/ whose skus list the build's SKU."""
+    if explicit is not None:
+        path = Path(explicit)
+        if not path.exists() and not path.suffix:
+            path = POLICIES_DIR / f"{explicit}.yaml"
+        return load_policy(path), path
+    for path in sorted(POLICIES_DIR.glob("*.yaml")):
+        policy = load_policy(path)
+        if build.sku in policy.skus:
+            return policy, path
+    raise ConfigError(str(POLICIES_DIR), "skus", f"no policy lists SKU {build.sku!r}; pass --policy")

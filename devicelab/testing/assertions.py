@@ -1,0 +1,49 @@
+"""The assertion suites make about a capture: no personal data to a host the policy forbids, and
+nothing left unseen. Its failure message is the table a privacy engineer reads first."""
+
+from __future__ import annotations
+
+from devicelab.analysis.findings import Finding
+from devicelab.analysis.scan import ScanReport
+from devicelab.capture.session import HandsetCapture
+from devicelab.model.identity import Identity
+from devicelab.model.policy import Policy
+
+COLUMNS = ("host", "identifier", "where", "decoders", "app", "rule")
+
+
+class PrivacyViolation(AssertionError):
+    """Personal data left the handset for a host the policy does not allow."""
+
+
+class CoverageIncomplete(AssertionError):
+    """The capture could not see everything: the test cannot pass (inconclusive)."""
+
+
+def assert_no_personal_data_leaks(capture: HandsetCapture, identity: Identity, policy: Policy) -> ScanReport:
+    """Analyse everything `capture` saw; raise with a readable table on any violation, and
+    refuse to pass when coverage was incomplete. A leak seen once is a finding: never retried.
+    The capture is stopped first, so the evidence is complete and flushed."""
+    report = capture.judge(identity, policy)  # the run's report lists it, pass or fail
+    verdict = report.verdict
+    if verdict.violations:
+        rows = [_row(v.finding, v.host, v.rule) for v in verdict.violations]
+        raise PrivacyViolation(f"{len(rows)} violation(s) of policy {policy.name!r}:\n{_table(rows)}")
+    if verdict.counted_gaps:
+        lines = "\n".join(f"  {g.kind}: {g.host or '-'} {g.detail}" for g in verdict.counted_gaps)
+        raise CoverageIncomplete(f"inconclusive: the capture could not see everything\n{lines}")
+    return report
+
+
+def _row(finding: Finding | None, host: str, rule: str) -> tuple[str, ...]:
+    if finding is None:
+        return (host, "-", "(contact)", "-", "-", rule.split(":")[0])
+    return (host, f"{finding.kind} {finding.redacted}", finding.location, " > ".join(finding.decoders) or "-",
+            finding.app or "?", rule.split(":")[0])
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(str(r[i])) for r in [COLUMNS, *rows]) for i in range(len(COLUMNS))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in [COLUMNS, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -1,0 +1,192 @@
+"""The devicelab pytest plugin (registered through the `pytest11` entry point).
+
+Fixtures: `lab` (the started lab), `handset` (leased and healthy), `flashed_handset` (the build
+under test flashed and booted), `fresh_handset` (factory reset and booted), `policy` (the policy
+of the build under test, by its SKU). A failing test gets
+the handset's logcat excerpt, a screenshot and its properties attached to Allure; every test
+records its handset as an Allure parameter so runs on several handsets stay apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+from pathlib import Path
+
+import allure
+import pytest
+
+from devicelab.errors import DevicelabError
+from devicelab.handset import Handset
+from devicelab.lab import netguard
+from devicelab.lab.lab import Lab
+from devicelab.model.builds import Build, load_build
+from devicelab.model.policy import Policy, policy_for
+from devicelab.testing.assertions import PrivacyViolation
+from devicelab.testing.capture import capture, capture_settings, capture_upstream
+from devicelab.testing.capture import configure as configure_capture
+from devicelab.testing.session_report import WORKER_KEY, XdistHooks, session_report
+
+REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+__all__ = ["capture", "capture_settings", "capture_upstream", "flashed_handset", "fresh_handset", "handset", "lab",
+           "policy"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("devicelab")
+    group.addoption("--lab", default=None, help="Lab inventory (fixtures/lab/*.yaml); default: the virtual lab.")
+    group.addoption("--build", default=None, help="Build under test (a name in fixtures/builds/).")
+    group.addoption("--lease-timeout", type=float, default=None, help="Seconds to wait for a free handset.")
+    parser.addini("devicelab_network_guard", type="bool", default=False,
+                  help="Refuse (and fail the test for) any socket toward an address off this machine.")
+    group.addoption("--expect-leak", metavar="REASON", default=None,
+                    help="The build under test is known to leak: every test that captures must fail with a "
+                         "privacy violation (strict xfail, REASON printed); one that passes fails the run.")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "handset(**tags): lease a handset whose inventory tags match")
+    configure_capture(config)
+    if config.getini("devicelab_network_guard"):
+        netguard.install()
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistHooks(config), "devicelab-xdist")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    reason = config.getoption("--expect-leak")
+    if not reason:
+        return
+    for item in items:
+        if "capture" in getattr(item, "fixturenames", ()):
+            # only a privacy violation is the expected failure: a lab error or a blind capture still fails
+            item.add_marker(pytest.mark.xfail(reason=f"known leak: {reason}", raises=PrivacyViolation, strict=True))
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report: pytest.TestReport = yield
+    refused = netguard.take() if netguard.installed() else []
+    if refused:
+        # whether made in the test's thread or in one it cannot see (the proxy's), the attempt fails the test
+        report.outcome = "failed"
+        report.longrepr = "\n".join(dict.fromkeys(refused))
+    item.stash.setdefault(REPORTS, {})[report.when] = report
+    return report
+
+
+@pytest.fixture(scope="session")
+def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
+    """The lab of this run, started (the embedded virtual lab unless --lab names another)."""
+    try:
+        the_lab = Lab.from_file(request.config.getoption("--lab"))
+        the_lab.start()
+    except DevicelabError as exc:
+        pytest.fail(f"lab could not start: {exc}", pytrace=False)
+    yield the_lab
+    the_lab.stop()
+
+
+@pytest.fixture(scope="session")
+def build_under_test(request: pytest.FixtureRequest) -> Build | None:
+    name = request.config.getoption("--build")
+    if name is None:
+        return None
+    try:
+        return load_build(name)
+    except DevicelabError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _wanted(request: pytest.FixtureRequest) -> dict[str, str]:
+    wanted: dict[str, str] = {}
+    for marker in reversed(list(request.node.iter_markers("handset"))):
+        wanted.update({k: str(v) for k, v in marker.kwargs.items()})
+    return wanted
+
+
+@pytest.fixture
+def handset(request: pytest.FixtureRequest, lab: Lab) -> Iterator[Handset]:
+    """A handset leased for this test alone, booted and answering."""
+    timeout = request.config.getoption("--lease-timeout")
+    with lab.lease(_wanted(request), timeout=timeout, holder=request.node.nodeid) as leased:
+        leased.check_health()
+        _record(request, leased)
+        leased.mark_log(f"devicelab test start {request.node.nodeid}")
+        yield leased
+        reports = request.node.stash.get(REPORTS, {})
+        if any(r.failed for r in reports.values()):
+            _attach_evidence(leased, request.node.nodeid)
+
+
+@pytest.fixture
+def flashed_handset(handset: Handset, build_under_test: Build | None) -> Handset:
+    """The handset running the build under test (--build): flashed if it runs anything else."""
+    if build_under_test is not None and handset.fingerprint() != build_under_test.fingerprint:
+        with allure.step(f"flash {build_under_test.name}"):
+            handset.flash(build_under_test)
+    return handset
+
+
+@pytest.fixture
+def fresh_handset(flashed_handset: Handset) -> Handset:
+    """The build under test, factory reset: first boot as a buyer sees it."""
+    with allure.step("factory reset"):
+        flashed_handset.factory_reset()
+    return flashed_handset
+
+
+@pytest.fixture
+def policy(handset: Handset, build_under_test: Build | None) -> Policy:
+    """The policy of the build under test (--build), or of the build the handset runs: the one in
+    fixtures/policies/ whose `skus` list its SKU."""
+    try:
+        return policy_for(build_under_test or handset.build(), None)[0]
+    except DevicelabError as exc:
+        pytest.fail(f"no policy for this test: {exc}", pytrace=False)
+
+
+def _record(request: pytest.FixtureRequest, handset: Handset) -> None:
+    fingerprint = handset.fingerprint()
+    allure.dynamic.parameter("handset", f"{handset.model} {handset.serial}")
+    # Allure's own `host` label: its timeline groups results by the USB host the handset is on
+    allure.dynamic.label("host", handset.entry.usb_host)  # type: ignore[no-untyped-call]
+    session_report(request.config).environment[f"handset.{handset.entry.id}"] = (
+        f"{handset.model} {handset.serial} {fingerprint} on {handset.entry.usb_host}")
+
+
+def _attach_evidence(handset: Handset, nodeid: str) -> None:
+    """What a reader of a failed test needs: the log of the test, the screen, the properties."""
+    try:
+        log = handset.logcat()
+        marker = f"devicelab test start {nodeid}"
+        excerpt = log[log.rfind(marker) :] if marker in log else log[-200_000:]
+        allure.attach(excerpt, "logcat (this test)", allure.attachment_type.TEXT)
+        allure.attach(handset.screenshot(), "screenshot", allure.attachment_type.PNG)
+        props = "\n".join(f"{k}={v}" for k, v in sorted(handset.properties().items()))
+        allure.attach(props, "device properties", allure.attachment_type.TEXT)
+    except DevicelabError as exc:
+        allure.attach(f"could not collect evidence: {exc}", "evidence error", allure.attachment_type.TEXT)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Workers hand their handsets and verdicts to the controller, which writes them once, next to
+    the Allure results of every worker (environment.properties, devicelab-verdicts.json)."""
+    config = session.config
+    report = session_report(config)
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput[WORKER_KEY] = report.payload()
+        return
+    alluredir = config.getoption("--alluredir", None)
+    if alluredir:
+        report.write(Path(alluredir))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    lines = session_report(config).summary()
+    if lines:
+        terminalreporter.section("devicelab privacy verdicts")
+        for line in lines:
+            terminalreporter.write_line(line)
