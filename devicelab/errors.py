@@ -18,6 +18,7 @@ QA engineer needs: which handset, which step, which command, what it printed.
     │   │       ├── UnknownScreenError   a screen the flow data does not know (evidence attached)
     │   │       └── FlowTimeoutError     a screen did not change or pass in time
     │   ├── LeaseTimeoutError
+    │   ├── RunInterruptedError      the operator stopped the run (SIGINT, SIGTERM)
     │   └── CaptureError
     ├── UnsupportedChoiceError       the flow data cannot honour a choice (e.g. Google sign-in)
     └── (findings are not errors: see devicelab.analysis; nor is a product that writes the wrong
@@ -203,3 +204,7 @@ class UnsupportedChoiceError(DevicelabError):
 
     def __init__(self, message: str, *, family: str, choice: str) -> None:
         super().__init__(message, family=family, choice=choice)
+
+
+class RunInterruptedError(InfrastructureError):
+    """The operator stopped the run (SIGINT / SIGTERM): the step that was running names where."""

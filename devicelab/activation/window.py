@@ -8,12 +8,13 @@ when its clock jumped (the window did not really pass).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from devicelab.errors import InfrastructureError
+from devicelab.errors import InfrastructureError, RunInterruptedError
 from devicelab.handset.clock import ObservationTimeoutError
 
 if TYPE_CHECKING:
@@ -24,6 +25,8 @@ __all__ = ["CLOCK_MARGIN", "CLOCK_SLACK", "WINDOW_SLICE", "Observation", "Observ
 
 #: device seconds between two reads of the clock while the window passes
 WINDOW_SLICE = 60.0
+#: host seconds at most between two checks for a stop request
+CANCEL_SECONDS = 2.0
 #: device time may run this much faster than measured (plus the margin) before it counts as a clock jump
 CLOCK_SLACK = 2.0
 CLOCK_MARGIN = 30.0
@@ -71,8 +74,10 @@ class Window:
     """An observation window opened on a handset: `wait` lets device time pass, `close` checks that
     it really did (no reboot, no clock jump). `observe` does all three."""
 
-    def __init__(self, handset: Handset, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, handset: Handset, *, clock: Callable[[], float] = time.monotonic,
+                 cancel: threading.Event | None = None) -> None:
         self.handset = handset
+        self.cancel = cancel or threading.Event()
         self.clock = clock
         self.boot = handset.boot_id()
         self.host_start, self.device_start = clock(), handset.device_time()
@@ -82,7 +87,12 @@ class Window:
     def wait(self, device_seconds: float, *, progress: Callable[[float], None] | None = None) -> None:
         end = self.done + device_seconds
         while self.done < end:
-            self.done += wait_device_time(self.handset, min(WINDOW_SLICE, end - self.done), rate=self.rate,
+            if self.cancel.is_set():
+                raise RunInterruptedError(f"stopped after {self.done:.0f} of {end:.0f} device seconds",
+                                          serial=self.handset.serial, step="observe")
+            # slices of at most ~CANCEL_SECONDS host seconds: a stop request is heard within seconds at 1x
+            part = min(WINDOW_SLICE, end - self.done, max(1.0, self.rate * CANCEL_SECONDS))
+            self.done += wait_device_time(self.handset, part, rate=self.rate,
                                           clock=self.clock).device_seconds
             if progress is not None:
                 progress(self.done)

@@ -6,20 +6,13 @@ last few characters and a short hash, enough to tell two IMEIs apart, not enough
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from devicelab.analysis.decoders import render
-
-
-def redact(value: str) -> str:
-    """'490154203237518' -> '…7518#1b9f3c': the last digits and a short hash."""
-    keep = 4 if len(value) > 8 else 2
-    digest = hashlib.sha256(value.encode("utf-8")).hexdigest()[:6]
-    return f"…{value[-keep:]}#{digest}"
+from devicelab.model.secret import redact
 
 
 def redact_url(url: str, identifier: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def gate(build: str, from_build: str | None, lab: str | None, policy: str | None
          lease_timeout: float | None, allure_html: bool) -> None:
     """Gate a build: flash, factory reset, first boot, activation, observe, judge.
 
-    Exit codes: 0 pass, 1 fail, 2 inconclusive, 3 infrastructure error.
+    Exit codes: 0 pass, 1 fail, 2 inconclusive, 3 infrastructure error, 130 stopped (SIGINT/SIGTERM).
     """
     options = GateOptions(build=build, from_build=from_build, lab=lab, policy=policy, sim=sim,
                           out=out or Path("reports") / f"gate-{build}", handsets=handsets, window=window,
@@ -48,6 +49,8 @@ def gate(build: str, from_build: str | None, lab: str | None, policy: str | None
                           allure_html=allure_html, command=tuple(sys.argv))
     reporter = Reporter()
     reporter.line(f"[bold]devicelab gate[/] {build}" + (f" (update from {from_build})" if from_build else ""))
+    # SIGTERM (a CI job cancelled) stops the run like Ctrl-C: reports written, evidence kept, exit 130
+    signal.signal(signal.SIGTERM, _interrupt)
     written = run_gate(options, reporter)
     run = written.run
     outcome = run.outcome
@@ -59,9 +62,15 @@ def gate(build: str, from_build: str | None, lab: str | None, policy: str | None
             reporter.line(f"  ... and {len(result.violations) - 10} more")
         for gap in result.coverage.counted_gaps[:5]:
             reporter.line(f"  {result.handset.id}: not seen: {gap.kind} {gap.host} {gap.detail}")
+    if run.interrupted:
+        reporter.line(f"  [bold]interrupted[/]: {run.interrupted}")
     for error in run.infra_errors:
         reporter.line(f"  lab error: {error.handset or 'lab'} {error.step}: {error.message}")
     reporter.line(f"report: {written.html}\nverdict.json: {written.verdict}\njunit: {written.junit}")
     if written.allure_report is not None:
         reporter.line(f"allure: {written.allure_report}")
     sys.exit(run.exit_code)
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)

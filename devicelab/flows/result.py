@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from devicelab.flows.choices import Choices
+from devicelab.model.secret import redact
 
 
 @dataclass
@@ -67,7 +68,7 @@ class FlowResult:
         return [r for r in self.settings if not r.ok]
 
     def summary(self) -> str:
-        lines = [f"{self.family} on {self.serial} ({self.choices.describe()}): "
+        lines = [f"{self.family} on {redact(self.serial)} ({self.choices.describe()}): "
                  f"{'home' if self.reached_home else 'stopped'} after {self.seconds:.2f} s"]
         for visit in self.visits:
             lines.append(f"  {visit.screen} [{visit.kind}]: {'; '.join(visit.actions) or '-'}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from devicelab.activation.window import Window
 from devicelab.analysis.scan import ScanReport
 from devicelab.capture.config import CaptureConfig, HostRule
 from devicelab.capture.session import HandsetCapture
-from devicelab.errors import DevicelabError
+from devicelab.errors import DevicelabError, RunInterruptedError
 from devicelab.flows import Choices, Consent, first_boot
 from devicelab.gate.timeline import Timeline
 from devicelab.handset import Handset
@@ -66,13 +67,16 @@ class HandsetPlan:
 
 
 def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Timeline,
-                reporter: Reporter) -> HandsetOutcome:
+                reporter: Reporter, cancel: threading.Event | None = None) -> HandsetOutcome:
+    cancel = cancel or threading.Event()
     outcome = HandsetOutcome(handset)
     name = handset.entry.id
     current = ""
 
     def step(label: str) -> contextlib.AbstractContextManager[None]:
         nonlocal current
+        if cancel.is_set():  # the operator stopped the run: no new step starts
+            raise RunInterruptedError(f"stopped before {label}", serial=handset.serial, step=current or label)
         current = label
         return timeline.step(label, name)
 
@@ -117,7 +121,7 @@ def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Ti
             with step(TRIGGERS[trigger]), reporter.status(f"{name}: {TRIGGERS[trigger]}"):
                 pull(handset, trigger, sim=plan.sim, build=plan.build)
         with step(f"observe {plan.window:.0f} device s"):
-            outcome.observed = _observe(handset, plan.window, reporter, name)
+            outcome.observed = _observe(handset, plan.window, reporter, name, cancel)
         # the handset may have lost its network (or SIM) during the window: prove it still reaches the capture
         with step("canary after the window"):
             capture.run_canary()
@@ -134,8 +138,8 @@ def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Ti
     return outcome
 
 
-def _observe(handset: Handset, seconds: float, reporter: Reporter, name: str) -> float:
-    window = Window(handset)
+def _observe(handset: Handset, seconds: float, reporter: Reporter, name: str, cancel: threading.Event) -> float:
+    window = Window(handset, cancel=cancel)
     with reporter.window(f"{name}: observing", seconds) as bar:
         window.wait(seconds, progress=bar.advance_to)
     return window.close().device_seconds

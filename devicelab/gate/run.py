@@ -8,11 +8,12 @@ import secrets
 import shutil
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from devicelab.errors import DevicelabError
+from devicelab.errors import DevicelabError, RunInterruptedError
 from devicelab.gate.handset_run import HandsetOutcome, HandsetPlan, choices_for, run_handset
 from devicelab.gate.options import GateOptions, load_builds
 from devicelab.gate.timeline import Timeline
@@ -40,6 +41,8 @@ from devicelab.reports.verdict_json import read_run
 from devicelab.reports.writer import Written, write_reports
 
 log = logging.getLogger(__name__)
+#: seconds a stopped handset may take to finish its step and stop its capture
+STOP_GRACE = 30.0
 
 
 @dataclass
@@ -60,6 +63,9 @@ class GateRun:
     held: list[HeldHandset] = field(default_factory=list)
     #: what the lab knows of every handset: an error from before a handset was read is redacted too
     lab_identities: list[Identity] = field(default_factory=list)
+    #: set when the operator stops the run: handsets start no new step, the window ends early
+    cancel: threading.Event = field(default_factory=threading.Event)
+    interrupted: str = ""  # why and during what, when the operator stopped the run
 
     def __post_init__(self) -> None:
         self.run_id = self.run_id or f"{self.started:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
@@ -88,7 +94,16 @@ def run_gate(options: GateOptions, reporter: Reporter | None = None) -> Written:
                 run.held = leases.enter_context(lab.lease_many(options.handsets, wanted,
                                                                timeout=options.lease_timeout,
                                                                holder=f"gate {run.run_id}"))
-            run.outcomes = _run_all([h.handset for h in run.held], plan, workroot, timeline, reporter)
+            _run_all(run, [h.handset for h in run.held], plan, workroot, reporter)
+    except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM through the command's handler
+        run.cancel.set()
+        # where it stopped: a step of the lab's (main thread) or the step each handset was in
+        running = next((s.name for s in timeline.steps if s.status == "failed" and s.message == "interrupted"), "")
+        running = running or ", ".join(sorted({f"{o.handset.entry.id}: {o.error_step}" for o in run.outcomes
+                                               if isinstance(o.error, RunInterruptedError)}))
+        run.interrupted = f"{str(exc) or 'SIGINT'}: stopped by the operator" + (f" during {running}" if running else "")
+        run.errors.append(InfraError(type="RunInterruptedError", step=running, message=run.interrupted))
+        log.error("gate: %s", run.interrupted)
     except DevicelabError as exc:
         run.errors.append(InfraError.from_exception(exc, step=exc.facts.get("step", "") or "lab"))
         log.error("gate: %s", exc)
@@ -102,22 +117,37 @@ def run_gate(options: GateOptions, reporter: Reporter | None = None) -> Written:
         shutil.rmtree(workroot, ignore_errors=True)
 
 
-def _run_all(handsets: list[Handset], plan: HandsetPlan, workroot: Path, timeline: Timeline,
-             reporter: Reporter) -> list[HandsetOutcome]:
-    """Each handset in its own thread: a rack gates in the time of one handset."""
+def _run_all(run: GateRun, handsets: list[Handset], plan: HandsetPlan, workroot: Path, reporter: Reporter) -> None:
+    """Each handset in its own thread: a rack gates in the time of one handset. Stopped by the
+    operator, the threads are told to stop and waited for (bounded), then the interrupt goes on."""
     outcomes: dict[str, HandsetOutcome] = {}
+    finished = threading.Semaphore(0)
 
     def one(handset: Handset) -> None:
-        workdir = workroot / handset.entry.id
-        workdir.mkdir(parents=True)
-        outcomes[handset.entry.id] = run_handset(handset, plan, workdir, timeline, reporter)
+        try:
+            workdir = workroot / handset.entry.id
+            workdir.mkdir(parents=True)
+            outcomes[handset.entry.id] = run_handset(handset, plan, workdir, run.timeline, reporter, run.cancel)
+        finally:
+            finished.release()
 
-    threads = [threading.Thread(target=one, args=(h,), name=f"gate-{h.entry.id}") for h in handsets]
+    threads = [threading.Thread(target=one, args=(h,), name=f"gate-{h.entry.id}", daemon=True) for h in handsets]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
-    return [outcomes[h.entry.id] for h in handsets if h.entry.id in outcomes]
+    done = 0
+    try:
+        while done < len(threads):
+            # not Thread.join: a KeyboardInterrupt inside join can leave the thread looking finished
+            finished.acquire()
+            done += 1
+    except KeyboardInterrupt:
+        run.cancel.set()
+        deadline = time.monotonic() + STOP_GRACE
+        while done < len(threads) and finished.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            done += 1
+        raise
+    finally:
+        run.outcomes = [outcomes[h.entry.id] for h in handsets if h.entry.id in outcomes]
 
 
 def _write(gate: GateRun) -> Written:
@@ -160,6 +190,7 @@ def _write(gate: GateRun) -> Written:
         consent=tuple(consent), observation_seconds=max((o.observed or 0 for o in outcomes), default=None),
         timeline=tuple(sorted(gate.timeline.steps, key=lambda s: s.start)), infra_errors=tuple(errors),
         notes=tuple(f"{o.handset.entry.id}: {note}" for o in outcomes for note in o.retries),
+        interrupted=gate.interrupted,
     )
     if gate.baseline is not None:
         run = _against_baseline(run, gate.baseline, options.baseline)

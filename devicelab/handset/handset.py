@@ -18,6 +18,7 @@ from devicelab.handset.sim import SimSwitcher
 from devicelab.model.builds import Build, available_builds, load_build
 from devicelab.model.identity import Identity
 from devicelab.model.inventory import HandsetEntry, Timeouts
+from devicelab.model.secret import redact
 
 if TYPE_CHECKING:
     from devicelab.handset.ui import HandsetUi
@@ -40,7 +41,7 @@ class Handset:
         self._ui: HandsetUi | None = None
 
     def __repr__(self) -> str:
-        return f"Handset({self.entry.id}, {self.serial})"
+        return f"Handset({self.entry.id}, {redact(self.serial)})"  # it ends up in tracebacks
 
     @property
     def serial(self) -> str:

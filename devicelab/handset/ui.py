@@ -29,6 +29,7 @@ from uiautomator2 import exceptions as u2_errors
 from devicelab.errors import DevicelabError, UiError, UiServerError
 from devicelab.handset.hierarchy import HierarchyError, Snapshot, parse
 from devicelab.handset.transport import LabAdbClient, stock_device
+from devicelab.model.secret import redact
 
 if TYPE_CHECKING:
     from devicelab.handset import Handset
@@ -108,7 +109,7 @@ class HandsetUi:
         self._device: u2.Device | None = None
 
     def __repr__(self) -> str:
-        return f"HandsetUi({self.serial})"
+        return f"HandsetUi({redact(self.serial)})"
 
     @property
     def recoveries(self) -> int:

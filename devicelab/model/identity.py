@@ -15,11 +15,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, ClassVar, Final
 
 from pydantic import AfterValidator, BeforeValidator, Field, StrictStr
 
 from devicelab.model.data import Frozen, load
+from devicelab.model.secret import RedactedRepr
 
 #: Identifier kinds, named like the identity-file keys. Findings use these names, plus "location".
 IDENTIFIER_KINDS: Final = (
@@ -102,8 +103,11 @@ class GeoFence(Frozen):
     radius_m: float = Field(gt=0, le=100_000)
 
 
-class Identity(Frozen):
-    """The identifiers of one handset (and its SIMs); attribute names are the identity-file keys."""
+class Identity(RedactedRepr, Frozen):
+    """The identifiers of one handset (and its SIMs); attribute names are the identity-file keys.
+    Its repr shows them redacted (they end up in tracebacks and logs)."""
+
+    REDACTED: ClassVar[frozenset[str]] = frozenset(IDENTIFIER_KINDS)
 
     imei: Imeis = ()
     meid: Meids = ()

@@ -6,13 +6,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
 from devicelab.errors import ConfigError
 from devicelab.model.builds import FIXTURES
 from devicelab.model.data import Frozen, load
+from devicelab.model.secret import RedactedRepr
 
 if TYPE_CHECKING:
     from devicelab.model.identity import Identity
@@ -38,8 +39,10 @@ class AdbAddress(Frozen):
     serial: str = Field(min_length=1)
 
 
-class KnownIdentity(Frozen):
+class KnownIdentity(RedactedRepr, Frozen):
     """Identifiers the lab knows for a handset, to cross-check what the handset reports."""
+
+    REDACTED: ClassVar[frozenset[str]] = frozenset({"imei", "serial", "wifi_mac", "bt_mac"})
 
     imei: tuple[str, ...] = ()
     serial: str | None = None
@@ -47,7 +50,9 @@ class KnownIdentity(Frozen):
     bt_mac: str | None = None
 
 
-class HandsetEntry(Frozen):
+class HandsetEntry(RedactedRepr, Frozen):
+    REDACTED: ClassVar[frozenset[str]] = frozenset({"serialno"})
+
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     serialno: str = Field(min_length=1, description="ro.serialno: how the lab names the handset")
     adb: AdbAddress

@@ -4,6 +4,8 @@
     fail          1  a violation: a leak seen is a leak, whatever broke later
     inconclusive  2  no violation, but a counted gap: something went unseen
     error         3  the lab failed (or the input was bad) before the build could be judged
+    (interrupted) 130 the operator stopped the run (SIGINT, SIGTERM), as shells expect; a run that
+                  had already seen a violation still exits 1 (the leak stands)
 
 A violation outranks everything; then an error (nothing can be said, rerun); then a gap.
 """
@@ -17,6 +19,7 @@ Outcome = Literal["pass", "fail", "inconclusive", "error"]
 EXIT_CODES: dict[Outcome, int] = {"pass": 0, "fail": 1, "inconclusive": 2, "error": 3}
 #: Bad input and lab failures exit like an error: never 0, 1 or 2, which a CI gate reads as a verdict.
 EXIT_ERROR = EXIT_CODES["error"]
+EXIT_INTERRUPTED = 130
 _RANK: dict[Outcome, int] = {"pass": 0, "inconclusive": 1, "error": 2, "fail": 3}
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import Field
 
 from devicelab.errors import ConfigError
 from devicelab.model.builds import FIXTURES
 from devicelab.model.data import Frozen, load
+from devicelab.model.secret import RedactedRepr
 
 SIMS_DIR = FIXTURES / "sims"
 
@@ -28,8 +30,10 @@ class ServingCell(Frozen):
     location: Location
 
 
-class SimProfile(Frozen):
+class SimProfile(RedactedRepr, Frozen):
     """One SIM card."""
+
+    REDACTED: ClassVar[frozenset[str]] = frozenset({"iccid", "imsi", "msisdn"})
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
     operator: str

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from devicelab.analysis.decoders import Limits, Segment, Walker, render
-from devicelab.analysis.findings import Finding, redact
+from devicelab.analysis.findings import Finding
+from devicelab.model.secret import redact
 from devicelab.model.traffic import Flow
 from devicelab.analysis.scan import ScanReport
 from devicelab.analysis.verdict import gap_counts

@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 
 from devicelab.model.data import Frozen
-from devicelab.model.outcome import EXIT_CODES, Outcome, combine, judge
+from devicelab.model.outcome import EXIT_CODES, EXIT_INTERRUPTED, Outcome, combine, judge
 from devicelab.errors import DevicelabError
 from devicelab.reports.redaction import ensure_redacted
 
@@ -252,6 +252,13 @@ class RunRecord(Frozen):
     infra_errors: tuple[InfraError, ...] = ()
     evidence: tuple[EvidenceFile, ...] = ()
     notes: tuple[str, ...] = ()  # about the reports themselves, e.g. "Allure HTML not generated: ..."
+    interrupted: str = ""  # the operator stopped the run: why, and during which step
+
+    @property
+    def exit_code(self) -> int:
+        """The outcome's code; an interrupted run exits 130 unless a leak was already seen."""
+        outcome = self.outcome
+        return EXIT_INTERRUPTED if self.interrupted and outcome != "fail" else EXIT_CODES[outcome]
 
     def outcome_of(self, handset_id: str) -> Outcome:
         """One handset's verdict."""
@@ -268,9 +275,6 @@ class RunRecord(Frozen):
         orphans: list[Outcome] = ["error"] if any(e.handset not in known for e in self.infra_errors) else []
         return combine([*(self.outcome_of(h) for h in known), *orphans])
 
-    @property
-    def exit_code(self) -> int:
-        return EXIT_CODES[self.outcome]
 
     def errors_of(self, handset_id: str) -> tuple[InfraError, ...]:
         return tuple(e for e in self.infra_errors if e.handset == handset_id)

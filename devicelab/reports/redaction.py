@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from devicelab.analysis.findings import redact
+from devicelab.model.secret import redact
 from devicelab.analysis.forms import Form, build_needles
 from devicelab.analysis.matcher import Matcher
 from devicelab.model.identity import GeoFence, Identity

@@ -27,11 +27,14 @@ from devicelab.errors import ConfigError
 from devicelab.handset import Handset
 from devicelab.lab.lab import Lab
 from devicelab.model.inventory import ProxySpec, UpstreamRouting
+from devicelab.model.secret import redact
 from devicelab.testing.session_report import TestVerdict, session_report
 
 MARKER = "capture(mode=, sinkhole=[host globs]): how the `capture` fixture captures this test"
 #: mitmproxy 11.0 calls pyOpenSSL 24.3 APIs that warn on every TLS handshake. Warning filters are
 #: process-wide, so `filterwarnings = error` would turn each interception into a failed handshake.
+#: Evidence attachments hold what the handset sent, identifiers included: their names say so.
+RAW = "[raw evidence: holds identifiers]"
 WARNING_FILTERS = ("ignore:Passing pyOpenSSL:DeprecationWarning",)
 
 
@@ -101,16 +104,17 @@ def attach_evidence(session: HandsetCapture) -> None:
     """The evidence log, its HAR export and a summary; never the CA key or the WireGuard keys."""
     capture = session.capture
     if capture.evidence_path.exists():
-        allure.attach.file(str(capture.evidence_path), "capture evidence (JSON Lines)",  # type: ignore[no-untyped-call]
+        allure.attach.file(str(capture.evidence_path), f"capture evidence (JSON Lines) {RAW}",  # type: ignore[no-untyped-call]
                            allure.attachment_type.TEXT, extension="jsonl")
     if capture.har_path.exists():
-        allure.attach.file(str(capture.har_path), "capture (HAR export)", allure.attachment_type.JSON, extension="har")  # type: ignore[no-untyped-call]
+        allure.attach.file(str(capture.har_path), f"capture (HAR export) {RAW}",  # type: ignore[no-untyped-call]
+                           allure.attachment_type.JSON, extension="har")
     allure.attach(summary(session), "capture summary", allure.attachment_type.TEXT)
 
 
 def summary(session: HandsetCapture) -> str:
     """A few lines a QA engineer reads first: canary, CA, flows, gaps."""
-    lines = [f"handset: {session.handset.serial}", f"mode: {session.config.mode}",
+    lines = [f"handset: {redact(session.handset.serial)}", f"mode: {session.config.mode}",
              f"evidence: {session.evidence_path}"]
     if session.canary is not None:
         canary = session.canary

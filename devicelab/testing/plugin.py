@@ -21,8 +21,9 @@ from devicelab.lab import netguard
 from devicelab.lab.lab import Lab
 from devicelab.model.builds import Build, load_build
 from devicelab.model.policy import Policy, policy_for
+from devicelab.model.secret import redact
 from devicelab.testing.assertions import PrivacyViolation
-from devicelab.testing.capture import capture, capture_settings, capture_upstream
+from devicelab.testing.capture import RAW, capture, capture_settings, capture_upstream
 from devicelab.testing.capture import configure as configure_capture
 from devicelab.testing.session_report import WORKER_KEY, XdistHooks, session_report
 
@@ -149,11 +150,11 @@ def policy(handset: Handset, build_under_test: Build | None) -> Policy:
 
 def _record(request: pytest.FixtureRequest, handset: Handset) -> None:
     fingerprint = handset.fingerprint()
-    allure.dynamic.parameter("handset", f"{handset.model} {handset.serial}")
+    allure.dynamic.parameter("handset", f"{handset.entry.id} ({handset.model} {redact(handset.serial)})")
     # Allure's own `host` label: its timeline groups results by the USB host the handset is on
     allure.dynamic.label("host", handset.entry.usb_host)  # type: ignore[no-untyped-call]
     session_report(request.config).environment[f"handset.{handset.entry.id}"] = (
-        f"{handset.model} {handset.serial} {fingerprint} on {handset.entry.usb_host}")
+        f"{handset.model} {redact(handset.serial)} {fingerprint} on {handset.entry.usb_host}")
 
 
 def _attach_evidence(handset: Handset, nodeid: str) -> None:
@@ -162,10 +163,10 @@ def _attach_evidence(handset: Handset, nodeid: str) -> None:
         log = handset.logcat()
         marker = f"devicelab test start {nodeid}"
         excerpt = log[log.rfind(marker) :] if marker in log else log[-200_000:]
-        allure.attach(excerpt, "logcat (this test)", allure.attachment_type.TEXT)
+        allure.attach(excerpt, f"logcat (this test) {RAW}", allure.attachment_type.TEXT)
         allure.attach(handset.screenshot(), "screenshot", allure.attachment_type.PNG)
         props = "\n".join(f"{k}={v}" for k, v in sorted(handset.properties().items()))
-        allure.attach(props, "device properties", allure.attachment_type.TEXT)
+        allure.attach(props, f"device properties {RAW}", allure.attachment_type.TEXT)
     except DevicelabError as exc:
         allure.attach(f"could not collect evidence: {exc}", "evidence error", allure.attachment_type.TEXT)
 

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from devicelab.analysis.findings import Finding, prune, redact, redact_url
+from devicelab.analysis.findings import Finding, prune, redact_url
 from devicelab.analysis.scan import Analyzer
+from devicelab.model.secret import redact
 from tests.analysis import helpers as h
 from tests.analysis.test_zzhc import zzhc_flow
 

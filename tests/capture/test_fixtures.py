@@ -10,6 +10,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from devicelab.testing.capture import RAW
+
 ROOT = Path(__file__).resolve().parents[2]
 
 CONFTEST = '''
@@ -87,7 +89,8 @@ def test_capture_fixture_sets_up_tears_down_and_attaches_evidence(tmp_path: Path
         # fixture teardown attachments live in the test's containers ("afters")
         names = {a["name"] for c in containers if by_name[name] in c.get("children", [])
                  for after in c.get("afters", []) for a in after.get("attachments", [])}
-        assert {"capture evidence (JSON Lines)", "capture (HAR export)", "capture summary"} <= names, names
+        wanted = {f"capture evidence (JSON Lines) {RAW}", f"capture (HAR export) {RAW}", "capture summary"}
+        assert wanted <= names, names
     attachments = [p.read_bytes() for p in allure_dir.iterdir() if "-attachment" in p.name]
     assert any(b"zzhc.vnet.cn" in a for a in attachments)
     assert not any(b"PRIVATE KEY" in a for a in attachments)  # the CA key never leaves its confdir
