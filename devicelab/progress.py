@@ -15,10 +15,19 @@ from collections.abc import Iterator
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+#: columns when the output is not a terminal: a log file keeps whole names and paths, never cut
+PIPE_WIDTH = 400
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A rich console that wraps to the terminal, and cuts nothing when writing to a file or pipe."""
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, width=None if stream.isatty() else PIPE_WIDTH)
+
 
 class Reporter:
     def __init__(self, console: Console | None = None, *, interactive: bool | None = None) -> None:
-        self.console = console or Console(stderr=True)
+        self.console = console or make_console(stderr=True)
         if interactive is None:
             interactive = self.console.is_terminal and not os.environ.get("CI")
         self.interactive = interactive

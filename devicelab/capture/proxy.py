@@ -36,6 +36,21 @@ from devicelab.errors import CaptureError, DevicelabError
 log = logging.getLogger(__name__)
 
 
+class _ExpectedHandshakeFailures(logging.Filter):
+    """A handset that does not trust the run's CA refuses every intercepted handshake: expected on
+    user builds, and each one is in the evidence (a tls_failed record, then a gap). Demoted to
+    debug, so the terminal and the pytest report show what needs a person's attention."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.WARNING and record.getMessage().startswith("Client TLS handshake failed"):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+logging.getLogger("mitmproxy.proxy.server").addFilter(_ExpectedHandshakeFailures())
+
+
 class Capture:
     """One capture: start() / stop() or a context manager. Not restartable: make a new one."""
 

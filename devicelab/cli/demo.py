@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
+from devicelab import progress
 from devicelab.gate import GateOptions, run_gate
 from devicelab.progress import Reporter
 
@@ -16,14 +16,14 @@ STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bold yellow"
 
 
 def run_demo(out: Path = Path("reports/demo")) -> None:
-    console = Console()
+    console = progress.make_console()
     reporter = Reporter(console)
     table = Table(title="devicelab gate on the embedded virtual lab (Telenor SIM, decline all)")
     for column in ("build", "verdict", "what reached a forbidden host", "report"):
         table.add_column(column)
     for build in BUILDS:
         console.rule(f"gate {build}")
-        written = run_gate(GateOptions(build=build, sim="telenor-no", out=out / build, window=900,
+        written = run_gate(GateOptions(build=build, sim="telenor-no", out=out / build, force=True, window=900,
                                        command=("devicelab", "demo")), reporter)
         run = written.run
         leaked = sorted({f"{v.kind} -> {v.host}" for r in run.handsets for v in r.violations if v.kind})

@@ -12,6 +12,7 @@ from devicelab.cli.common import Command
 from devicelab.gate.options import GateOptions
 from devicelab.gate.run import run_gate
 from devicelab.progress import Reporter
+from devicelab.reports.verdict_json import read_run
 
 VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bold yellow", "error": "bold magenta"}
 
@@ -24,7 +25,8 @@ VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bold
               help="Policy file or name in fixtures/policies/ (default: by the build's SKU).")
 @click.option("--sim", default=None, help="SIM profile to insert during activation (fixtures/sims/).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Report folder (default: reports/gate-BUILD).")
+              help="Run folder (default: a new reports/gate-BUILD/RUN_ID, linked as reports/gate-BUILD/latest).")
+@click.option("--force", is_flag=True, help="Replace the run folder given as --out if it holds a previous run.")
 @click.option("--handsets", default=1, show_default=True, type=click.IntRange(1, 64), help="Handsets to gate on.")
 @click.option("--window", default=900.0, show_default=True, type=click.FloatRange(1, 7 * 24 * 3600),
               help="Observation window in device seconds.")
@@ -38,13 +40,13 @@ VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bold
               help="Render Allure's HTML report (needs the Allure CLI and Java); the results are always written.")
 def gate(build: str, from_build: str | None, lab: str | None, policy: str | None, sim: str | None, out: Path | None,
          handsets: int, window: float, consent: str, wifi: bool, baseline: Path | None,
-         lease_timeout: float | None, allure_html: bool) -> None:
+         lease_timeout: float | None, allure_html: bool, force: bool) -> None:
     """Gate a build: flash, factory reset, first boot, activation, observe, judge.
 
     Exit codes: 0 pass, 1 fail, 2 inconclusive, 3 infrastructure error, 130 stopped (SIGINT/SIGTERM).
     """
     options = GateOptions(build=build, from_build=from_build, lab=lab, policy=policy, sim=sim,
-                          out=out or Path("reports") / f"gate-{build}", handsets=handsets, window=window,
+                          out=out, force=force, handsets=handsets, window=window,
                           consent=consent, wifi=wifi, baseline=baseline, lease_timeout=lease_timeout,
                           allure_html=allure_html, command=tuple(sys.argv))
     reporter = Reporter()
@@ -52,20 +54,29 @@ def gate(build: str, from_build: str | None, lab: str | None, policy: str | None
     # SIGTERM (a CI job cancelled) stops the run like Ctrl-C: reports written, evidence kept, exit 130
     signal.signal(signal.SIGTERM, _interrupt)
     written = run_gate(options, reporter)
-    run = written.run
+    run = read_run(written.verdict)  # as written: scrubbed of every identifier the run met
     outcome = run.outcome
     reporter.line(f"\nverdict: [{VERDICT_STYLE[outcome]}]{outcome.upper()}[/]  (exit {run.exit_code})")
     for result in run.handsets:
-        for violation in result.violations[:10]:
-            reporter.line(f"  {result.handset.id}: {violation.host}  {violation.kind or '-'}  {violation.rule}")
-        if len(result.violations) > 10:
-            reporter.line(f"  ... and {len(result.violations) - 10} more")
+        # one line per distinct (host, identifier): the same IMEI in 14 flows is one leak, seen 14 times
+        leaks: dict[tuple[str, str, str], tuple[set[str], set[int]]] = {}
+        for v in result.violations:
+            rules, flows = leaks.setdefault((v.host, v.kind, v.identifier), (set(), set()))
+            rules.add(v.rule_type)
+            flows.add(v.flow_index)
+        for (host, kind, identifier), (rules, flows) in list(leaks.items())[:10]:
+            what = f"{kind} {identifier}" if kind else "(contact)"
+            seen = f"  ({len(flows)} flows)" if len(flows) > 1 else ""
+            reporter.line(f"  {result.handset.id}: {host}  {what}  {', '.join(sorted(rules))}{seen}")
+        if len(leaks) > 10:
+            reporter.line(f"  ... and {len(leaks) - 10} more")
         for gap in result.coverage.counted_gaps[:5]:
             reporter.line(f"  {result.handset.id}: not seen: {gap.kind} {gap.host} {gap.detail}")
     if run.interrupted:
         reporter.line(f"  [bold]interrupted[/]: {run.interrupted}")
     for error in run.infra_errors:
-        reporter.line(f"  lab error: {error.handset or 'lab'} {error.step}: {error.message}")
+        where = f" at {error.step}" if error.step and error.step != "lab" else ""
+        reporter.line(f"  lab error: {error.handset or 'lab'}{where}: {error.message}")
     reporter.line(f"report: {written.html}\nverdict.json: {written.verdict}\njunit: {written.junit}")
     if written.allure_report is not None:
         reporter.line(f"allure: {written.allure_report}")

@@ -9,6 +9,7 @@ import click
 
 from devicelab.errors import ConfigError, DevicelabError, InfrastructureError
 from devicelab.model.outcome import EXIT_ERROR
+from devicelab.model.secret import install_log_scrubber
 
 
 @click.group()
@@ -49,6 +50,7 @@ _register_commands()
 
 
 def main() -> None:
+    install_log_scrubber()
     try:
         cli(standalone_mode=True)
     except ConfigError as exc:

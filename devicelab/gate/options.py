@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,9 @@ class GateOptions:
     lab: str | None = None
     policy: str | None = None
     sim: str | None = None
-    out: Path = Path("reports/gate")
+    #: the run folder; None: a new folder per run, reports/gate-BUILD/RUN_ID, and reports/gate-BUILD/latest
+    out: Path | None = None
+    force: bool = False  # replace a run folder given as `out` (never done silently: it may be a baseline)
     handsets: int = 1
     #: seconds of device time the handset is watched after activation (real handsets: 1x)
     window: float = 900.0
@@ -40,3 +43,37 @@ def load_builds(options: GateOptions) -> tuple[Build, Build | None]:
                           f"{from_build.name} is for {from_build.bootloader.product}, "
                           f"{build.name} for {build.bootloader.product}: not an update")
     return build, from_build
+
+
+RUN_MARKER = "verdict.json"  # a folder holding one is a run's
+
+
+def run_folder(options: GateOptions, build: Build, run_id: str) -> Path:
+    """Where this run's reports go. A run folder given as --out is only replaced with --force
+    (it may be the baseline another run compares with); by default each run gets its own."""
+    if options.out is None:
+        return Path("reports") / f"gate-{build.name}" / run_id
+    out = options.out
+    if out.exists() and not out.is_dir():
+        raise ConfigError(str(out), "--out", "exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()):
+        if not (out / RUN_MARKER).is_file():
+            raise ConfigError(str(out), "--out", "is a folder with other files in it: give an empty or new folder")
+        if not options.force:
+            raise ConfigError(str(out), "--out", "holds a previous run: pass --force to replace it, or another folder")
+    return out
+
+
+def clear_run_folder(out: Path) -> None:
+    """Empty a previous run's folder before the new run writes there: no stale evidence beside new files."""
+    if (out / RUN_MARKER).is_file():
+        shutil.rmtree(out)
+
+
+def link_latest(out: Path) -> None:
+    """reports/gate-BUILD/latest -> this run (default run folders only)."""
+    latest = out.parent / "latest"
+    tmp = out.parent / f".latest-{out.name}"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(out.name, target_is_directory=True)
+    tmp.replace(latest)

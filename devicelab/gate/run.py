@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from devicelab.errors import DevicelabError, RunInterruptedError
+from devicelab.errors import ConfigError, DevicelabError, RunInterruptedError
 from devicelab.gate.handset_run import HandsetOutcome, HandsetPlan, choices_for, run_handset
-from devicelab.gate.options import GateOptions, load_builds
+from devicelab.gate.options import GateOptions, clear_run_folder, link_latest, load_builds, run_folder
 from devicelab.gate.timeline import Timeline
 from devicelab.handset import Handset
 from devicelab.lab.lab import HeldHandset, Lab
@@ -66,6 +66,7 @@ class GateRun:
     #: set when the operator stops the run: handsets start no new step, the window ends early
     cancel: threading.Event = field(default_factory=threading.Event)
     interrupted: str = ""  # why and during what, when the operator stopped the run
+    out: Path = Path()  # the run folder
 
     def __post_init__(self) -> None:
         self.run_id = self.run_id or f"{self.started:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
@@ -78,12 +79,19 @@ def run_gate(options: GateOptions, reporter: Reporter | None = None) -> Written:
     policy, policy_path = policy_for(build, options.policy)
     baseline = read_run(options.baseline) if options.baseline is not None else None
     run = GateRun(options, build, from_build, policy, policy_path, baseline)
+    run.out = run_folder(options, build, run.run_id)  # refused here, before anything is touched
     timeline = run.timeline
     lab = Lab.from_file(options.lab)
+    capacity = lab.capacity()
+    if capacity is not None and options.handsets > capacity:  # before a lab starts for nothing
+        raise ConfigError(lab.source, "handsets", f"{options.handsets} handsets wanted, but lab {lab.name!r} has "
+                          f"{capacity}")
     workroot = Path(tempfile.mkdtemp(prefix="devicelab-gate-"))
     try:
         with timeline.step("start lab"), reporter.status(f"starting lab {lab.name}"):
             lab.start()
+        # before anything can fail: what the lab knows of every handset redacts every message
+        run.lab_identities = [e.known_identity() for e in lab.entries]
         plan = HandsetPlan(build=build, from_build=from_build, policy=policy, sim=options.sim,
                            choices=choices_for(options.consent, options.wifi), window=options.window,
                            proxy=lab.inventory.proxy, upstream=lab.upstream, sinkhole=options.sinkhole)
@@ -103,14 +111,13 @@ def run_gate(options: GateOptions, reporter: Reporter | None = None) -> Written:
                                                if isinstance(o.error, RunInterruptedError)}))
         run.interrupted = f"{str(exc) or 'SIGINT'}: stopped by the operator" + (f" during {running}" if running else "")
         run.errors.append(InfraError(type="RunInterruptedError", step=running, message=run.interrupted))
-        log.error("gate: %s", run.interrupted)
+        log.info("gate: %s", run.interrupted)  # the run record has it; the command prints it once
     except DevicelabError as exc:
         run.errors.append(InfraError.from_exception(exc, step=exc.facts.get("step", "") or "lab"))
-        log.error("gate: %s", exc)
+        log.info("gate: %s", exc)  # the run record has it; the command prints it once
     finally:
         with contextlib.suppress(DevicelabError):
             lab.stop()
-    run.lab_identities = [e.known_identity() for e in lab.entries]
     try:
         return _write(run)
     finally:
@@ -158,7 +165,9 @@ def _write(gate: GateRun) -> Written:
     # handset was read (a lease that timed out names the lab's handsets) is redacted as well
     identities = [o.identity for o in outcomes if o.identity is not None] + gate.lab_identities
     redactor = Redactor(identities)
-    bundle = EvidenceBundle(options.out)
+    if options.out is not None and options.force:
+        clear_run_folder(gate.out)
+    bundle = EvidenceBundle(gate.out)
     results: list[HandsetResult] = []
     consent: list[ConsentChoice] = []
     for outcome in outcomes:
@@ -194,7 +203,10 @@ def _write(gate: GateRun) -> Written:
     )
     if gate.baseline is not None:
         run = _against_baseline(run, gate.baseline, options.baseline)
-    return write_reports(run, options.out, redactor, evidence=bundle, allure_html=options.allure_html)
+    written = write_reports(run, gate.out, redactor, evidence=bundle, allure_html=options.allure_html)
+    if options.out is None:
+        link_latest(gate.out)
+    return written
 
 
 def _against_baseline(run: RunRecord, baseline: RunRecord, where: Path | None) -> RunRecord:

@@ -15,6 +15,7 @@ from devicelab.handset import clock, sim
 from devicelab.handset.fastboot import Fastboot
 from devicelab.handset.images import factory_image
 from devicelab.handset.sim import SimSwitcher
+from devicelab.model import secret
 from devicelab.model.builds import Build, available_builds, load_build
 from devicelab.model.identity import Identity
 from devicelab.model.inventory import HandsetEntry, Timeouts
@@ -105,6 +106,7 @@ class Handset:
         from devicelab.handset.identity import read_identity
 
         reading = read_identity(self)
+        secret.remember(value for _, value in reading.identity.identifiers())
         self.identity_warnings = reading.warnings
         return reading.identity
 

@@ -20,6 +20,7 @@ from devicelab.handset import Handset
 from devicelab.handset.fastboot import Fastboot, fastboot_binary
 from devicelab.lab.lease import Allocator, Lease, LocalAllocator
 from devicelab.lab.providers import Provider, make_provider
+from devicelab.model import secret
 from devicelab.model.inventory import AdbServerSpec, HandsetEntry, Inventory, Timeouts, UpstreamRouting, load_inventory
 
 if TYPE_CHECKING:
@@ -66,6 +67,15 @@ class Lab:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def capacity(self) -> int | None:
+        """How many handsets the lab can have, as far as it is known before it starts: the listed
+        ones, plus a provider's `count` option; None when a provider does not say."""
+        provider = self.inventory.provider
+        if provider is None:
+            return len(self.entries)
+        count = provider.options.get("count")
+        return len(self.entries) + count if isinstance(count, int) else None
+
     def start(self, timeout: float = 120.0) -> None:
         adb_binary()  # a missing tool is one clear message, before anything starts
         fastboot_binary()
@@ -79,6 +89,8 @@ class Lab:
             self.sim_switcher = provided.sim_switcher
             if provided.upstream is not None:
                 self.upstream = provided.upstream
+        for entry in self.entries:  # from now on, no log line shows what the lab knows of a handset
+            secret.remember(value for _, value in entry.known_identity().identifiers())
         used = {entry.adb.server for entry in self.entries}  # a server no handset names is not needed
         try:
             for name, spec in specs.items():

@@ -21,7 +21,7 @@ from devicelab.lab import netguard
 from devicelab.lab.lab import Lab
 from devicelab.model.builds import Build, load_build
 from devicelab.model.policy import Policy, policy_for
-from devicelab.model.secret import redact
+from devicelab.model.secret import install_log_scrubber, redact
 from devicelab.testing.assertions import PrivacyViolation
 from devicelab.testing.capture import RAW, capture, capture_settings, capture_upstream
 from devicelab.testing.capture import configure as configure_capture
@@ -47,6 +47,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "handset(**tags): lease a handset whose inventory tags match")
     configure_capture(config)
+    install_log_scrubber()
     if config.getini("devicelab_network_guard"):
         netguard.install()
     if config.pluginmanager.hasplugin("xdist"):

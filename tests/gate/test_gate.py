@@ -138,13 +138,12 @@ def test_more_handsets_than_the_lab_has_is_an_error_that_names_no_serial(tmp_pat
         "model: B2N, known: {wifi_mac: 'aa:bb:cc:00:11:22'}}\n")
     code, verdict, output = gate(tmp_path / "out", "--build", "nokia7plus-00WW_3_22C_SP05", "--lab", str(lab),
                                  "--handsets", "3")
+    # checked against the inventory before the lab starts: bad input, one message, no run folder
     assert code == 3, output
-    assert "3 handsets wanted, but lab 'pair' has only 2" in verdict["infra_errors"][0]["message"]
-    for path in (tmp_path / "out").rglob("*"):  # the error lists the lab's handsets: never their serials
-        if path.is_file() and path.suffix in (".json", ".html", ".xml", ".txt"):
-            text = path.read_text(errors="replace")
-            assert "B2NGAA8831702707" not in text, path
-            assert "B2NGAE8820500123" not in text, path
+    assert "handsets: 3 handsets wanted, but lab 'pair' has 2" in output
+    assert output.count("handsets wanted") == 1
+    assert "B2NGAA8831702707" not in output
+    assert verdict == {}
 
 
 @pytest.mark.parametrize("bad", [["--build", "nokia9-nope"], ["--build", "nokia7plus-00WW_3_22C", "--sim", "nope"]])
@@ -162,3 +161,24 @@ def test_an_update_from_the_fixed_build_to_the_leaky_one_is_caught(tmp_path: Pat
     steps = [s["name"] for s in verdict["timeline"]]
     assert steps.index("flash nokia7plus-00WW_3_22C_SP05") < steps.index("update to the candidate build")
     assert any(f["host"] == "zzhc.vnet.cn" for f in verdict["handsets"][0]["findings"])
+
+
+def test_too_few_matching_handsets_is_an_error_that_names_no_serial(tmp_path: Path) -> None:
+    lab = _static_lab(
+        tmp_path / "mixed.yaml",
+        "  - {id: rack-1, serialno: B2NGAA8831702707, adb: {serial: emulator-9}, fastboot: 'tcp:127.0.0.1:9', "
+        "model: B2N}\n"
+        "  - {id: rack-2, serialno: B2NGAE8820500123, adb: {serial: emulator-11}, fastboot: 'tcp:127.0.0.1:11', "
+        "model: B2N, known: {wifi_mac: 'aa:bb:cc:00:11:22'}}\n"
+        "  - {id: rack-3, serialno: PL2GAR1234567890, adb: {serial: emulator-13}, fastboot: 'tcp:127.0.0.1:13', "
+        "model: PL2}\n")
+    code, verdict, output = gate(tmp_path / "out", "--build", "nokia7plus-00WW_3_22C_SP05", "--lab", str(lab),
+                                 "--handsets", "3")
+    assert code == 3, output
+    assert "3 handsets wanted, but lab 'mixed' has only 2" in verdict["infra_errors"][0]["message"]
+    assert output.count("handsets wanted") == 1  # printed once
+    assert "B2NGAA8831702707" not in output
+    for path in (tmp_path / "out").rglob("*"):  # the error lists the lab's handsets: never their serials
+        if path.is_file() and path.suffix in (".json", ".html", ".xml", ".txt"):
+            text = path.read_text(errors="replace")
+            assert "B2NGAA8831702707" not in text, path

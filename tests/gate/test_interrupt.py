@@ -14,6 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from devicelab.lab.lease import lease_dir
+
+STATE = lease_dir("virtual").parent.parent
+
 
 @pytest.mark.parametrize(("sig", "when"), [(signal.SIGINT, "observing"), (signal.SIGTERM, "first boot")])
 def test_a_stopped_gate_says_so_and_cleans_up(tmp_path: Path, sig: signal.Signals, when: str) -> None:
@@ -22,7 +26,8 @@ def test_a_stopped_gate_says_so_and_cleans_up(tmp_path: Path, sig: signal.Signal
     proc = subprocess.Popen([sys.executable, "-m", "devicelab", "gate", "--build", "nokia7plus-00WW_3_22C_SP05",
                              "--sim", "telenor-no", "--window", "7200", "--out", str(out), "--no-allure-html"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "TMPDIR": str(temp)})
+                            # the temp folder is the test's; the lab stays the run's (short socket paths too)
+                            env={**os.environ, "TMPDIR": str(temp), "DEVICELAB_STATE_DIR": str(STATE)})
     assert proc.stdout is not None
     output = []
     for line in proc.stdout:  # bounded by the gate's own timeouts; the pytest timeout backs it up
