@@ -18,6 +18,7 @@ from urllib.parse import unquote_to_bytes
 from devicelab.analysis import structured
 from devicelab.analysis.compression import DecodeError, codec_name, inflate, sniff
 from devicelab.analysis.flows import Request
+from devicelab.analysis.gate import NEEDLE, PCT, Gate, quiet_segment
 from devicelab.analysis.structured import Scalar
 
 _MB = 1024 * 1024
@@ -58,6 +59,7 @@ class Segment:
     where: tuple[str, ...]
     steps: tuple[str, ...]
     data: bytes
+    quiet: bool = False  # the gate saw no needle and no position in `data`: nothing to match
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,9 +90,10 @@ def render(where: tuple[str, ...]) -> str:
 class Walker:
     """Walks one request; `notes` holds what could not be decoded. Use one Walker per request."""
 
-    def __init__(self, limits: Limits | None = None) -> None:
+    def __init__(self, limits: Limits | None = None, gate: Gate | None = None) -> None:
         self.limits = limits or Limits()
         self.notes: list[Note] = []
+        self.gate = gate  # without one every value is walked
         self._decoded = 0
         self._segments = 0
 
@@ -111,16 +114,55 @@ class Walker:
                     yield from self.visit((*where, f"cookie:{key}"), ("cookie",), data, 1)
         yield from self._body(request)
 
-    def _body(self, request: Request) -> Iterator[Item]:
+    def quiet(self, request: Request) -> bool:
+        """Whether `walk` would yield nothing to match or locate; if so, `notes` holds what it would note.
+
+        One gate pass over the URL and header values and one over the body (after its Content-Encoding)
+        stand in for the walk; a body whose decoders could reveal something, or leave a note other than
+        the ones decoding the body itself leaves, is not quiet (use a fresh Walker to walk it).
+        """
+        gate, limits = self.gate, self.limits
+        if gate is None:
+            return False
+        _path, _, query = request.path.partition("?")
+        head = "\n".join([request.host, request.path, *(value for _, value in request.headers)])
+        small = head.encode("utf-8", "surrogateescape")
+        flags = gate.probe(small)
+        if (not quiet_segment(flags) or gate.loud(small, flags) or query.count("&") + 1 > limits.max_fields
+                or 2 * (len(small) + len(request.content)) + 64 * (len(request.headers) + 4) >= limits.max_segments):
+            return False
+        content = self._content(request)
+        if content is None:
+            return True
+        raw, where, steps, data, ctype = content
+        if raw is not None and not quiet_segment(gate.probe(raw)):
+            return False
+        flags = gate.probe(data)
+        if not quiet_segment(flags):
+            return False
+        if not (len(data) >= _MIN_DECODABLE or (len(data) > 2 and _binary(data))):
+            return True
+        if sniff(data) is not None:
+            return False
+        mime = structured.media_type(ctype)[0] if ctype else ""
+        if not self._quiet(data, flags, mime, gate):
+            return False
+        for _item in self._children(where, steps, data, 0, ctype, False, flags, quiet=True):
+            return False  # a number the JSON parser renders anew: walk it
+        return True
+
+    def _content(self, request: Request) -> tuple[bytes | None, tuple[str, ...], tuple[str, ...], bytes, str] | None:
+        """The body with its Content-Encoding undone: (encoded body or None, where, steps, data, content type)."""
         data = request.content
         where: tuple[str, ...] = ("body",)
         steps: tuple[str, ...] = ()
         if not data:
-            return
+            return None
         ctype = request.header("content-type") or ""
         encoding = request.header("content-encoding") if request.content_encoded else None
+        raw = None
         if encoding:
-            yield from self._segment(where, steps, data)
+            raw = data
             for token in reversed(encoding.split(",")):  # the last encoding applied is undone first
                 try:
                     codec = codec_name(token)
@@ -133,17 +175,29 @@ class Walker:
                 if inflated is None:
                     break
                 data, where, steps = inflated, (*where, codec), (*steps, codec)
-        yield from self.visit(where, steps, data, 0, ctype)
+        return raw, where, steps, data, ctype
+
+    def _body(self, request: Request) -> Iterator[Item]:
+        # the encoded body is scanned before it is decoded (a note on decoding it may cut the segments short)
+        if request.content and request.content_encoded and request.header("content-encoding"):
+            yield from self._segment(("body",), (), request.content)
+        content = self._content(request)
+        if content is not None:
+            _raw, where, steps, data, ctype = content
+            yield from self.visit(where, steps, data, 0, ctype)
 
     def visit(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int = 0,
               ctype: str = "", in_protobuf: bool = False) -> Iterator[Item]:
         """Scan `data` as it is, then whatever it decodes to."""
-        yield from self._segment(where, steps, data)
+        flags = self.gate.probe(data) if self.gate is not None else None
+        yield from self._segment(where, steps, data, flags is not None and quiet_segment(flags))
+        if flags is not None and flags & NEEDLE:
+            flags = None  # the gate stopped at the needle: the other flags are unknown
         if depth < self.limits.max_depth and (len(data) >= _MIN_DECODABLE or (len(data) > 2 and _binary(data))):
-            yield from self._children(where, steps, data, depth, ctype, in_protobuf)
+            yield from self._children(where, steps, data, depth, ctype, in_protobuf, flags)
 
     def _children(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int, ctype: str,
-                  in_protobuf: bool = False) -> Iterator[Item]:
+                  in_protobuf: bool = False, flags: int | None = None, quiet: bool | None = None) -> Iterator[Item]:
         codec = sniff(data)
         if codec is not None:
             inflated = self._inflate(where, codec, data, declared=codec != "deflate")
@@ -151,12 +205,17 @@ class Walker:
                 yield from self.visit((*where, codec), (*steps, codec), inflated, depth + 1)
                 return
         mime, params = structured.media_type(ctype) if ctype else ("", {})
+        # A quiet value's parts hold nothing to find: only the parsers whose failure is a note still run.
+        if quiet is None:
+            quiet = flags is not None and self.gate is not None and self._quiet(data, flags, mime, self.gate)
         done = False  # a structured decoder took the value apart: its parts are visited instead
         if mime.startswith("multipart/"):
             done = yield from self._multipart(where, steps, data, depth, params.get("boundary", ""))
         json_declared = structured.is_json_type(mime)
         if not done and (json_declared or structured.looks_like_json(data)):
-            done = yield from self._json(where, steps, data, depth, json_declared)
+            done = yield from self._json(where, steps, data, depth, json_declared, quiet)
+        if quiet:
+            return  # forms, protobuf, Base64 and %XX: nothing to decode, nothing to note (see _quiet)
         if not done and (mime == "application/x-www-form-urlencoded" or structured.looks_like_form(data)):
             done = yield from self._fields(where, steps, data, depth, "form")
         pb_declared = "protobuf" in mime
@@ -164,14 +223,41 @@ class Walker:
             done = yield from self._protobuf(where, steps, data, depth, pb_declared)
         if done:
             return
-        yield from self._base64(where, steps, data, depth)
-        if _PERCENT.search(data):
+        if flags is None or self.gate is None or self.gate.mixed(data, flags) or self._many_runs(data, self.gate):
+            yield from self._base64(where, steps, data, depth)  # else no run it would decode, nor too many
+        if (flags & PCT if flags is not None else b"%" in data) and _PERCENT.search(data):
             decoded = unquote_to_bytes(data)
             if self._take(where, len(decoded)):
                 yield from self.visit((*where, "urldecode"), (*steps, "urldecode"), decoded, depth + 1)
 
+    def _quiet(self, data: bytes, flags: int, mime: str, gate: Gate) -> bool:
+        """Whether walking the parts of `data` can find nothing and note nothing the parse itself does not.
+
+        The gate rules out needles, positions and every decoder that could reveal bytes `data` does not
+        hold (see gate.py); the counts here rule out the notes a walk leaves on limits: too many fields,
+        Base64 runs or values (and _structured walks a JSON document that may nest too deep).
+        """
+        limits = self.limits
+        return (
+            not mime.startswith("multipart/") and "protobuf" not in mime
+            and not gate.loud(data, flags)
+            # every value of a quiet walk takes a separator byte of `data`: the count stays under the limit
+            and self._segments + 2 * len(data) + 64 < limits.max_segments
+            and (len(data) < limits.max_fields or b"&" not in data or data.count(b"&") < limits.max_fields)
+            and not self._many_runs(data, gate)
+        )
+
+    def _many_runs(self, data: bytes, gate: Gate) -> bool:
+        """Whether `data` may hold more Base64 runs than the walker decodes (a note)."""
+        most = self.limits.max_base64_runs
+        return (len(data) >= 16 * most and gate.runs(data)
+                and data.translate(_B64_MAP).count(_B64_MIN_RUN) >= most)
+
     def _json(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int,
-              declared: bool) -> Generator[Item, None, bool]:
+              declared: bool, quiet: bool = False) -> Generator[Item, None, bool]:
+        if quiet:  # parse for the note a declared body that is not JSON leaves; walk only if a number renders anew
+            return (yield from self._structured(where, steps, data, depth, declared, "json", _parse_json_quiet,
+                                                self.limits.max_json_bytes, "too large to parse as JSON"))
         return (yield from self._structured(where, steps, data, depth, declared, "json", structured.parse_json,
                                             self.limits.max_json_bytes, "too large to parse as JSON"))
 
@@ -195,6 +281,12 @@ class Walker:
             if declared:
                 self._note(where, codec, f"could not decode: {_short(exc)}")
             return False
+        if isinstance(doc, _Rendered):  # a quiet JSON document: walk it only where str(number) differs
+            if not isinstance(doc.doc, dict | list):
+                return False
+            if doc.same and data.count(b"[") + data.count(b"{") <= self.limits.max_nesting:
+                return True
+            doc = structured.parse_json(data)  # with its numbers, to walk
         if codec == "json" and not isinstance(doc, dict | list):
             return False  # a bare JSON scalar is just text: the other decoders see it
         yield from self._tree(where, (*steps, codec), doc, depth, codec)
@@ -281,12 +373,13 @@ class Walker:
         self._decoded += len(result.data)
         return result.data
 
-    def _segment(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes) -> Iterator[Segment]:
+    def _segment(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes,
+                 quiet: bool = False) -> Iterator[Segment]:
         self._segments += 1
         if self._segments == self.limits.max_segments + 1:
             self._note(where, "walker", f"more than {self.limits.max_segments} values: rest not scanned")
         if self._segments <= self.limits.max_segments and data:
-            yield Segment(where, steps, data)
+            yield Segment(where, steps, data, quiet)
 
     def _take(self, where: tuple[str, ...], size: int) -> bool:
         if self._decoded + size > self.limits.max_decoded:
@@ -299,6 +392,19 @@ class Walker:
         note = Note(where, decoder, problem)
         if note not in self.notes and len(self.notes) < 100:
             self.notes.append(note)
+
+
+@dataclass(frozen=True, slots=True)
+class _Rendered:
+    """A JSON document, and whether the walker's str() of each number is spelled in the text."""
+
+    doc: Any
+    same: bool
+
+
+def _parse_json_quiet(data: bytes) -> _Rendered:
+    doc, same = structured.parse_json_rendered(data)
+    return _Rendered(doc, same)
 
 
 def _base64_runs(data: bytes) -> Iterator[tuple[int, int]]:

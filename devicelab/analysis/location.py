@@ -67,6 +67,22 @@ class Locator:
         low, high = abs(fence.lat) - self._dlat, abs(fence.lat) + self._dlat
         self._prefixes = {f"{int(v)}.".encode() for v in (max(low, 0.0), high)}
 
+    def hints(self) -> tuple[list[bytes], list[bytes]]:
+        """Regexes (for the gate) that every latitude and every longitude reading near the fence matches.
+
+        A reading in the window starts with the same hundredths however it is spelled: "59.91..." as
+        degrees, "5991..." as an E6/E7 integer (at the start of a number: leading zeros and a sign allowed).
+        """
+        return self._hints(self.fence.lat, self._dlat), self._hints(self.fence.lon, self._dlon)
+
+    @staticmethod
+    def _hints(center: float, delta: float) -> list[bytes]:
+        low, high = max(abs(center) - delta, 0.0), abs(center) + delta
+        hundredths = range(max(math.floor(low * 100) - 1, 0), math.floor(high * 100) + 2)
+        dotted = b"|".join(f"{h // 100}\\.{h % 100:02d}".encode() for h in hundredths)
+        scaled = b"|".join(str(h).encode() for h in hundredths)
+        return [dotted, b"(?:^|[^0-9.])0*(?:" + scaled + b")"]
+
     def _near(self, lat: float, lon: float) -> float | None:
         if abs(lat - self.fence.lat) > self._dlat or abs(lon - self.fence.lon) > self._dlon:
             return None

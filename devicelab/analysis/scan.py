@@ -14,6 +14,7 @@ from devicelab.analysis.decoders import Limits, Note, Segment, Walker
 from devicelab.analysis.findings import Finding, prune
 from devicelab.analysis.flows import CaptureRead, Flow
 from devicelab.analysis.forms import Needles, build_needles
+from devicelab.analysis.gate import Gate
 from devicelab.analysis.location import LocationHit, Locator
 from devicelab.analysis.matcher import Engine, Matcher
 from devicelab.analysis.readers import read_capture
@@ -38,13 +39,22 @@ class Analyzer:
         self.needles: Needles = build_needles(identity)
         self.matcher = Matcher(self.needles.forms, engine)
         self.locator = Locator(identity.location) if identity.location else None
+        self.gate: Gate | None = None
+        if self.matcher.engine == "hyperscan":
+            lat, lon = self.locator.hints() if self.locator is not None else ([], [])
+            self.gate = Gate(self.needles.forms, lat, lon)
 
     def analyze(self, flow: Flow) -> FlowAnalysis:
-        walker = Walker(self.limits)
+        walker = Walker(self.limits, self.gate)
+        if walker.quiet(flow.request):
+            return FlowAnalysis(flow, (), tuple(walker.notes))
+        walker = Walker(self.limits, self.gate)
         found: list[Finding] = []
         for item in walker.walk(flow.request):
             hit: LocationHit | None = None
             if isinstance(item, Segment):
+                if item.quiet:
+                    continue
                 result = self.matcher.scan(item.data)
                 if result.truncated:
                     walker.notes.append(Note(item.where, "matcher", "too many candidate matches: scan cut short"))
