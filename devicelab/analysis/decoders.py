@@ -13,12 +13,11 @@ import re
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote_to_bytes
 
 from devicelab.analysis import structured
 from devicelab.analysis.compression import DecodeError, codec_name, inflate, sniff
 from devicelab.analysis.flows import Request
-from devicelab.analysis.gate import NEEDLE, PCT, Gate, quiet_segment
+from devicelab.analysis.gate import PCT, Gate, quiet_segment
 from devicelab.analysis.structured import Scalar
 
 _MB = 1024 * 1024
@@ -81,6 +80,8 @@ class Note:
 
 
 Item = Segment | FieldGroup
+#: A body with its Content-Encoding undone: (encoded body or None, where, steps, data, content type).
+_Content = tuple[bytes | None, tuple[str, ...], tuple[str, ...], bytes, str]
 
 
 def render(where: tuple[str, ...]) -> str:
@@ -96,9 +97,19 @@ class Walker:
         self.gate = gate  # without one every value is walked
         self._decoded = 0
         self._segments = 0
+        # what `quiet` learnt, for the walk that follows it when the request is not quiet
+        self._quiet_head: Request | None = None
+        self._probed: dict[int, tuple[bytes, int]] = {}
+        self._looked: dict[tuple[int, str], tuple[bytes, bool]] = {}
+        self._contents: tuple[Request, _Content | None, list[Note], int] | None = None
 
     def walk(self, request: Request) -> Iterator[Item]:
         """Every Segment and FieldGroup of a request: host, URL, headers, cookies, body."""
+        self.notes, self._decoded, self._segments = [], 0, 0
+        if self._quiet_head is request:  # nothing to find before the body: count its values, as the walk would
+            self._segments += self._head_values(request)
+            yield from self._body(request)
+            return
         yield from self._segment(("host",), (), request.host.encode("utf-8", "surrogateescape"))
         path, _, query = request.path.partition("?")
         yield from self._segment(("url",), (), request.path.encode("utf-8", "surrogateescape"))
@@ -131,13 +142,14 @@ class Walker:
         if (not quiet_segment(flags) or gate.loud(small, flags) or query.count("&") + 1 > limits.max_fields
                 or 2 * (len(small) + len(request.content)) + 64 * (len(request.headers) + 4) >= limits.max_segments):
             return False
+        self._quiet_head = request
         content = self._content(request)
         if content is None:
             return True
         raw, where, steps, data, ctype = content
-        if raw is not None and not quiet_segment(gate.probe(raw)):
+        if raw is not None and not quiet_segment(self._probe(raw)):
             return False
-        flags = gate.probe(data)
+        flags = self._probe(data)
         if not quiet_segment(flags):
             return False
         if not (len(data) >= _MIN_DECODABLE or (len(data) > 2 and _binary(data))):
@@ -151,8 +163,73 @@ class Walker:
             return False  # a number the JSON parser renders anew: walk it
         return True
 
-    def _content(self, request: Request) -> tuple[bytes | None, tuple[str, ...], tuple[str, ...], bytes, str] | None:
-        """The body with its Content-Encoding undone: (encoded body or None, where, steps, data, content type)."""
+    def _head_values(self, request: Request) -> int:
+        """How many values the walk counts before the body of a request whose head is quiet.
+
+        Host and URL, each query field (parse_qsl skips empty pieces), each header and cookie value; the
+        decoders yield nothing more for quiet values.
+        """
+        _path, _, query = request.path.partition("?")
+        fields = sum(1 for piece in query.split("&") if piece) if query else 0
+        cookies = sum(len(structured.parse_cookies(value)) for name, value in request.headers
+                      if name.lower() == "cookie")
+        return 2 + fields + len(request.headers) + cookies
+
+    def _probe(self, data: bytes) -> int:
+        """The gate's flags for `data`, once per bytes object."""
+        assert self.gate is not None
+        known = self._probed.get(id(data))
+        if known is not None and known[0] is data:
+            return known[1]
+        flags = self.gate.probe(data)
+        self._probed[id(data)] = (data, flags)
+        return flags
+
+    def _probe_unescaped(self, decoded: bytes, starts: list[int], flags: int) -> None:
+        """The gate's flags for `decoded` (`data` with its %XX undone) from a look near each escape only.
+
+        Away from the escapes the two hold the same bytes, and a match is never longer than the gate's
+        reach: what `data` shows plus what the windows show is all `decoded` can show.
+        """
+        assert self.gate is not None
+        reach = self.gate.reach
+        if len(starts) * 2 * reach > len(decoded) // 2:
+            return  # escapes everywhere (URL-encoded text): one full look is cheaper
+        seen = flags
+        for shift, start in enumerate(starts):
+            at = start - 2 * shift  # where the escape's byte sits in `decoded`
+            seen |= self.gate.probe(decoded[max(at - reach, 0):at + reach + 1])
+        self._probed[id(decoded)] = (decoded, seen)
+
+    def _look(self, look: str, data: bytes, flags: int) -> bool:
+        """A second look of the gate at `data` ("loud", "mixed" or "runs"), once per bytes object."""
+        assert self.gate is not None
+        key = (id(data), look)
+        known = self._looked.get(key)
+        if known is not None and known[0] is data:
+            return known[1]
+        gate = self.gate
+        if look == "loud":
+            seen = gate.loud(data, flags)
+        else:
+            seen = gate.mixed(data, flags) if look == "mixed" else gate.runs(data)
+        self._looked[key] = (data, seen)
+        return seen
+
+    def _content(self, request: Request) -> _Content | None:
+        """The body with its Content-Encoding undone (once per request: `quiet` and `walk` share it)."""
+        if self._contents is not None and self._contents[0] is request:
+            _request, content, notes, decoded = self._contents
+            for note in notes:
+                self._note(note.where, note.decoder, note.problem)
+            self._decoded += decoded
+            return content
+        before, decoded = len(self.notes), self._decoded
+        content = self._decode_content(request)
+        self._contents = (request, content, self.notes[before:], self._decoded - decoded)
+        return content
+
+    def _decode_content(self, request: Request) -> _Content | None:
         data = request.content
         where: tuple[str, ...] = ("body",)
         steps: tuple[str, ...] = ()
@@ -189,10 +266,8 @@ class Walker:
     def visit(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int = 0,
               ctype: str = "", in_protobuf: bool = False) -> Iterator[Item]:
         """Scan `data` as it is, then whatever it decodes to."""
-        flags = self.gate.probe(data) if self.gate is not None else None
+        flags = self._probe(data) if self.gate is not None else None
         yield from self._segment(where, steps, data, flags is not None and quiet_segment(flags))
-        if flags is not None and flags & NEEDLE:
-            flags = None  # the gate stopped at the needle: the other flags are unknown
         if depth < self.limits.max_depth and (len(data) >= _MIN_DECODABLE or (len(data) > 2 and _binary(data))):
             yield from self._children(where, steps, data, depth, ctype, in_protobuf, flags)
 
@@ -223,10 +298,19 @@ class Walker:
             done = yield from self._protobuf(where, steps, data, depth, pb_declared)
         if done:
             return
-        if flags is None or self.gate is None or self.gate.mixed(data, flags) or self._many_runs(data, self.gate):
+        gate = self.gate
+        if (flags is None or gate is None or (self._look("mixed", data, flags) and self._look("runs", data, flags))
+                or self._many_runs(data, gate)):
             yield from self._base64(where, steps, data, depth)  # else no run it would decode, nor too many
-        if (flags & PCT if flags is not None else b"%" in data) and _PERCENT.search(data):
-            decoded = unquote_to_bytes(data)
+        if flags is not None and gate is not None:
+            starts = gate.escapes(data) if flags & PCT else []
+            if starts:
+                decoded = _unescaped(data, starts)
+                self._probe_unescaped(decoded, starts, flags)
+                if self._take(where, len(decoded)):
+                    yield from self.visit((*where, "urldecode"), (*steps, "urldecode"), decoded, depth + 1)
+        elif b"%" in data and _PERCENT.search(data):
+            decoded = _PERCENT.sub(_unescape, data)  # unquote_to_bytes, without a Python step per '%'
             if self._take(where, len(decoded)):
                 yield from self.visit((*where, "urldecode"), (*steps, "urldecode"), decoded, depth + 1)
 
@@ -240,7 +324,7 @@ class Walker:
         limits = self.limits
         return (
             not mime.startswith("multipart/") and "protobuf" not in mime
-            and not gate.loud(data, flags)
+            and not self._look("loud", data, flags)
             # every value of a quiet walk takes a separator byte of `data`: the count stays under the limit
             and self._segments + 2 * len(data) + 64 < limits.max_segments
             and (len(data) < limits.max_fields or b"&" not in data or data.count(b"&") < limits.max_fields)
@@ -250,7 +334,7 @@ class Walker:
     def _many_runs(self, data: bytes, gate: Gate) -> bool:
         """Whether `data` may hold more Base64 runs than the walker decodes (a note)."""
         most = self.limits.max_base64_runs
-        return (len(data) >= 16 * most and gate.runs(data)
+        return (len(data) >= 16 * most and self._look("runs", data, 0)
                 and data.translate(_B64_MAP).count(_B64_MIN_RUN) >= most)
 
     def _json(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int,
@@ -427,6 +511,25 @@ def _b64decode(run: bytes) -> bytes | None:
         return binascii.a2b_base64(compact, strict_mode=False)
     except binascii.Error:
         return None
+
+
+_HEX_BYTE = {b"%" + f"{a}{b}".encode(): bytes([int(a + b, 16)])
+             for a in "0123456789ABCDEFabcdef" for b in "0123456789ABCDEFabcdef"}
+
+
+def _unescape(match: re.Match[bytes]) -> bytes:
+    return _HEX_BYTE[match[0]]
+
+
+def _unescaped(data: bytes, starts: list[int]) -> bytes:
+    """`data` with the %XX escapes at `starts` undone (what unquote_to_bytes makes of it)."""
+    pieces: list[bytes] = []
+    done = 0
+    for start in starts:
+        pieces += (data[done:start], _HEX_BYTE[data[start:start + 3]])
+        done = start + 3
+    pieces.append(data[done:])
+    return b"".join(pieces)
 
 
 def _binary(data: bytes) -> bool:

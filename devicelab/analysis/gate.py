@@ -90,17 +90,20 @@ class Gate:
             expressions.append(pattern)
             flags.append(single)
             self._bits.append(bit)
+        #: No pattern of the main pass matches more bytes than this (needles, hints, triggers).
+        self.reach = max((len(form.needle) for form in forms), default=0) + 16
         self._db = _compile(expressions, flags)
         self._mixed = _compile([_MIXED_RUN], [single])
         self._spaced = _compile([_SPACED_JSON], [single])
         self._run = _compile([_RUN], [single])
+        self._escape = _compile([rb"%[0-9A-Fa-f]{2}"], [0])
         self._local = threading.local()
 
     def _scratch(self) -> dict[int, Any]:
         scratch: dict[int, Any] | None = getattr(self._local, "scratch", None)
         if scratch is None:
             scratch = self._local.scratch = {id(db): hyperscan.Scratch(db)
-                                             for db in (self._db, self._mixed, self._spaced, self._run)}
+                                             for db in (self._db, self._mixed, self._spaced, self._run, self._escape)}
         return scratch
 
     def _any(self, db: Any, data: bytes) -> bool:
@@ -115,16 +118,15 @@ class Gate:
         return found[0]
 
     def probe(self, data: bytes) -> int:
-        """The flags of `data` (all of them, unless a needle ends the scan early)."""
+        """The flags of `data`."""
         found = [0]
         bits = self._bits
 
         def on_match(index: int, _start: int, _end: int, _flags: int, _ctx: Any) -> bool:
             found[0] |= bits[index]
-            return bool(found[0] & NEEDLE)  # nothing else can make both the value and its parts quieter
+            return False  # every pattern reports once (SINGLEMATCH): all flags, at most one call each
 
-        with contextlib.suppress(hyperscan.ScanTerminated):
-            self._db.scan(data, match_event_handler=on_match, scratch=self._scratch()[id(self._db)])
+        self._db.scan(data, match_event_handler=on_match, scratch=self._scratch()[id(self._db)])
         return found[0]
 
     def loud(self, data: bytes, flags: int) -> bool:
@@ -138,6 +140,17 @@ class Gate:
     def mixed(self, data: bytes, flags: int) -> bool:
         """Whether `data` may hold a Base64 run with letters of both cases (the ones the walker decodes)."""
         return flags & (UPPER | LOWER) == UPPER | LOWER and self._any(self._mixed, data)
+
+    def escapes(self, data: bytes) -> list[int]:
+        """Where each %XX escape of `data` starts (escapes cannot overlap: '%' is not a hex digit)."""
+        starts: list[int] = []
+
+        def on_match(_index: int, _start: int, end: int, _flags: int, _ctx: Any) -> bool:
+            starts.append(end - 3)
+            return False
+
+        self._escape.scan(data, match_event_handler=on_match, scratch=self._scratch()[id(self._escape)])
+        return starts
 
     def runs(self, data: bytes) -> bool:
         """Whether `data` holds a Base64 run at all (16 characters of the alphabet in a row)."""

@@ -48,7 +48,6 @@ class Analyzer:
         walker = Walker(self.limits, self.gate)
         if walker.quiet(flow.request):
             return FlowAnalysis(flow, (), tuple(walker.notes))
-        walker = Walker(self.limits, self.gate)
         found: list[Finding] = []
         for item in walker.walk(flow.request):
             hit: LocationHit | None = None
