@@ -17,7 +17,7 @@ from typing import Any
 from devicelab.analysis import structured
 from devicelab.analysis.compression import DecodeError, codec_name, inflate, sniff
 from devicelab.analysis.flows import Request
-from devicelab.analysis.gate import PCT, Gate, quiet_segment
+from devicelab.analysis.gate import CTRL, PCT, Gate, quiet_segment
 from devicelab.analysis.structured import Scalar
 
 _MB = 1024 * 1024
@@ -294,7 +294,8 @@ class Walker:
         if not done and (mime == "application/x-www-form-urlencoded" or structured.looks_like_form(data)):
             done = yield from self._fields(where, steps, data, depth, "form")
         pb_declared = "protobuf" in mime
-        if not done and not in_protobuf and (pb_declared or _binary(data)):
+        binary = (flags is None or flags & CTRL) and _binary(data)  # no control byte anywhere: not binary
+        if not done and not in_protobuf and (pb_declared or binary):
             done = yield from self._protobuf(where, steps, data, depth, pb_declared)
         if done:
             return

@@ -46,6 +46,10 @@ class ScanResult:
 def _bounded_ok(form: Form, data: bytes, start: int, end: int) -> bool:
     if not form.boundary:
         return True
+    if form.boundary == "varint":  # the byte before would carry on into this varint: a larger number
+        return start == 0 or data[start - 1] < 0x80
+    if form.boundary == "token":
+        return start == 0 or data[start - 1] not in _ALNUM
     chars = _DIGITS if form.boundary == "digit" else _ALNUM
     before = start > 0 and data[start - 1] in chars
     after = end < len(data) and data[end] in chars

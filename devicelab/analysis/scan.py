@@ -13,7 +13,7 @@ from pathlib import Path
 from devicelab.analysis.decoders import Limits, Note, Segment, Walker
 from devicelab.analysis.findings import Finding, prune
 from devicelab.analysis.flows import CaptureRead, Flow
-from devicelab.analysis.forms import Needles, build_needles
+from devicelab.analysis.forms import Form, Needles, build_needles
 from devicelab.analysis.gate import Gate
 from devicelab.analysis.location import LocationHit, Locator
 from devicelab.analysis.matcher import Engine, Matcher
@@ -37,12 +37,20 @@ class Analyzer:
         self.identity = identity
         self.limits = limits or Limits()
         self.needles: Needles = build_needles(identity)
-        self.matcher = Matcher(self.needles.forms, engine)
         self.locator = Locator(identity.location) if identity.location else None
+        # a geohash cell is a position in one token: a needle of the location, not of an identifier
+        self._cells: dict[Form, str] = {}
+        if self.locator is not None:
+            fence = self.locator.fence
+            for cell, meters in self.locator.geohash_cells():
+                form = Form(LOCATION_KIND, f"{fence.lat},{fence.lon}", "geohash", ("geohash",), cell.encode(), True,
+                            "token")
+                self._cells[form] = f"geohash cell, {meters:.0f} m from the handset"
+        self.matcher = Matcher([*self.needles.forms, *self._cells], engine)
         self.gate: Gate | None = None
         if self.matcher.engine == "hyperscan":
             lat, lon = self.locator.hints() if self.locator is not None else ([], [])
-            self.gate = Gate(self.needles.forms, lat, lon)
+            self.gate = Gate(self.matcher.forms, lat, lon)
 
     def analyze(self, flow: Flow) -> FlowAnalysis:
         walker = Walker(self.limits, self.gate)
@@ -60,7 +68,7 @@ class Analyzer:
                 for match in result.hits:
                     form = match.form
                     found.append(self._finding(flow, form.kind, form.identifier, item.where,
-                                               (*item.steps, *form.encoding), form.variant))
+                                               (*item.steps, *form.encoding), form.variant, self._cells.get(form, "")))
                 if self.locator is not None:
                     hit = self.locator.in_text(item)
             elif self.locator is not None:
