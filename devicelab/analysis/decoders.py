@@ -300,7 +300,7 @@ class Walker:
         if done:
             return
         gate = self.gate
-        if (flags is None or gate is None or (self._look("mixed", data, flags) and self._look("runs", data, flags))
+        if (flags is None or gate is None or self._look("mixed", data, flags)
                 or self._many_runs(data, gate)):
             yield from self._base64(where, steps, data, depth)  # else no run it would decode, nor too many
         if flags is not None and gate is not None:

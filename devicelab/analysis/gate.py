@@ -138,8 +138,13 @@ class Gate:
         return self.mixed(data, flags)
 
     def mixed(self, data: bytes, flags: int) -> bool:
-        """Whether `data` may hold a Base64 run with letters of both cases (the ones the walker decodes)."""
-        return flags & (UPPER | LOWER) == UPPER | LOWER and self._any(self._mixed, data)
+        """Whether `data` may hold a Base64 run with letters of both cases (the ones the walker decodes).
+
+        Such a run has 16 characters of the alphabet in a row (cheap to rule out: camelCase keys do
+        not) and an upper- and a lower-case letter with no other letter between them.
+        """
+        return (flags & (UPPER | LOWER) == UPPER | LOWER and len(data) >= 16 and self.runs(data)
+                and self._any(self._mixed, data))
 
     def escapes(self, data: bytes) -> list[int]:
         """Where each %XX escape of `data` starts (escapes cannot overlap: '%' is not a hex digit)."""
