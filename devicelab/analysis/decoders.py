@@ -101,6 +101,7 @@ class Walker:
         self._quiet_head: Request | None = None
         self._probed: dict[int, tuple[bytes, int]] = {}
         self._looked: dict[tuple[int, str], tuple[bytes, bool]] = {}
+        self._escapes: dict[int, tuple[bytes, list[int]]] = {}
         self._contents: tuple[Request, _Content | None, list[Note], int] | None = None
 
     def walk(self, request: Request) -> Iterator[Item]:
@@ -185,7 +186,7 @@ class Walker:
         self._probed[id(data)] = (data, flags)
         return flags
 
-    def _probe_unescaped(self, decoded: bytes, starts: list[int], flags: int) -> None:
+    def _probe_unescaped(self, data: bytes, decoded: bytes, starts: list[int], flags: int) -> None:
         """The gate's flags for `decoded` (`data` with its %XX undone) from a look near each escape only.
 
         Away from the escapes the two hold the same bytes, and a match is never longer than the gate's
@@ -196,10 +197,19 @@ class Walker:
         if len(starts) * 2 * reach > len(decoded) // 2:
             return  # escapes everywhere (URL-encoded text): one full look is cheaper
         seen = flags
+        runs = self._looked.get((id(data), "runs"))
+        run = runs is not None and runs[0] is data and runs[1]
+        escapes: list[int] = []
         for shift, start in enumerate(starts):
             at = start - 2 * shift  # where the escape's byte sits in `decoded`
             seen |= self.gate.probe(decoded[max(at - reach, 0):at + reach + 1])
+            # a new run or %XX in `decoded` takes in this byte: it starts at most 15 (2) bytes before it
+            run = run or (runs is not None and self.gate.runs(decoded[max(at - 15, 0):at + 16]))
+            escapes += (max(at - 2, 0) + i for i in self.gate.escapes(decoded[max(at - 2, 0):at + 3]))
         self._probed[id(decoded)] = (decoded, seen)
+        self._escapes[id(decoded)] = (decoded, sorted(set(escapes)))
+        if runs is not None and runs[0] is data:
+            self._looked[(id(decoded), "runs")] = (decoded, run)
 
     def _look(self, look: str, data: bytes, flags: int) -> bool:
         """A second look of the gate at `data` ("loud", "mixed" or "runs"), once per bytes object."""
@@ -209,10 +219,12 @@ class Walker:
         if known is not None and known[0] is data:
             return known[1]
         gate = self.gate
-        if look == "loud":
-            seen = gate.loud(data, flags)
+        if look == "runs":
+            seen = gate.runs(data)
+        elif look == "mixed":
+            seen = gate.mixed(data, flags, self._look("runs", data, flags))
         else:
-            seen = gate.mixed(data, flags) if look == "mixed" else gate.runs(data)
+            seen = gate.loud(data, flags, False) or self._look("mixed", data, flags)
         self._looked[key] = (data, seen)
         return seen
 
@@ -304,10 +316,11 @@ class Walker:
                 or self._many_runs(data, gate)):
             yield from self._base64(where, steps, data, depth)  # else no run it would decode, nor too many
         if flags is not None and gate is not None:
-            starts = gate.escapes(data) if flags & PCT else []
+            known = self._escapes.get(id(data))
+            starts = (known[1] if known is not None and known[0] is data else gate.escapes(data)) if flags & PCT else []
             if starts:
                 decoded = _unescaped(data, starts)
-                self._probe_unescaped(decoded, starts, flags)
+                self._probe_unescaped(data, decoded, starts, flags)
                 if self._take(where, len(decoded)):
                     yield from self.visit((*where, "urldecode"), (*steps, "urldecode"), decoded, depth + 1)
         elif b"%" in data and _PERCENT.search(data):

@@ -129,22 +129,24 @@ class Gate:
         self._db.scan(data, match_event_handler=on_match, scratch=self._scratch()[id(self._db)])
         return found[0]
 
-    def loud(self, data: bytes, flags: int) -> bool:
+    def loud(self, data: bytes, flags: int, runs: bool | None = None) -> bool:
         """Whether a decoder could reveal in `data` what its bytes do not hold as they are (see above)."""
         if flags & LOUD or flags & (LAT | LON) == LAT | LON:
             return True
         if flags & SPACED and self._any(self._spaced, data):
             return True
-        return self.mixed(data, flags)
+        return self.mixed(data, flags, runs)
 
-    def mixed(self, data: bytes, flags: int) -> bool:
+    def mixed(self, data: bytes, flags: int, runs: bool | None = None) -> bool:
         """Whether `data` may hold a Base64 run with letters of both cases (the ones the walker decodes).
 
         Such a run has 16 characters of the alphabet in a row (cheap to rule out: camelCase keys do
-        not) and an upper- and a lower-case letter with no other letter between them.
+        not; `runs` if the caller knows) and an upper- and a lower-case letter with no other letter
+        between them.
         """
-        return (flags & (UPPER | LOWER) == UPPER | LOWER and len(data) >= 16 and self.runs(data)
-                and self._any(self._mixed, data))
+        if flags & (UPPER | LOWER) != UPPER | LOWER or len(data) < 16:
+            return False
+        return (self.runs(data) if runs is None else runs) and self._any(self._mixed, data)
 
     def escapes(self, data: bytes) -> list[int]:
         """Where each %XX escape of `data` starts (escapes cannot overlap: '%' is not a hex digit)."""
