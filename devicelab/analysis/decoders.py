@@ -17,7 +17,7 @@ from typing import Any
 from devicelab.analysis import structured
 from devicelab.analysis.compression import DecodeError, codec_name, inflate, sniff
 from devicelab.analysis.flows import Request
-from devicelab.analysis.gate import CTRL, PCT, Gate, quiet_segment
+from devicelab.analysis.gate import CTRL, PCT, RUN, Gate, quiet_segment
 from devicelab.analysis.structured import Scalar
 
 _MB = 1024 * 1024
@@ -186,7 +186,7 @@ class Walker:
         self._probed[id(data)] = (data, flags)
         return flags
 
-    def _probe_unescaped(self, data: bytes, decoded: bytes, starts: list[int], flags: int) -> None:
+    def _probe_unescaped(self, decoded: bytes, starts: list[int], flags: int) -> None:
         """The gate's flags for `decoded` (`data` with its %XX undone) from a look near each escape only.
 
         Away from the escapes the two hold the same bytes, and a match is never longer than the gate's
@@ -197,19 +197,14 @@ class Walker:
         if len(starts) * 2 * reach > len(decoded) // 2:
             return  # escapes everywhere (URL-encoded text): one full look is cheaper
         seen = flags
-        runs = self._looked.get((id(data), "runs"))
-        run = runs is not None and runs[0] is data and runs[1]
         escapes: list[int] = []
         for shift, start in enumerate(starts):
             at = start - 2 * shift  # where the escape's byte sits in `decoded`
             seen |= self.gate.probe(decoded[max(at - reach, 0):at + reach + 1])
-            # a new run or %XX in `decoded` takes in this byte: it starts at most 15 (2) bytes before it
-            run = run or (runs is not None and self.gate.runs(decoded[max(at - 15, 0):at + 16]))
+            # a %XX that `data` did not hold takes in this byte: it starts at most 2 bytes before it
             escapes += (max(at - 2, 0) + i for i in self.gate.escapes(decoded[max(at - 2, 0):at + 3]))
         self._probed[id(decoded)] = (decoded, seen)
         self._escapes[id(decoded)] = (decoded, sorted(set(escapes)))
-        if runs is not None and runs[0] is data:
-            self._looked[(id(decoded), "runs")] = (decoded, run)
 
     def _look(self, look: str, data: bytes, flags: int) -> bool:
         """A second look of the gate at `data` ("loud", "mixed" or "runs"), once per bytes object."""
@@ -220,7 +215,7 @@ class Walker:
             return known[1]
         gate = self.gate
         if look == "runs":
-            seen = gate.runs(data)
+            seen = bool(self._probe(data) & RUN)
         elif look == "mixed":
             seen = gate.mixed(data, flags, self._look("runs", data, flags))
         else:
@@ -320,7 +315,7 @@ class Walker:
             starts = (known[1] if known is not None and known[0] is data else gate.escapes(data)) if flags & PCT else []
             if starts:
                 decoded = _unescaped(data, starts)
-                self._probe_unescaped(data, decoded, starts, flags)
+                self._probe_unescaped(decoded, starts, flags)
                 if self._take(where, len(decoded)):
                     yield from self.visit((*where, "urldecode"), (*steps, "urldecode"), decoded, depth + 1)
         elif b"%" in data and _PERCENT.search(data):

@@ -41,6 +41,7 @@ LON = 128
 UPPER = 256  # with LOWER: maybe a mixed-case Base64 run
 LOWER = 512
 SPACED = 1024  # a quote or '=' and white space: maybe JSON after white space
+RUN = 2048  # 16 characters of the Base64 alphabet in a row: a run the walker looks at (decoders._base64_runs)
 #: Any of these makes a value worth walking; LAT and LON only count together.
 LOUD = NEEDLE | PCT | ESC | CTRL | SNIFF | NESTED
 
@@ -57,14 +58,13 @@ _TRIGGERS: tuple[tuple[bytes, int], ...] = (
     (rb"[\x22=][" + _WHITE + rb"]", SPACED),
     (rb"[A-Z]", UPPER),
     (rb"[a-z]", LOWER),
+    (rb"[A-Za-z0-9+/_\-]{16}", RUN),  # the one repeat that costs less here than in a pass of its own
 )
 # Second looks, each in a database of its own (together they would slow each other down):
 #: letters of both cases in one run of the Base64 alphabet (the walker decodes only such runs);
 _MIXED_RUN = rb"[A-Z][0-9+/_\-\r\n]*[a-z]|[a-z][0-9+/_\-\r\n]*[A-Z]"
 #: JSON after white space at the start of a string or form value;
 _SPACED_JSON = rb"[\x22=][" + _WHITE + rb"]+[\x5b{]"
-#: the start of any Base64 run (decoders._base64_runs), for values long enough to hold too many of them.
-_RUN = rb"[A-Za-z0-9+/_\-]{16}"
 
 
 def _literal(needle: bytes) -> bytes:
@@ -95,7 +95,6 @@ class Gate:
         self._db = _compile(expressions, flags)
         self._mixed = _compile([_MIXED_RUN], [single])
         self._spaced = _compile([_SPACED_JSON], [single])
-        self._run = _compile([_RUN], [single])
         self._escape = _compile([rb"%[0-9A-Fa-f]{2}"], [0])
         self._local = threading.local()
 
@@ -103,7 +102,7 @@ class Gate:
         scratch: dict[int, Any] | None = getattr(self._local, "scratch", None)
         if scratch is None:
             scratch = self._local.scratch = {id(db): hyperscan.Scratch(db)
-                                             for db in (self._db, self._mixed, self._spaced, self._run, self._escape)}
+                                             for db in (self._db, self._mixed, self._spaced, self._escape)}
         return scratch
 
     def _any(self, db: Any, data: bytes) -> bool:
@@ -146,7 +145,7 @@ class Gate:
         """
         if flags & (UPPER | LOWER) != UPPER | LOWER or len(data) < 16:
             return False
-        return (self.runs(data) if runs is None else runs) and self._any(self._mixed, data)
+        return (bool(flags & RUN) if runs is None else runs) and self._any(self._mixed, data)
 
     def escapes(self, data: bytes) -> list[int]:
         """Where each %XX escape of `data` starts (escapes cannot overlap: '%' is not a hex digit)."""
@@ -161,7 +160,7 @@ class Gate:
 
     def runs(self, data: bytes) -> bool:
         """Whether `data` holds a Base64 run at all (16 characters of the alphabet in a row)."""
-        return self._any(self._run, data)
+        return bool(self.probe(data) & RUN)
 
 
 def _compile(expressions: list[bytes], flags: list[int]) -> Any:
