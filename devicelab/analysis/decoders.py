@@ -21,6 +21,8 @@ from devicelab.analysis.gate import CTRL, PCT, RUN, Gate, quiet_segment
 from devicelab.analysis.structured import Scalar
 
 _MB = 1024 * 1024
+#: Values at least this long have their gate flags and looks kept for the walk (`quiet` saw them first).
+_MEMO = 2048
 #: Shorter text cannot hold an encoded identifier (the shortest needle is 6 bytes); binary can (a varint).
 _MIN_DECODABLE = 12
 # Base64 runs are found on a translated copy (alphabet -> "A", CR/LF/= kept, the rest -> " "), where
@@ -177,8 +179,10 @@ class Walker:
         return 2 + fields + len(request.headers) + cookies
 
     def _probe(self, data: bytes) -> int:
-        """The gate's flags for `data`, once per bytes object."""
+        """The gate's flags for `data`, once per bytes object (a small one is probed again: that is cheaper)."""
         assert self.gate is not None
+        if len(data) < _MEMO:
+            return self.gate.probe(data)
         known = self._probed.get(id(data))
         if known is not None and known[0] is data:
             return known[1]
@@ -194,8 +198,8 @@ class Walker:
         """
         assert self.gate is not None
         reach = self.gate.reach
-        if len(starts) * 2 * reach > len(decoded) // 2:
-            return  # escapes everywhere (URL-encoded text): one full look is cheaper
+        if len(decoded) < _MEMO or len(starts) * 2 * reach > len(decoded) // 2:
+            return  # a small value, or escapes everywhere (URL-encoded text): one full look is cheaper
         seen = flags
         escapes: list[int] = []
         for shift, start in enumerate(starts):
@@ -207,12 +211,13 @@ class Walker:
         self._escapes[id(decoded)] = (decoded, sorted(set(escapes)))
 
     def _look(self, look: str, data: bytes, flags: int) -> bool:
-        """A second look of the gate at `data` ("loud", "mixed" or "runs"), once per bytes object."""
+        """A second look of the gate at `data` ("loud", "mixed" or "runs"), once per large bytes object."""
         assert self.gate is not None
         key = (id(data), look)
-        known = self._looked.get(key)
-        if known is not None and known[0] is data:
-            return known[1]
+        if len(data) >= _MEMO:
+            known = self._looked.get(key)
+            if known is not None and known[0] is data:
+                return known[1]
         gate = self.gate
         if look == "runs":
             seen = bool(self._probe(data) & RUN)
@@ -220,7 +225,8 @@ class Walker:
             seen = gate.mixed(data, flags, self._look("runs", data, flags))
         else:
             seen = gate.loud(data, flags, False) or self._look("mixed", data, flags)
-        self._looked[key] = (data, seen)
+        if len(data) >= _MEMO:
+            self._looked[key] = (data, seen)
         return seen
 
     def _content(self, request: Request) -> _Content | None:
@@ -273,9 +279,12 @@ class Walker:
     def visit(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int = 0,
               ctype: str = "", in_protobuf: bool = False) -> Iterator[Item]:
         """Scan `data` as it is, then whatever it decodes to."""
-        flags = self._probe(data) if self.gate is not None else None
+        decodable = depth < self.limits.max_depth and (
+            len(data) >= _MIN_DECODABLE or (len(data) > 2 and _binary(data)))
+        # the gate pays where it can spare the decoders; a value too short to decode is only matched
+        flags = self._probe(data) if self.gate is not None and decodable else None
         yield from self._segment(where, steps, data, flags is not None and quiet_segment(flags))
-        if depth < self.limits.max_depth and (len(data) >= _MIN_DECODABLE or (len(data) > 2 and _binary(data))):
+        if decodable:
             yield from self._children(where, steps, data, depth, ctype, in_protobuf, flags)
 
     def _children(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int, ctype: str,

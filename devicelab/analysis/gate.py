@@ -5,20 +5,24 @@ needle. The gate scans a value once for every needle form (as a literal, any occ
 the traces a decoder needs before it can reveal something the raw bytes do not hold:
 
     NEEDLE  a needle form occurs (boundaries not checked: the matcher does that)
-    B64     letters of both cases side by side in the Base64 alphabet (a run worth decoding)
     PCT     a %XX escape
     ESC     a backslash (a JSON string escape)
     CTRL    a control byte (binary: protobuf, and values the form/JSON walk would call binary)
     SNIFF   gzip / zstd / zlib magic anywhere (a value inside may start with it)
     NESTED  JSON that starts a string or form value (its numbers would be rendered anew)
     LAT/LON the fence's latitude and longitude in any numeric spelling (location.Locator.hints)
+    RUN     16 characters of the Base64 alphabet in a row
+and candidates that a second look settles only when they occur: UPPER with LOWER (a mixed-case
+Base64 run, the only kind the walker decodes: `mixed`) and SPACED (JSON after white space).
 
 A value with none of these (LAT and LON only together) is "quiet": its decoded parts can only be
 its own substrings with no needle and no position in them, so the walker skips walking them and
-still leaves the notes it would have left. The gate is only built on hyperscan; without it the
-walker walks everything, as before.
-"""
+still leaves the notes it would have left (decoders.Walker._quiet and Walker.quiet). The gate is
+only built on hyperscan; without it the walker walks everything, as before.
 
+One difference is accepted: past Limits.max_segments, a walk that skipped quiet values counts
+fewer values than the full walk would, so which values are scanned last may differ (never fewer).
+"""
 from __future__ import annotations
 
 import contextlib
@@ -65,6 +69,11 @@ _TRIGGERS: tuple[tuple[bytes, int], ...] = (
 _MIXED_RUN = rb"[A-Z][0-9+/_\-\r\n]*[a-z]|[a-z][0-9+/_\-\r\n]*[A-Z]"
 #: JSON after white space at the start of a string or form value;
 _SPACED_JSON = rb"[\x22=][" + _WHITE + rb"]+[\x5b{]"
+
+
+def _flag(index: int, _start: int, _end: int, _flags: int, found: list[Any]) -> bool:
+    found[0] |= found[1][index]
+    return False  # every pattern reports once (SINGLEMATCH): all flags, at most one call each
 
 
 def _literal(needle: bytes) -> bytes:
@@ -118,15 +127,13 @@ class Gate:
 
     def probe(self, data: bytes) -> int:
         """The flags of `data`."""
-        found = [0]
-        bits = self._bits
-
-        def on_match(index: int, _start: int, _end: int, _flags: int, _ctx: Any) -> bool:
-            found[0] |= bits[index]
-            return False  # every pattern reports once (SINGLEMATCH): all flags, at most one call each
-
-        self._db.scan(data, match_event_handler=on_match, scratch=self._scratch()[id(self._db)])
-        return found[0]
+        found: list[Any] = [0, self._bits]
+        scratch = getattr(self._local, "main", None)
+        if scratch is None:
+            scratch = self._local.main = self._scratch()[id(self._db)]
+        self._db.scan(data, match_event_handler=_flag, context=found, scratch=scratch)
+        flags: int = found[0]
+        return flags
 
     def loud(self, data: bytes, flags: int, runs: bool | None = None) -> bool:
         """Whether a decoder could reveal in `data` what its bytes do not hold as they are (see above)."""
