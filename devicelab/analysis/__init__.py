@@ -3,7 +3,9 @@
     flows        the typed Flow/Request model every capture source is read into
     readers      HAR and mitmproxy flow files into Flows (tolerant of torn files)
     forms        each identifier expanded into every form it can travel in
+    numeric      the binary and alphabet encodings forms uses: BCD/TBCD, SIM files, int64, varint, Base32/58, geohash
     matcher      a multi-pattern scan (hyperscan, or Aho-Corasick when hyperscan is missing)
+    gate         one hyperscan pass per value: needles and decoder traces, so quiet values are not walked
     decoders     a request taken apart: URL, headers, cookies, bodies decoded recursively, bounded
     structured   the JSON / form / multipart / cookie / protobuf parsers the decoders use
     compression  bounded gzip / deflate / brotli / zstd

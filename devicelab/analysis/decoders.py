@@ -13,14 +13,19 @@ import re
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote_to_bytes
 
 from devicelab.analysis import structured
 from devicelab.analysis.compression import DecodeError, codec_name, inflate, sniff
+from devicelab.analysis.prefilter import CTRL, PCT, RUN, Gate, quiet_segment
 from devicelab.analysis.structured import Scalar
 from devicelab.model.traffic import Request
 
 _MB = 1024 * 1024
+#: Shorter values inside a walked container are matched and decoded as they always were (measured: the
+#: gate's pass and checks cost more than the decoders' regexes on a few dozen bytes).
+_GATED = 256
+#: Values at least this long have their gate flags and looks kept for the walk (`quiet` saw them first).
+_MEMO = 2048
 #: Shorter text cannot hold an encoded identifier (the shortest needle is 6 bytes); binary can (a varint).
 _MIN_DECODABLE = 12
 # Base64 runs are found on a translated copy (alphabet -> "A", CR/LF/= kept, the rest -> " "), where
@@ -58,6 +63,7 @@ class Segment:
     where: tuple[str, ...]
     steps: tuple[str, ...]
     data: bytes
+    quiet: bool = False  # the gate saw no needle and no position in `data`: nothing to match
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +85,8 @@ class Note:
 
 
 Item = Segment | FieldGroup
+#: A body with its Content-Encoding undone: (encoded body or None, where, steps, data, content type).
+_Content = tuple[bytes | None, tuple[str, ...], tuple[str, ...], bytes, str]
 
 
 def render(where: tuple[str, ...]) -> str:
@@ -88,14 +96,26 @@ def render(where: tuple[str, ...]) -> str:
 class Walker:
     """Walks one request; `notes` holds what could not be decoded. Use one Walker per request."""
 
-    def __init__(self, limits: Limits | None = None) -> None:
+    def __init__(self, limits: Limits | None = None, gate: Gate | None = None) -> None:
         self.limits = limits or Limits()
         self.notes: list[Note] = []
+        self.gate = gate  # without one every value is walked
         self._decoded = 0
         self._segments = 0
+        # what `quiet` learnt, for the walk that follows it when the request is not quiet
+        self._quiet_head: Request | None = None
+        self._probed: dict[int, tuple[bytes, int]] = {}
+        self._looked: dict[tuple[int, str], tuple[bytes, bool]] = {}
+        self._escapes: dict[int, tuple[bytes, list[int]]] = {}
+        self._contents: tuple[Request, _Content | None, list[Note], int] | None = None
 
     def walk(self, request: Request) -> Iterator[Item]:
         """Every Segment and FieldGroup of a request: host, URL, headers, cookies, body."""
+        self.notes, self._decoded, self._segments = [], 0, 0
+        if self._quiet_head is request:  # nothing to find before the body: count its values, as the walk would
+            self._segments += self._head_values(request)
+            yield from self._body(request)
+            return
         yield from self._segment(("host",), (), request.host.encode("utf-8", "surrogateescape"))
         path, _, query = request.path.partition("?")
         yield from self._segment(("url",), (), request.path.encode("utf-8", "surrogateescape"))
@@ -111,16 +131,131 @@ class Walker:
                     yield from self.visit((*where, f"cookie:{key}"), ("cookie",), data, 1)
         yield from self._body(request)
 
-    def _body(self, request: Request) -> Iterator[Item]:
+    def quiet(self, request: Request) -> bool:
+        """Whether `walk` would yield nothing to match or locate; if so, `notes` holds what it would note.
+
+        One gate pass over the URL and header values and one over the body (after its Content-Encoding)
+        stand in for the walk; a body whose decoders could reveal something, or leave a note other than
+        the ones decoding the body itself leaves, is not quiet (use a fresh Walker to walk it).
+        """
+        gate, limits = self.gate, self.limits
+        if gate is None:
+            return False
+        _path, _, query = request.path.partition("?")
+        head = "\n".join([request.host, request.path, *(value for _, value in request.headers)])
+        small = head.encode("utf-8", "surrogateescape")
+        flags = gate.probe(small)
+        if (not quiet_segment(flags) or gate.loud(small, flags) or query.count("&") + 1 > limits.max_fields
+                or 2 * (len(small) + len(request.content)) + 64 * (len(request.headers) + 4) >= limits.max_segments):
+            return False
+        self._quiet_head = request
+        content = self._content(request)
+        if content is None:
+            return True
+        raw, where, steps, data, ctype = content
+        if raw is not None and not quiet_segment(self._probe(raw)):
+            return False
+        flags = self._probe(data)
+        if not quiet_segment(flags):
+            return False
+        if not (len(data) >= _MIN_DECODABLE or (len(data) > 2 and _binary(data))):
+            return True
+        if sniff(data) is not None:
+            return False
+        mime = structured.media_type(ctype)[0] if ctype else ""
+        if not self._quiet(data, flags, mime, gate):
+            return False
+        for _item in self._children(where, steps, data, 0, ctype, False, flags, quiet=True):
+            return False  # a number the JSON parser renders anew: walk it
+        return True
+
+    def _head_values(self, request: Request) -> int:
+        """How many values the walk counts before the body of a request whose head is quiet.
+
+        Host and URL, each query field (parse_qsl skips empty pieces), each header and cookie value; the
+        decoders yield nothing more for quiet values.
+        """
+        _path, _, query = request.path.partition("?")
+        fields = sum(1 for piece in query.split("&") if piece) if query else 0
+        cookies = sum(len(structured.parse_cookies(value)) for name, value in request.headers
+                      if name.lower() == "cookie")
+        return 2 + fields + len(request.headers) + cookies
+
+    def _probe(self, data: bytes) -> int:
+        """The gate's flags for `data`, once per bytes object (a small one is probed again: that is cheaper)."""
+        assert self.gate is not None
+        if len(data) < _MEMO:
+            return self.gate.probe(data)
+        known = self._probed.get(id(data))
+        if known is not None and known[0] is data:
+            return known[1]
+        flags = self.gate.probe(data)
+        self._probed[id(data)] = (data, flags)
+        return flags
+
+    def _probe_unescaped(self, decoded: bytes, starts: list[int], flags: int) -> None:
+        """The gate's flags for `decoded` (`data` with its %XX undone) from a look near each escape only.
+
+        Away from the escapes the two hold the same bytes, and a match is never longer than the gate's
+        reach: what `data` shows plus what the windows show is all `decoded` can show.
+        """
+        assert self.gate is not None
+        reach = self.gate.reach
+        if len(decoded) < _MEMO or len(starts) * 2 * reach > len(decoded) // 2:
+            return  # a small value, or escapes everywhere (URL-encoded text): one full look is cheaper
+        seen = flags
+        escapes: list[int] = []
+        for shift, start in enumerate(starts):
+            at = start - 2 * shift  # where the escape's byte sits in `decoded`
+            seen |= self.gate.probe(decoded[max(at - reach, 0):at + reach + 1])
+            # a %XX that `data` did not hold takes in this byte: it starts at most 2 bytes before it
+            escapes += (max(at - 2, 0) + i for i in self.gate.escapes(decoded[max(at - 2, 0):at + 3]))
+        self._probed[id(decoded)] = (decoded, seen)
+        self._escapes[id(decoded)] = (decoded, sorted(set(escapes)))
+
+    def _look(self, look: str, data: bytes, flags: int) -> bool:
+        """A second look of the gate at `data` ("loud", "mixed" or "runs"), once per large bytes object."""
+        assert self.gate is not None
+        key = (id(data), look)
+        if len(data) >= _MEMO:
+            known = self._looked.get(key)
+            if known is not None and known[0] is data:
+                return known[1]
+        gate = self.gate
+        if look == "runs":
+            seen = bool(self._probe(data) & RUN)
+        elif look == "mixed":
+            seen = gate.mixed(data, flags, self._look("runs", data, flags))
+        else:
+            seen = gate.loud(data, flags, False) or self._look("mixed", data, flags)
+        if len(data) >= _MEMO:
+            self._looked[key] = (data, seen)
+        return seen
+
+    def _content(self, request: Request) -> _Content | None:
+        """The body with its Content-Encoding undone (once per request: `quiet` and `walk` share it)."""
+        if self._contents is not None and self._contents[0] is request:
+            _request, content, notes, decoded = self._contents
+            for note in notes:
+                self._note(note.where, note.decoder, note.problem)
+            self._decoded += decoded
+            return content
+        before, decoded = len(self.notes), self._decoded
+        content = self._decode_content(request)
+        self._contents = (request, content, self.notes[before:], self._decoded - decoded)
+        return content
+
+    def _decode_content(self, request: Request) -> _Content | None:
         data = request.content
         where: tuple[str, ...] = ("body",)
         steps: tuple[str, ...] = ()
         if not data:
-            return
+            return None
         ctype = request.header("content-type") or ""
         encoding = request.header("content-encoding") if request.content_encoded else None
+        raw = None
         if encoding:
-            yield from self._segment(where, steps, data)
+            raw = data
             for token in reversed(encoding.split(",")):  # the last encoding applied is undone first
                 try:
                     codec = codec_name(token)
@@ -133,17 +268,30 @@ class Walker:
                 if inflated is None:
                     break
                 data, where, steps = inflated, (*where, codec), (*steps, codec)
-        yield from self.visit(where, steps, data, 0, ctype)
+        return raw, where, steps, data, ctype
+
+    def _body(self, request: Request) -> Iterator[Item]:
+        # the encoded body is scanned before it is decoded (a note on decoding it may cut the segments short)
+        if request.content and request.content_encoded and request.header("content-encoding"):
+            yield from self._segment(("body",), (), request.content)
+        content = self._content(request)
+        if content is not None:
+            _raw, where, steps, data, ctype = content
+            yield from self.visit(where, steps, data, 0, ctype)
 
     def visit(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int = 0,
               ctype: str = "", in_protobuf: bool = False) -> Iterator[Item]:
         """Scan `data` as it is, then whatever it decodes to."""
-        yield from self._segment(where, steps, data)
-        if depth < self.limits.max_depth and (len(data) >= _MIN_DECODABLE or (len(data) > 2 and _binary(data))):
-            yield from self._children(where, steps, data, depth, ctype, in_protobuf)
+        decodable = depth < self.limits.max_depth and (
+            len(data) >= _MIN_DECODABLE or (len(data) > 2 and _binary(data)))
+        # the gate pays where it can spare the decoders: on a short value they cost less than it does
+        flags = self._probe(data) if self.gate is not None and decodable and len(data) >= _GATED else None
+        yield from self._segment(where, steps, data, flags is not None and quiet_segment(flags))
+        if decodable:
+            yield from self._children(where, steps, data, depth, ctype, in_protobuf, flags)
 
     def _children(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int, ctype: str,
-                  in_protobuf: bool = False) -> Iterator[Item]:
+                  in_protobuf: bool = False, flags: int | None = None, quiet: bool | None = None) -> Iterator[Item]:
         codec = sniff(data)
         if codec is not None:
             inflated = self._inflate(where, codec, data, declared=codec != "deflate")
@@ -151,27 +299,70 @@ class Walker:
                 yield from self.visit((*where, codec), (*steps, codec), inflated, depth + 1)
                 return
         mime, params = structured.media_type(ctype) if ctype else ("", {})
+        # A quiet value's parts hold nothing to find: only the parsers whose failure is a note still run.
+        if quiet is None:
+            quiet = flags is not None and self.gate is not None and self._quiet(data, flags, mime, self.gate)
         done = False  # a structured decoder took the value apart: its parts are visited instead
         if mime.startswith("multipart/"):
             done = yield from self._multipart(where, steps, data, depth, params.get("boundary", ""))
         json_declared = structured.is_json_type(mime)
         if not done and (json_declared or structured.looks_like_json(data)):
-            done = yield from self._json(where, steps, data, depth, json_declared)
+            done = yield from self._json(where, steps, data, depth, json_declared, quiet)
+        if quiet:
+            return  # forms, protobuf, Base64 and %XX: nothing to decode, nothing to note (see _quiet)
         if not done and (mime == "application/x-www-form-urlencoded" or structured.looks_like_form(data)):
             done = yield from self._fields(where, steps, data, depth, "form")
         pb_declared = "protobuf" in mime
-        if not done and not in_protobuf and (pb_declared or _binary(data)):
+        binary = (flags is None or flags & CTRL) and _binary(data)  # no control byte anywhere: not binary
+        if not done and not in_protobuf and (pb_declared or binary):
             done = yield from self._protobuf(where, steps, data, depth, pb_declared)
         if done:
             return
-        yield from self._base64(where, steps, data, depth)
-        if _PERCENT.search(data):
-            decoded = unquote_to_bytes(data)
+        gate = self.gate
+        if (flags is None or gate is None or self._look("mixed", data, flags)
+                or self._many_runs(data, gate)):
+            yield from self._base64(where, steps, data, depth)  # else no run it would decode, nor too many
+        if flags is not None and gate is not None:
+            known = self._escapes.get(id(data))
+            starts = (known[1] if known is not None and known[0] is data else gate.escapes(data)) if flags & PCT else []
+            if starts:
+                decoded = _unescaped(data, starts)
+                self._probe_unescaped(decoded, starts, flags)
+                if self._take(where, len(decoded)):
+                    yield from self.visit((*where, "urldecode"), (*steps, "urldecode"), decoded, depth + 1)
+        elif b"%" in data and _PERCENT.search(data):
+            decoded = _PERCENT.sub(_unescape, data)  # unquote_to_bytes, without a Python step per '%'
             if self._take(where, len(decoded)):
                 yield from self.visit((*where, "urldecode"), (*steps, "urldecode"), decoded, depth + 1)
 
+    def _quiet(self, data: bytes, flags: int, mime: str, gate: Gate) -> bool:
+        """Whether walking the parts of `data` can find nothing and note nothing the parse itself does not.
+
+        The gate rules out needles, positions and every decoder that could reveal bytes `data` does not
+        hold (see prefilter.py); the counts here rule out the notes a walk leaves on limits: too many fields,
+        Base64 runs or values (and _structured walks a JSON document that may nest too deep).
+        """
+        limits = self.limits
+        return (
+            not mime.startswith("multipart/") and "protobuf" not in mime
+            and not self._look("loud", data, flags)
+            # every value of a quiet walk takes a separator byte of `data`: the count stays under the limit
+            and self._segments + 2 * len(data) + 64 < limits.max_segments
+            and (len(data) < limits.max_fields or b"&" not in data or data.count(b"&") < limits.max_fields)
+            and not self._many_runs(data, gate)
+        )
+
+    def _many_runs(self, data: bytes, gate: Gate) -> bool:
+        """Whether `data` may hold more Base64 runs than the walker decodes (a note)."""
+        most = self.limits.max_base64_runs
+        return (len(data) >= 16 * most and self._look("runs", data, 0)
+                and data.translate(_B64_MAP).count(_B64_MIN_RUN) >= most)
+
     def _json(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int,
-              declared: bool) -> Generator[Item, None, bool]:
+              declared: bool, quiet: bool = False) -> Generator[Item, None, bool]:
+        if quiet:  # parse for the note a declared body that is not JSON leaves; walk only if a number renders anew
+            return (yield from self._structured(where, steps, data, depth, declared, "json", _parse_json_quiet,
+                                                self.limits.max_json_bytes, "too large to parse as JSON"))
         return (yield from self._structured(where, steps, data, depth, declared, "json", structured.parse_json,
                                             self.limits.max_json_bytes, "too large to parse as JSON"))
 
@@ -195,6 +386,12 @@ class Walker:
             if declared:
                 self._note(where, codec, f"could not decode: {_short(exc)}")
             return False
+        if isinstance(doc, _Rendered):  # a quiet JSON document: walk it only where str(number) differs
+            if not isinstance(doc.doc, dict | list):
+                return False
+            if doc.same and data.count(b"[") + data.count(b"{") <= self.limits.max_nesting:
+                return True
+            doc = structured.parse_json(data)  # with its numbers, to walk
         if codec == "json" and not isinstance(doc, dict | list):
             return False  # a bare JSON scalar is just text: the other decoders see it
         yield from self._tree(where, (*steps, codec), doc, depth, codec)
@@ -281,12 +478,13 @@ class Walker:
         self._decoded += len(result.data)
         return result.data
 
-    def _segment(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes) -> Iterator[Segment]:
+    def _segment(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes,
+                 quiet: bool = False) -> Iterator[Segment]:
         self._segments += 1
         if self._segments == self.limits.max_segments + 1:
             self._note(where, "walker", f"more than {self.limits.max_segments} values: rest not scanned")
         if self._segments <= self.limits.max_segments and data:
-            yield Segment(where, steps, data)
+            yield Segment(where, steps, data, quiet)
 
     def _take(self, where: tuple[str, ...], size: int) -> bool:
         if self._decoded + size > self.limits.max_decoded:
@@ -299,6 +497,19 @@ class Walker:
         note = Note(where, decoder, problem)
         if note not in self.notes and len(self.notes) < 100:
             self.notes.append(note)
+
+
+@dataclass(frozen=True, slots=True)
+class _Rendered:
+    """A JSON document, and whether the walker's str() of each number is spelled in the text."""
+
+    doc: Any
+    same: bool
+
+
+def _parse_json_quiet(data: bytes) -> _Rendered:
+    doc, same = structured.parse_json_rendered(data)
+    return _Rendered(doc, same)
 
 
 def _base64_runs(data: bytes) -> Iterator[tuple[int, int]]:
@@ -321,6 +532,25 @@ def _b64decode(run: bytes) -> bytes | None:
         return binascii.a2b_base64(compact, strict_mode=False)
     except binascii.Error:
         return None
+
+
+_HEX_BYTE = {b"%" + f"{a}{b}".encode(): bytes([int(a + b, 16)])
+             for a in "0123456789ABCDEFabcdef" for b in "0123456789ABCDEFabcdef"}
+
+
+def _unescape(match: re.Match[bytes]) -> bytes:
+    return _HEX_BYTE[match[0]]
+
+
+def _unescaped(data: bytes, starts: list[int]) -> bytes:
+    """`data` with the %XX escapes at `starts` undone (what unquote_to_bytes makes of it)."""
+    pieces: list[bytes] = []
+    done = 0
+    for start in starts:
+        pieces += (data[done:start], _HEX_BYTE[data[start:start + 3]])
+        done = start + 3
+    pieces.append(data[done:])
+    return b"".join(pieces)
 
 
 def _binary(data: bytes) -> bool:

@@ -2,9 +2,16 @@
 
 An identifier is first spelled in its textual variants (separators, case, check digit, national
 or international number), then each variant is encoded: plain, URL-encoded, Base64 at the three
-alignments it can have inside a larger Base64 stream, hex of the ASCII, UTF-16LE, and
-MD5/SHA-1/SHA-256 digests (hex, Base64, raw). Line-broken Base64 and everything nested is left
-to the decoders, which hand the matcher decoded bytes.
+alignments it can have inside a larger Base64 stream, Base32 at its five, Base58 of the whole
+value, hex of the ASCII, UTF-16LE, and MD5/SHA-1/SHA-256 digests (hex, Base64, raw). Line-broken
+Base64 and everything nested is left to the decoders, which hand the matcher decoded bytes.
+
+Identifiers that are numbers or bytes also travel as binary (`numeric`): IMEI and IMSI as int64
+(big and little endian), protobuf varint, BCD and swapped-nibble TBCD, the TS 24.008 mobile
+identity and EF_IMSI (TS 31.102); the ICCID as EF_ICCID (TS 102 221, TBCD); the MSISDN as TBCD
+(as after a TON/NPI octet), int64 and varint; the Android ID as int64 and varint; the
+advertising ID as its 16 UUID bytes (raw, Base64, Base58); MAC addresses as their 6 bytes.
+A varint only counts where no varint byte runs into it (the "varint" boundary).
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
@@ -19,9 +27,12 @@ from urllib.parse import quote
 
 import phonenumbers
 
+from devicelab.analysis.numeric import base32_stable, base58, bcd, int64, mobile_identity, varint
 from devicelab.model.identity import Identity
 
-Boundary = Literal["", "digit", "alnum"]
+#: Where a needle may not continue: "digit"/"alnum" on both sides; "varint": no continuation byte
+#: (0x80 set) before it; "token": no letter or digit before it (a geohash cell goes on with finer digits).
+Boundary = Literal["", "digit", "alnum", "varint", "token"]
 
 #: Plain needles shorter than this match too much by chance; such identifiers are reported as skipped.
 MIN_NEEDLE = 6
@@ -225,6 +236,9 @@ def _encodings(variant: Variant) -> Iterator[tuple[tuple[str, ...], bytes, bool,
         url = base64_stable(raw, offset, b"-_")
         if url != std:
             yield (f"base64url@{offset}",), url, False, ""
+    for offset in range(5):
+        yield (f"base32@{offset}",), base32_stable(raw, offset), True, ""
+    yield ("base58",), base58(raw), False, ""
     yield ("hex",), raw.hex().encode(), True, ""
     yield ("utf-16le",), variant.text.encode("utf-16-le"), variant.caseless, ""
     for algo in HASHES:
@@ -238,23 +252,75 @@ def _encodings(variant: Variant) -> Iterator[tuple[tuple[str, ...], bytes, bool,
         yield (f"{algo}-raw",), digest, False, ""
 
 
+def _numbers(kind: str, value: str, spelled: list[Variant]) -> Iterator[tuple[str, tuple[str, ...], bytes, Boundary]]:
+    """(variant, encoding, needle, boundary) of the binary forms of one identifier."""
+    digits = [v for v in spelled if v.text.isdigit()]
+    if kind in ("imei", "imsi"):
+        for variant in digits:
+            number = int(variant.text)
+            yield variant.name, ("int64-be",), int64(number, ">"), ""
+            yield variant.name, ("int64-le",), int64(number, "<"), ""
+            yield variant.name, ("varint",), varint(number), "varint"
+            yield variant.name, ("bcd",), bcd(variant.text), ""
+            yield variant.name, ("tbcd",), bcd(variant.text, swapped=True), ""
+            if kind == "imei" and len(variant.text) == 15:
+                yield variant.name, ("mobile-identity",), mobile_identity(variant.text, 2), ""
+            if kind == "imsi":  # the length octet, then the TS 24.008 IMSI identity
+                yield variant.name, ("ef-imsi",), bytes([8]) + mobile_identity(variant.text, 1), ""
+    elif kind == "iccid":
+        for variant in digits:
+            if len(variant.text) >= 19:
+                yield variant.name, ("ef-iccid",), bcd(variant.text, swapped=True), ""
+                yield variant.name, ("bcd",), bcd(variant.text), ""
+    elif kind == "msisdn":
+        for variant in (v for v in spelled if v.name == "international"):
+            number = int(variant.text)
+            yield variant.name, ("tbcd",), bcd(variant.text, swapped=True), ""  # also after a TON/NPI octet
+            yield variant.name, ("int64-be",), int64(number, ">"), ""
+            yield variant.name, ("int64-le",), int64(number, "<"), ""
+            yield variant.name, ("varint",), varint(number), "varint"
+    elif kind == "android_id":
+        number = int(value, 16)
+        yield "hex", ("int64-be",), int64(number, ">"), ""
+        yield "hex", ("int64-le",), int64(number, "<"), ""
+        yield "hex", ("varint",), varint(number), "varint"
+    elif kind == "advertising_id":
+        raw = uuid.UUID(value).bytes
+        yield "uuid", ("raw",), raw, ""
+        for offset in range(3):
+            std = base64_stable(raw, offset)
+            yield "uuid", ("raw", f"base64@{offset}"), std, ""
+            url = base64_stable(raw, offset, b"-_")
+            if url != std:
+                yield "uuid", ("raw", f"base64url@{offset}"), url, ""
+        yield "uuid", ("raw", "base58"), base58(raw), ""
+    elif kind in ("wifi_mac", "bt_mac"):
+        yield "no-separators", ("raw",), bytes.fromhex(re.sub(r"[^0-9A-Fa-f]", "", value)), ""
+
+
 def forms_for(kind: str, value: str) -> tuple[list[Form], list[Skipped]]:
     """Every form of one identifier, without duplicate needles."""
     forms: list[Form] = []
     skipped: list[Skipped] = []
     seen: set[tuple[bytes, bool]] = set()
-    for variant in variants(kind, value):
+
+    def add(variant: str, encoding: tuple[str, ...], needle: bytes, caseless: bool, boundary: Boundary) -> None:
+        key = (needle.lower() if caseless else needle, caseless)
+        if key not in seen:
+            seen.add(key)
+            forms.append(Form(kind, value, variant, encoding, needle, caseless, boundary))
+
+    spelled = variants(kind, value)
+    for variant in spelled:
         if len(variant.text) < MIN_NEEDLE:
             skipped.append(Skipped(kind, value, f"{variant.name} form {variant.text!r} is too short to search for"))
             continue
         for encoding, needle, caseless, boundary in _encodings(variant):
-            if encoding and encoding[0].startswith("base64") and len(needle) < MIN_BASE64_NEEDLE:
+            if encoding and encoding[0].startswith(("base64", "base32")) and len(needle) < MIN_BASE64_NEEDLE:
                 continue
-            key = (needle.lower() if caseless else needle, caseless)
-            if key in seen:
-                continue
-            seen.add(key)
-            forms.append(Form(kind, value, variant.name, encoding, needle, caseless, boundary))
+            add(variant.name, encoding, needle, caseless, boundary)
+    for name, encoding, needle, boundary in _numbers(kind, value, [v for v in spelled if len(v.text) >= MIN_NEEDLE]):
+        add(name, encoding, needle, False, boundary)
     return forms, skipped
 
 

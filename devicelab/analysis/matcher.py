@@ -7,7 +7,6 @@ bytes around it are not digits (or not letters and digits).
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,6 +45,10 @@ class ScanResult:
 def _bounded_ok(form: Form, data: bytes, start: int, end: int) -> bool:
     if not form.boundary:
         return True
+    if form.boundary == "varint":  # the byte before would carry on into this varint: a larger number
+        return start == 0 or data[start - 1] < 0x80
+    if form.boundary == "token":
+        return start == 0 or data[start - 1] not in _ALNUM
     chars = _DIGITS if form.boundary == "digit" else _ALNUM
     before = start > 0 and data[start - 1] in chars
     after = end < len(data) and data[end] in chars
@@ -74,10 +77,13 @@ class Matcher:
     def scan(self, data: bytes) -> ScanResult:
         """The first valid hit of each form in `data`, in the order of the forms."""
         if self.engine == "none" or len(data) < self.min_length:
-            return ScanResult(())
+            return _NOTHING
+        raw = self._impl.events(data)
+        if not raw:
+            return _NOTHING  # the common case: no Python work beyond the call
         found: dict[int, Hit] = {}
         events = 0
-        for index, end in self._impl.events(data):
+        for index, end in raw:
             events += 1
             if events > MAX_EVENTS:
                 return ScanResult(tuple(found[i] for i in sorted(found)), truncated=True)
@@ -88,6 +94,14 @@ class Matcher:
             if _bounded_ok(form, data, start, end):
                 found[index] = Hit(form, start, end)
         return ScanResult(tuple(found[i] for i in sorted(found)))  # in form order: plainer variants first
+
+
+_NOTHING = ScanResult(())
+
+
+def _collect(index: int, _start: int, end: int, _flags: int, out: list[tuple[int, int]]) -> bool:
+    out.append((index, end))
+    return len(out) > MAX_EVENTS
 
 
 class _Impl:
@@ -115,13 +129,10 @@ class _HyperscanImpl(_Impl):
         if scratch is None:
             scratch = self._local.scratch = hyperscan.Scratch(self._db)
         out: list[tuple[int, int]] = []
-
-        def on_match(index: int, _start: int, end: int, _flags: int, _ctx: Any) -> bool:
-            out.append((index, end))
-            return len(out) > MAX_EVENTS
-
-        with contextlib.suppress(hyperscan.ScanTerminated):  # on_match stopped it at MAX_EVENTS
-            self._db.scan(data, match_event_handler=on_match, scratch=scratch)
+        try:  # a module-level callback and no context manager: this runs once per value scanned
+            self._db.scan(data, match_event_handler=_collect, context=out, scratch=scratch)
+        except hyperscan.ScanTerminated:  # _collect stopped it at MAX_EVENTS
+            return out
         return out
 
 

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 from devicelab.analysis.decoders import Limits, Note, Segment, Walker
 from devicelab.analysis.findings import Finding, prune
-from devicelab.analysis.forms import Needles, build_needles
+from devicelab.analysis.forms import Form, Needles, build_needles
 from devicelab.analysis.location import LocationHit, Locator
 from devicelab.analysis.matcher import Engine, Matcher
+from devicelab.analysis.prefilter import Gate
 from devicelab.analysis.verdict import Verdict, evaluate
 from devicelab.model.identity import LOCATION_KIND, Identity
 from devicelab.model.policy import Policy
@@ -34,22 +35,38 @@ class Analyzer:
         self.identity = identity
         self.limits = limits or Limits()
         self.needles: Needles = build_needles(identity)
-        self.matcher = Matcher(self.needles.forms, engine)
         self.locator = Locator(identity.location) if identity.location else None
+        # a geohash cell is a position in one token: a needle of the location, not of an identifier
+        self._cells: dict[Form, str] = {}
+        if self.locator is not None:
+            fence = self.locator.fence
+            for cell, meters in self.locator.geohash_cells():
+                form = Form(LOCATION_KIND, f"{fence.lat},{fence.lon}", "geohash", ("geohash",), cell.encode(), True,
+                            "token")
+                self._cells[form] = f"geohash cell, {meters:.0f} m from the handset"
+        self.matcher = Matcher([*self.needles.forms, *self._cells], engine)
+        self.gate: Gate | None = None
+        if self.matcher.engine == "hyperscan":
+            lat, lon = self.locator.hints() if self.locator is not None else ([], [])
+            self.gate = Gate(self.matcher.forms, lat, lon)
 
     def analyze(self, flow: Flow) -> FlowAnalysis:
-        walker = Walker(self.limits)
+        walker = Walker(self.limits, self.gate)
+        if walker.quiet(flow.request):
+            return FlowAnalysis(flow, (), tuple(walker.notes))
         found: list[Finding] = []
         for item in walker.walk(flow.request):
             hit: LocationHit | None = None
             if isinstance(item, Segment):
+                if item.quiet:
+                    continue
                 result = self.matcher.scan(item.data)
                 if result.truncated:
                     walker.notes.append(Note(item.where, "matcher", "too many candidate matches: scan cut short"))
                 for match in result.hits:
                     form = match.form
                     found.append(self._finding(flow, form.kind, form.identifier, item.where,
-                                               (*item.steps, *form.encoding), form.variant))
+                                               (*item.steps, *form.encoding), form.variant, self._cells.get(form, "")))
                 if self.locator is not None:
                     hit = self.locator.in_text(item)
             elif self.locator is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import binascii
 import contextlib
+import functools
 import json
 import re
 from collections.abc import Iterator
@@ -35,9 +36,15 @@ class Part:
 
 def media_type(content_type: str) -> tuple[str, dict[str, str]]:
     """'Multipart/Form-Data; boundary=x' -> ('multipart/form-data', {'boundary': 'x'})."""
+    mime, params = _media_type(content_type)
+    return mime, dict(params)
+
+
+@functools.lru_cache(maxsize=256)  # a capture repeats a handful of Content-Types; email.Message is slow
+def _media_type(content_type: str) -> tuple[str, tuple[tuple[str, str], ...]]:
     msg = Message()
     msg["content-type"] = content_type
-    params = {k.lower(): str(v) for k, v in msg.get_params(failobj=[])[1:]}
+    params = tuple((k.lower(), str(v)) for k, v in msg.get_params(failobj=[])[1:])
     return msg.get_content_type(), params
 
 
@@ -61,6 +68,23 @@ def parse_json(data: bytes) -> Any:
         return json.loads(data)
     except RecursionError:
         raise ValueError("nested too deeply to parse") from None
+
+
+def parse_json_rendered(data: bytes) -> tuple[Any, bool]:
+    """`parse_json` with every number left out (None), and whether str() of each is a prefix of its text.
+
+    When it is, every digit the walker would scan of a number is in `data` as it stands (a negative
+    integer is not: the walker also scans its unsigned twin; nor is 1e3 or a float with more digits
+    than a double holds). The numbers are collected and compared in C: no Python call per number.
+    """
+    floats: list[str] = []
+    ints: list[str] = []
+    try:
+        doc = json.loads(data, parse_float=floats.append, parse_int=ints.append)
+    except RecursionError:
+        raise ValueError("nested too deeply to parse") from None
+    same = "-" not in "".join(ints) and all(map(str.startswith, floats, map(str, map(float, floats))))
+    return doc, same
 
 
 def json_path(parent: str, key: str | int) -> str:

@@ -1,0 +1,181 @@
+"""One hyperscan pass that says whether a value needs more than the matcher: the walker's fast path.
+
+The walker decodes every value as far as it can; most values hold nothing to decode and no
+needle. The gate scans a value once for every needle form (as a literal, any occurrence) and for
+the traces a decoder needs before it can reveal something the raw bytes do not hold:
+
+    NEEDLE  a needle form occurs (boundaries not checked: the matcher does that)
+    PCT     a %XX escape
+    ESC     a backslash (a JSON string escape)
+    CTRL    a control byte (binary: protobuf, and values the form/JSON walk would call binary)
+    SNIFF   gzip / zstd / zlib magic anywhere (a value inside may start with it)
+    NESTED  JSON that starts a string or form value (its numbers would be rendered anew)
+    LAT/LON the fence's latitude and longitude in any numeric spelling (location.Locator.hints)
+    RUN     16 characters of the Base64 alphabet in a row
+and candidates that a second look settles only when they occur: UPPER with LOWER (a mixed-case
+Base64 run, the only kind the walker decodes: `mixed`) and SPACED (JSON after white space).
+
+A value with none of these (LAT and LON only together) is "quiet": its decoded parts can only be
+its own substrings with no needle and no position in them, so the walker skips walking them and
+still leaves the notes it would have left (decoders.Walker._quiet and Walker.quiet). The gate is
+only built on hyperscan; without it the walker walks everything, as before.
+
+One difference is accepted: past Limits.max_segments, a walk that skipped quiet values counts
+fewer values than the full walk would, so which values are scanned last may differ (never fewer).
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from devicelab.analysis.forms import Form
+from devicelab.analysis.matcher import hyperscan
+
+NEEDLE = 1
+PCT = 2
+ESC = 4
+CTRL = 8
+SNIFF = 16
+NESTED = 32
+LAT = 64
+LON = 128
+# Candidates: cheap in the one pass, settled by a second look only when they occur.
+UPPER = 256  # with LOWER: maybe a mixed-case Base64 run
+LOWER = 512
+SPACED = 1024  # a quote or '=' and white space: maybe JSON after white space
+RUN = 2048  # 16 characters of the Base64 alphabet in a row: a run the walker looks at (decoders._base64_runs)
+#: Any of these makes a value worth walking; LAT and LON only count together.
+LOUD = NEEDLE | PCT | ESC | CTRL | SNIFF | NESTED
+
+# Trigger patterns are few and simple on purpose: a class repeat (`[a-z][0-9]*[A-Z]`) in the same
+# database makes hyperscan scan JSON at a quarter of its literal speed; such checks run second.
+_DEFLATE_SECOND = b"".join(b"\\x%02x" % b for b in range(256) if (0x78 << 8 | b) % 31 == 0)
+_WHITE = rb" \t\r\n\x0b\x0c+"  # what lstrip() and a form's '+' remove before a value
+_TRIGGERS: tuple[tuple[bytes, int], ...] = (
+    (rb"%[0-9A-Fa-f]{2}", PCT),
+    (rb"\x5c", ESC),
+    (rb"[\x00-\x08\x0e-\x1a]", CTRL),
+    (rb"\x1f\x8b\x08|\x28\xb5\x2f\xfd|\x78[" + _DEFLATE_SECOND + rb"]", SNIFF),
+    (rb"[\x22=][\x5b{]", NESTED),
+    (rb"[\x22=][" + _WHITE + rb"]", SPACED),
+    (rb"[A-Z]", UPPER),
+    (rb"[a-z]", LOWER),
+    (rb"[A-Za-z0-9+/_\-]{16}", RUN),  # the one repeat that costs less here than in a pass of its own
+)
+# Second looks, each in a database of its own (together they would slow each other down):
+#: letters of both cases in one run of the Base64 alphabet (the walker decodes only such runs);
+_MIXED_RUN = rb"[A-Z][0-9+/_\-\r\n]*[a-z]|[a-z][0-9+/_\-\r\n]*[A-Z]"
+#: JSON after white space at the start of a string or form value;
+_SPACED_JSON = rb"[\x22=][" + _WHITE + rb"]+[\x5b{]"
+
+
+def _flag(index: int, _start: int, _end: int, _flags: int, found: list[Any]) -> bool:
+    found[0] |= found[1][index]
+    return False  # every pattern reports once (SINGLEMATCH): all flags, at most one call each
+
+
+def _literal(needle: bytes) -> bytes:
+    return b"".join(b"\\x%02x" % c for c in needle)
+
+
+class Gate:
+    """Flags for one value from one scan; `probe` is thread-safe."""
+
+    def __init__(self, forms: Sequence[Form], lat_hints: Sequence[bytes] = (), lon_hints: Sequence[bytes] = ()) -> None:
+        if hyperscan is None:
+            raise RuntimeError("the gate needs hyperscan")
+        expressions: list[bytes] = []
+        flags: list[int] = []
+        self._bits: list[int] = []
+        single = hyperscan.HS_FLAG_SINGLEMATCH
+        for form in forms:
+            expressions.append(_literal(form.needle))
+            flags.append(single | (hyperscan.HS_FLAG_CASELESS if form.caseless else 0))
+            self._bits.append(NEEDLE)
+        triggers = [*_TRIGGERS, *((hint, LAT) for hint in lat_hints), *((hint, LON) for hint in lon_hints)]
+        for pattern, bit in triggers:
+            expressions.append(pattern)
+            flags.append(single)
+            self._bits.append(bit)
+        #: No pattern of the main pass matches more bytes than this (needles, hints, triggers).
+        self.reach = max((len(form.needle) for form in forms), default=0) + 16
+        self._db = _compile(expressions, flags)
+        self._mixed = _compile([_MIXED_RUN], [single])
+        self._spaced = _compile([_SPACED_JSON], [single])
+        self._escape = _compile([rb"%[0-9A-Fa-f]{2}"], [0])
+        self._local = threading.local()
+
+    def _scratch(self) -> dict[int, Any]:
+        scratch: dict[int, Any] | None = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = {id(db): hyperscan.Scratch(db)
+                                             for db in (self._db, self._mixed, self._spaced, self._escape)}
+        return scratch
+
+    def _any(self, db: Any, data: bytes) -> bool:
+        found = [False]
+
+        def on_match(_index: int, _start: int, _end: int, _flags: int, _ctx: Any) -> bool:
+            found[0] = True
+            return True
+
+        with contextlib.suppress(hyperscan.ScanTerminated):
+            db.scan(data, match_event_handler=on_match, scratch=self._scratch()[id(db)])
+        return found[0]
+
+    def probe(self, data: bytes) -> int:
+        """The flags of `data`."""
+        found: list[Any] = [0, self._bits]
+        scratch = getattr(self._local, "main", None)
+        if scratch is None:
+            scratch = self._local.main = self._scratch()[id(self._db)]
+        self._db.scan(data, match_event_handler=_flag, context=found, scratch=scratch)
+        flags: int = found[0]
+        return flags
+
+    def loud(self, data: bytes, flags: int, runs: bool | None = None) -> bool:
+        """Whether a decoder could reveal in `data` what its bytes do not hold as they are (see above)."""
+        if flags & LOUD or flags & (LAT | LON) == LAT | LON:
+            return True
+        if flags & SPACED and self._any(self._spaced, data):
+            return True
+        return self.mixed(data, flags, runs)
+
+    def mixed(self, data: bytes, flags: int, runs: bool | None = None) -> bool:
+        """Whether `data` may hold a Base64 run with letters of both cases (the ones the walker decodes).
+
+        Such a run has 16 characters of the alphabet in a row (cheap to rule out: camelCase keys do
+        not; `runs` if the caller knows) and an upper- and a lower-case letter with no other letter
+        between them.
+        """
+        if flags & (UPPER | LOWER) != UPPER | LOWER or len(data) < 16:
+            return False
+        return (bool(flags & RUN) if runs is None else runs) and self._any(self._mixed, data)
+
+    def escapes(self, data: bytes) -> list[int]:
+        """Where each %XX escape of `data` starts (escapes cannot overlap: '%' is not a hex digit)."""
+        starts: list[int] = []
+
+        def on_match(_index: int, _start: int, end: int, _flags: int, _ctx: Any) -> bool:
+            starts.append(end - 3)
+            return False
+
+        self._escape.scan(data, match_event_handler=on_match, scratch=self._scratch()[id(self._escape)])
+        return starts
+
+    def runs(self, data: bytes) -> bool:
+        """Whether `data` holds a Base64 run at all (16 characters of the alphabet in a row)."""
+        return bool(self.probe(data) & RUN)
+
+
+def _compile(expressions: list[bytes], flags: list[int]) -> Any:
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    db.compile(expressions=expressions, ids=list(range(len(expressions))), elements=len(expressions), flags=flags)
+    return db
+
+
+def quiet_segment(flags: int) -> bool:
+    """No needle and no position can be in the value itself (the matcher and locator may skip it)."""
+    return not flags & NEEDLE and flags & (LAT | LON) != LAT | LON
