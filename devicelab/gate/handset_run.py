@@ -48,7 +48,8 @@ class HandsetOutcome:
     evidence: list[tuple[Path, str]] = field(default_factory=list)  # (file, description)
     screenshots: list[tuple[float, Path]] = field(default_factory=list)  # (host time, png)
     logcat: str = ""
-    retries: list[str] = field(default_factory=list)  # lab steps that needed a second attempt
+    #: for the run record: lab steps that needed a second attempt, recoveries, what a trigger did
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Ti
         return timeline.step(label, name)
 
     def retry(what: str, work: Callable[[], T], before: Callable[[], object] | None = None) -> T:
-        return with_retries(what, work, attempts=INFRA_ATTEMPTS, label=handset.serial, notes=outcome.retries,
+        return with_retries(what, work, attempts=INFRA_ATTEMPTS, label=handset.serial, notes=outcome.notes,
                             before_retry=before)
 
     capture: HandsetCapture | None = None
@@ -119,7 +120,9 @@ def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Ti
             if trigger == "reboot" and plan.from_build is not None:
                 trigger = "update"  # an upgrade run's reboot is the one into the new build
             with step(TRIGGERS[trigger]), reporter.status(f"{name}: {TRIGGERS[trigger]}"):
-                pull(handset, trigger, sim=plan.sim, build=plan.build)
+                note = pull(handset, trigger, sim=plan.sim, build=plan.build)
+            if note:
+                outcome.notes.append(note)
         with step(f"observe {plan.window:.0f} device s"):
             outcome.observed = _observe(handset, plan.window, reporter, name, cancel)
         # the handset may have lost its network (or SIM) during the window: prove it still reaches the capture
@@ -130,7 +133,7 @@ def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Ti
         outcome.error, outcome.error_step = exc, current
         log.error("[%s] %s: %s", handset.serial, current, exc)
     finally:
-        outcome.retries += handset.recoveries()  # a step that went on after a recovery says so
+        outcome.notes += handset.recoveries()  # a step that went on after a recovery says so
         if capture is not None:
             _finish_capture(capture, outcome, plan, timeline, name)
         _save_logcat(handset, outcome, workdir)

@@ -119,7 +119,7 @@ def run_gate(options: GateOptions, reporter: Reporter | None = None) -> Written:
         with contextlib.suppress(DevicelabError):
             lab.stop()
     try:
-        return _write(run)
+        return write_run(run)
     finally:
         shutil.rmtree(workroot, ignore_errors=True)
 
@@ -157,7 +157,8 @@ def _run_all(run: GateRun, handsets: list[Handset], plan: HandsetPlan, workroot:
         run.outcomes = [outcomes[h.entry.id] for h in handsets if h.entry.id in outcomes]
 
 
-def _write(gate: GateRun) -> Written:
+def write_run(gate: GateRun) -> Written:
+    """Every report of a gate-shaped run (the gate's, or one attempt of `devicelab repro`)."""
     options, build, from_build, outcomes = gate.options, gate.build, gate.from_build, gate.outcomes
     errors = list(gate.errors)
     held = {h.handset.entry.id: h for h in gate.held}
@@ -198,7 +199,7 @@ def _write(gate: GateRun) -> Written:
         policy=PolicyRef(name=gate.policy.name, path=str(gate.policy_path)), handsets=tuple(results),
         consent=tuple(consent), observation_seconds=max((o.observed or 0 for o in outcomes), default=None),
         timeline=tuple(sorted(gate.timeline.steps, key=lambda s: s.start)), infra_errors=tuple(errors),
-        notes=tuple(f"{o.handset.entry.id}: {note}" for o in outcomes for note in o.retries),
+        notes=tuple(f"{o.handset.entry.id}: {note}" for o in outcomes for note in o.notes),
         interrupted=gate.interrupted,
     )
     if gate.baseline is not None:
