@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
@@ -52,6 +53,8 @@ class HandsetCapture:
         self.defer_canary = defer_canary
         #: the verdict on this capture, once a test has asked for one (devicelab.testing.assertions)
         self.judged: ScanReport | None = None
+        #: told of the verdict as soon as it is made (the pytest fixture attaches the evidence to the test)
+        self.on_judged: Callable[[ScanReport], None] | None = None
 
     def __enter__(self) -> HandsetCapture:
         return self.start()
@@ -162,6 +165,8 @@ class HandsetCapture:
         self.stop()
         read = self.read()
         self.judged = scan([read.capture], identity, policy, extra_gaps=self.gaps(read))
+        if self.on_judged is not None:
+            self.on_judged(self.judged)
         return self.judged
 
     @property

@@ -3,11 +3,14 @@ and its timeouts. Suites use this public API; it is the same for every kind of h
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import shlex
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from devicelab.adb import BOOT_ID, AdbDevice, DeviceState, ShellResult
 from devicelab.errors import AdbError, AdbTimeoutError, BootTimeoutError, FastbootError, HandsetError
@@ -28,6 +31,24 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BOOT_POLL = 0.1
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _step(describe: Callable[..., str]) -> Callable[[Callable[Concatenate[Handset, P], R]],
+                                                     Callable[Concatenate[Handset, P], R]]:
+    """A step a report shows (the pytest plugin makes it an Allure step): named from the call."""
+    def wrap(method: Callable[Concatenate[Handset, P], R]) -> Callable[Concatenate[Handset, P], R]:
+        @functools.wraps(method)
+        def stepped(self: Handset, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            with self.step(describe(*args, **kwargs)):
+                return method(self, *args, **kwargs)
+        return stepped
+    return wrap
+
+
+def _no_step(_name: str) -> contextlib.AbstractContextManager[None]:
+    return contextlib.nullcontext()
 
 
 class Handset:
@@ -40,6 +61,8 @@ class Handset:
         #: how SIMs get into this handset's slot; None: an operator is asked (devicelab.handset.sim)
         self.sim_switcher: SimSwitcher | None = None
         self._ui: HandsetUi | None = None
+        #: how the steps of this handset are reported: nothing by default, Allure steps in pytest
+        self.step: Callable[[str], contextlib.AbstractContextManager[Any]] = _no_step
 
     def __repr__(self) -> str:
         return f"Handset({self.entry.id}, {redact(self.serial)})"  # it ends up in tracebacks
@@ -179,6 +202,7 @@ class Handset:
         result = self.shell(f"cat {BOOT_ID}", timeout=timeout, check=check)
         return result.stdout.strip() if result.ok else ""
 
+    @_step(lambda: "reboot")
     def reboot(self) -> float:
         """Reboot and wait until booted again; returns the boot time in seconds."""
         self.adb.reboot("system", timeout=self.timeouts.reboot_drop)
@@ -195,6 +219,7 @@ class Handset:
         return self.wait_for_boot()
 
     # -- flashing and resets -------------------------------------------------------------
+    @_step(lambda build, **_: f"flash {build.name}")
     def flash(self, build: Build, *, image: Path | None = None, wipe: bool = False) -> None:
         """Flash a factory image with `fastboot update`, boot it, and check the fingerprint (as
         Tradefed does): a handset that boots something else is an error, not a pass."""
@@ -216,6 +241,7 @@ class Handset:
             raise HandsetError(f"expected {build.fingerprint} but the handset runs {actual}",
                                serial=self.serial, step=step)
 
+    @_step(lambda: "factory reset")
     def factory_reset(self) -> float:
         """Wipe userdata and metadata from fastboot, boot, and wait: Android starts over (new
         Android ID, setup wizard). Returns the boot time."""
@@ -224,17 +250,20 @@ class Handset:
             self.fastboot.erase(partition, timeout=self.timeouts.fastboot)
         return self._boot_from_bootloader()
 
+    @_step(lambda build: f"update to {build.name}")
     def update(self, build: Build) -> None:
         """An OTA's effect: `build` flashed over the running one without a wipe, so the next boot
         sees a new fingerprint with the same user data."""
         self.flash(build, wipe=False)
 
     # -- activation triggers ---------------------------------------------------------------
+    @_step(lambda: "cold boot")
     def cold_boot(self) -> float:
         """A cold boot: through the bootloader, as after power-on. Returns the boot time."""
         self.reboot_bootloader()
         return self._boot_from_bootloader()
 
+    @_step(lambda: "screen on + unlock")
     def unlock(self) -> None:
         """Screen off, then on, then unlocked: MENU dismisses an insecure keyguard on Android 9;
         `wm dismiss-keyguard` follows where the handset has it (its failure is logged, not fatal)."""
@@ -245,6 +274,7 @@ class Handset:
             log.warning("[%s] wm dismiss-keyguard: exit %d (%s); MENU was sent", self.serial, dismissed.exit_code,
                         (dismissed.stderr or dismissed.stdout).strip().splitlines()[:1])
 
+    @_step(lambda profile, **_: f"SIM {getattr(profile, 'name', profile) or 'out'}")
     def insert_sim(self, profile: str | SimProfile | None, *, timeout: float = 60.0,
                    switcher: SimSwitcher | None = None) -> None:
         """Put a SIM in (None: take it out), wait until the handset sees it, then turn mobile data on."""

@@ -6,7 +6,7 @@ window, the capture and the assertion. The fixtures (`lab`, `handset`, `flashed_
     from devicelab.testing import assert_no_personal_data_leaks
 """
 
-from devicelab.activation.window import Observation, observe
+from devicelab.activation.window import Observation
 from devicelab.capture.session import HandsetCapture
 from devicelab.flows import Choices, Consent, first_boot
 from devicelab.handset import Handset
@@ -14,6 +14,7 @@ from devicelab.model.builds import Build, load_build
 from devicelab.model.identity import Identity
 from devicelab.model.policy import Policy
 from devicelab.testing.assertions import CoverageIncomplete, PrivacyViolation, assert_no_personal_data_leaks
+from devicelab.testing.steps import observe
 
 __all__ = [
     "Build", "Choices", "Consent", "CoverageIncomplete", "Handset", "HandsetCapture", "Identity", "Observation",

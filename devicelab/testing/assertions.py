@@ -3,6 +3,8 @@ nothing left unseen. Its failure message is the table a privacy engineer reads f
 
 from __future__ import annotations
 
+import allure
+
 from devicelab.analysis.findings import Finding
 from devicelab.analysis.scan import ScanReport
 from devicelab.capture.session import HandsetCapture
@@ -24,7 +26,8 @@ def assert_no_personal_data_leaks(capture: HandsetCapture, identity: Identity, p
     """Analyse everything `capture` saw; raise with a readable table on any violation, and
     refuse to pass when coverage was incomplete. A leak seen once is a finding: never retried.
     The capture is stopped first, so the evidence is complete and flushed."""
-    report = capture.judge(identity, policy)  # the run's report lists it, pass or fail
+    with allure.step(f"judge the capture by policy {policy.name}"):
+        report = capture.judge(identity, policy)  # the run's report lists it, pass or fail
     verdict = report.verdict
     if verdict.violations:
         rows = [_row(v.finding, v.host, v.rule) for v in verdict.violations]

@@ -14,6 +14,8 @@ section) and `capture_upstream` (a virtual lab's hosts map and root CA).
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -21,6 +23,8 @@ from pathlib import Path
 import allure
 import pytest
 
+from devicelab.analysis.report import to_text
+from devicelab.analysis.scan import ScanReport
 from devicelab.capture.config import CaptureConfig, HostRule
 from devicelab.capture.session import HandsetCapture
 from devicelab.errors import ConfigError
@@ -28,7 +32,7 @@ from devicelab.handset import Handset
 from devicelab.lab.lab import Lab
 from devicelab.model.inventory import ProxySpec, UpstreamRouting
 from devicelab.model.secret import redact
-from devicelab.testing.session_report import TestVerdict, session_report
+from devicelab.testing.session_report import TestVerdict, evidence_dir, session_report
 
 MARKER = "capture(mode=, sinkhole=[host globs]): how the `capture` fixture captures this test"
 #: mitmproxy 11.0 calls pyOpenSSL 24.3 APIs that warn on every TLS handshake. Warning filters are
@@ -80,10 +84,13 @@ def capture_config(request: pytest.FixtureRequest, spec: ProxySpec, upstream: Up
 @pytest.fixture
 def capture(request: pytest.FixtureRequest, handset: Handset, capture_settings: ProxySpec,
             capture_upstream: UpstreamRouting, tmp_path: Path) -> Iterator[HandsetCapture]:
-    """The traffic of the leased handset, captured for this test (canary checked before it runs)."""
+    """The traffic of the leased handset, captured for this test (canary checked before it runs).
+    Judged in the test, its evidence and verdict are attached to the test itself, and kept under
+    the run's evidence folder (--devicelab-out) even without --alluredir."""
     config = capture_config(request, capture_settings, capture_upstream, handset.serial)
     session = HandsetCapture(handset, tmp_path / "capture", config, canary_timeout=capture_settings.canary_timeout,
                              sample_interval=capture_settings.sample_interval, shell_timeout=handset.timeouts.shell)
+    session.on_judged = lambda report: _judged(request, handset, session, report)
     try:
         with allure.step(f"start capture ({config.mode})"):
             session.start()
@@ -93,11 +100,28 @@ def capture(request: pytest.FixtureRequest, handset: Handset, capture_settings: 
             with allure.step("stop capture"):
                 session.stop()
         finally:
-            attach_evidence(session)
-            if session.judged is not None:
-                verdict = TestVerdict.of(request.node.nodeid, handset, session.judged)
-                session_report(request.config).verdicts.append(verdict)
-                allure.attach(json.dumps(asdict(verdict), indent=2), "privacy verdict", allure.attachment_type.JSON)
+            if session.judged is None:  # never judged: the evidence still goes with the test's teardown
+                attach_evidence(session)
+
+
+def _judged(request: pytest.FixtureRequest, handset: Handset, session: HandsetCapture, report: ScanReport) -> None:
+    """The verdict is in (inside the test body): attach it and the evidence to the test, and keep them."""
+    verdict = TestVerdict.of(request.node.nodeid, handset, report)
+    session_report(request.config).verdicts.append(verdict)
+    attach_evidence(session)
+    allure.attach(to_text(report), "findings (identifiers redacted)", allure.attachment_type.TEXT)
+    allure.attach(json.dumps(asdict(verdict), indent=2), "privacy verdict", allure.attachment_type.JSON)
+    keep = evidence_dir(request.config) / _safe(request.node.nodeid)
+    keep.mkdir(parents=True, exist_ok=True)
+    for path in (session.capture.evidence_path, session.capture.har_path):
+        if path.exists():
+            shutil.copy2(path, keep / path.name)
+    (keep / "verdict.json").write_text(json.dumps(asdict(verdict), indent=2) + "\n")
+    (keep / "findings.txt").write_text(to_text(report) + "\n")
+
+
+def _safe(nodeid: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid).strip("_")[:120]
 
 
 def attach_evidence(session: HandsetCapture) -> None:

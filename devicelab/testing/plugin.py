@@ -9,8 +9,10 @@ records its handset as an Allure parameter so runs on several handsets stay apar
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import allure
 import pytest
@@ -25,8 +27,14 @@ from devicelab.model.secret import install_log_scrubber, redact
 from devicelab.testing.assertions import PrivacyViolation
 from devicelab.testing.capture import RAW, capture, capture_settings, capture_upstream
 from devicelab.testing.capture import configure as configure_capture
-from devicelab.testing.session_report import WORKER_KEY, XdistHooks, session_report
+from devicelab.testing.session_report import WORKER_KEY, XdistHooks, evidence_dir, session_report
 
+
+def _no_step(_name: str) -> contextlib.AbstractContextManager[Any]:
+    return contextlib.nullcontext()
+
+
+USB_HOST = pytest.StashKey[str]()
 REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 __all__ = ["capture", "capture_settings", "capture_upstream", "flashed_handset", "fresh_handset", "handset", "lab",
            "policy"]
@@ -39,6 +47,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--lease-timeout", type=float, default=None, help="Seconds to wait for a free handset.")
     parser.addini("devicelab_network_guard", type="bool", default=False,
                   help="Refuse (and fail the test for) any socket toward an address off this machine.")
+    group.addoption("--devicelab-out", metavar="DIR", default=None,
+                    help="Keep each judged test's evidence and the run's verdicts here (default: a new "
+                         "reports/suites/RUN_TIME); with --alluredir they also go with the Allure results.")
     group.addoption("--expect-leak", metavar="REASON", default=None,
                     help="The build under test is known to leak: every test that captures must fail with a "
                          "privacy violation (strict xfail, REASON printed); one that passes fails the run.")
@@ -117,6 +128,9 @@ def handset(request: pytest.FixtureRequest, lab: Lab) -> Iterator[Handset]:
         _record(request, leased)
         leased.mark_log(f"devicelab test start {request.node.nodeid}")
         yield leased
+        leased.step = _no_step
+        with contextlib.suppress(DevicelabError):
+            _environment(request.config, leased)  # the build it ran at the end of the test
         reports = request.node.stash.get(REPORTS, {})
         if any(r.failed for r in reports.values()):
             _attach_evidence(leased, request.node.nodeid)
@@ -126,16 +140,16 @@ def handset(request: pytest.FixtureRequest, lab: Lab) -> Iterator[Handset]:
 def flashed_handset(handset: Handset, build_under_test: Build | None) -> Handset:
     """The handset running the build under test (--build): flashed if it runs anything else."""
     if build_under_test is not None and handset.fingerprint() != build_under_test.fingerprint:
-        with allure.step(f"flash {build_under_test.name}"):
-            handset.flash(build_under_test)
+        handset.flash(build_under_test)  # an Allure step of its own (Handset.step)
+    with contextlib.suppress(DevicelabError):
+        allure.dynamic.parameter("build", handset.build().name)
     return handset
 
 
 @pytest.fixture
 def fresh_handset(flashed_handset: Handset) -> Handset:
     """The build under test, factory reset: first boot as a buyer sees it."""
-    with allure.step("factory reset"):
-        flashed_handset.factory_reset()
+    flashed_handset.factory_reset()  # an Allure step of its own (Handset.step)
     return flashed_handset
 
 
@@ -144,18 +158,48 @@ def policy(handset: Handset, build_under_test: Build | None) -> Policy:
     """The policy of the build under test (--build), or of the build the handset runs: the one in
     fixtures/policies/ whose `skus` list its SKU."""
     try:
-        return policy_for(build_under_test or handset.build(), None)[0]
+        policy = policy_for(build_under_test or handset.build(), None)[0]
     except DevicelabError as exc:
         pytest.fail(f"no policy for this test: {exc}", pytrace=False)
+    allure.dynamic.parameter("policy", policy.name)
+    return policy
 
 
 def _record(request: pytest.FixtureRequest, handset: Handset) -> None:
-    fingerprint = handset.fingerprint()
+    """The handset as a parameter (redacted), its USB host as the one `host` label, and its steps as Allure steps."""
+    handset.step = allure.step
     allure.dynamic.parameter("handset", f"{handset.entry.id} ({handset.model} {redact(handset.serial)})")
-    # Allure's own `host` label: its timeline groups results by the USB host the handset is on
-    allure.dynamic.label("host", handset.entry.usb_host)  # type: ignore[no-untyped-call]
-    session_report(request.config).environment[f"handset.{handset.entry.id}"] = (
-        f"{handset.model} {redact(handset.serial)} {fingerprint} on {handset.entry.usb_host}")
+    allure.dynamic.parameter("SIM", handset.entry.sim or "none")
+    _host_label(request, handset.entry.usb_host)
+    _environment(request.config, handset)
+
+
+def _environment(config: pytest.Config, handset: Handset) -> None:
+    """Allure's Environment panel: each handset as it is now (after a flash: the build under test)."""
+    session_report(config).environment[f"handset.{handset.entry.id}"] = (
+        f"{handset.model} {redact(handset.serial)} {handset.fingerprint()} on {handset.entry.usb_host}")
+
+
+def _host_label(request: pytest.FixtureRequest, host: str) -> None:
+    """Allure's timeline groups results by the `host` label: the USB host the handset is on."""
+    request.node.stash[USB_HOST] = host
+    allure.dynamic.label("host", host)  # type: ignore[no-untyped-call]
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    """allure-pytest adds the machine's name as a second `host` label after the teardown: one
+    `host` per result, the USB host's, or Allure splits the test across two timeline rows."""
+    yield
+    host = item.stash.get(USB_HOST, None)
+    listener = item.config.pluginmanager.getplugin("allure_listener")
+    if host is None or listener is None:
+        return
+    cache = getattr(listener, "_cache", None)  # allure-pytest's own: its result of this item
+    uuid = cache.get(item.nodeid) if cache is not None else None
+    result = listener.allure_logger.get_test(uuid) if uuid else None
+    if result is not None:
+        result.labels = [label for label in result.labels if label.name != "host" or label.value == host]
 
 
 def _attach_evidence(handset: Handset, nodeid: str) -> None:
@@ -184,6 +228,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     alluredir = config.getoption("--alluredir", None)
     if alluredir:
         report.write(Path(alluredir))
+    if report.verdicts:
+        report.write(evidence_dir(config))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
@@ -192,3 +238,4 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
         terminalreporter.section("devicelab privacy verdicts")
         for line in lines:
             terminalreporter.write_line(line)
+        terminalreporter.write_line(f"evidence and verdicts: {evidence_dir(config)}")

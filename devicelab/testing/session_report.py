@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -82,10 +83,24 @@ class SessionReport:
 
 
 SESSION = pytest.StashKey[SessionReport]()
+EVIDENCE = pytest.StashKey[Path]()
+#: workerinput key: the controller names the run's evidence folder once for every xdist worker
+EVIDENCE_KEY = "devicelab_out"
 
 
 def session_report(config: pytest.Config) -> SessionReport:
     return config.stash.setdefault(SESSION, SessionReport())
+
+
+def evidence_dir(config: pytest.Config) -> Path:
+    """Where this run keeps each judged test's evidence and the verdicts (--devicelab-out; by
+    default a new reports/suites/RUN_TIME), the same for every xdist worker."""
+    if EVIDENCE not in config.stash:
+        given = config.getoption("--devicelab-out", None)
+        from_controller = getattr(config, "workerinput", {}).get(EVIDENCE_KEY)
+        config.stash[EVIDENCE] = Path(given or from_controller or
+                                      Path("reports") / "suites" / datetime.now().strftime("%Y%m%d-%H%M%S-%f"))
+    return config.stash[EVIDENCE]
 
 
 class XdistHooks:
@@ -93,6 +108,10 @@ class XdistHooks:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
+
+    @pytest.hookimpl
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput[EVIDENCE_KEY] = str(evidence_dir(self.config))
 
     @pytest.hookimpl
     def pytest_testnodedown(self, node: Any, error: object) -> None:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from devicelab.lab.lab import Lab
+from devicelab.model.builds import load_build
 from devicelab.testing.capture import RAW
 
 SUITES = Path(__file__).resolve().parents[2] / "suites" / "test_privacy.py"
@@ -56,3 +57,38 @@ def test_first_boot_suite_fails_the_leaky_build_with_a_readable_redacted_table(l
     assert len(outputs) > 4
     leaked = {(where, value) for value in raw_identifiers(lab) for where, text in outputs.items() if value in text}
     assert leaked == set()
+
+
+def steps(node: dict) -> list[str]:
+    return [s["name"] for s in node.get("steps", [])] + [n for s in node.get("steps", []) for n in steps(s)]
+
+
+def test_a_suite_reports_like_the_gate(tmp_path: Path) -> None:
+    """Steps, evidence on the test, build/policy/SIM as parameters, one host, the build under test
+    in the environment, and the evidence kept even without --alluredir."""
+    results, kept = tmp_path / "allure", tmp_path / "kept"
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+                           str(SUITES), "-k", "first_boot_sends and decline", "--build", "nokia7plus-00WW_3_22C_SP05",
+                           "--alluredir", str(results), "--devicelab-out", str(kept)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    (result,) = [json.loads(p.read_text()) for p in results.glob("*-result.json")]
+    params = {p["name"]: p["value"] for p in result["parameters"]}
+    assert params["build"] == "'nokia7plus-00WW_3_22C_SP05'"
+    assert params["policy"] == "'global'"
+    assert params["SIM"] == "'telenor-no'"
+    assert "…" in params["handset"]  # the serial, redacted
+    assert [label["value"] for label in result["labels"] if label["name"] == "host"] == ["local"]
+    names = steps(result)
+    assert any(n.startswith("first boot") for n in names), names
+    assert "observe 300 device seconds" in names
+    assert any(n.startswith("judge the capture by policy global") for n in names)
+    on_test = {a["name"] for a in attachments(result)}
+    assert {"privacy verdict", "findings (identifiers redacted)", f"capture (HAR export) {RAW}"} <= on_test
+    environment = (results / "environment.properties").read_text()
+    assert load_build("nokia7plus-00WW_3_22C_SP05").fingerprint in environment  # the build under test
+    # kept without Allure: one folder per judged test, and the run's verdicts
+    (folder,) = [p for p in kept.iterdir() if p.is_dir()]
+    assert {"verdict.json", "findings.txt"} <= {p.name for p in folder.iterdir()}
+    assert json.loads((kept / "devicelab-verdicts.json").read_text())[0]["outcome"] == "pass"
+    assert f"evidence and verdicts: {kept}" in proc.stdout
