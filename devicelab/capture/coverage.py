@@ -148,7 +148,10 @@ class Bypass:
 
     socket: Socket
     app: str
-    dns: bool  # plain DNS to the resolver: host names only, as every regular-mode handset does
+    #: plain DNS to the resolver (host names only, as every regular-mode handset sends): a UDP
+    #: datagram socket to port 53. TCP to port 53 is not taken for DNS: the port alone proves
+    #: nothing, and a client that speaks HTTP there must be a gap (the audit's F1)
+    dns: bool
 
     def describe(self) -> str:
         return f"{self.app} (uid {self.socket.uid}) {self.socket.proto} to {self.socket.remote} [{self.socket.state}]"
@@ -169,8 +172,14 @@ def find_bypasses(sockets: Iterable[Socket], view: ProxyView, packages: Mapping[
         seen.add(key)
         # TIME_WAIT rows no longer carry their owner: the kernel reports uid 0
         app = "unknown (closed socket)" if sock.state == "TIME_WAIT" and sock.uid == 0 else uid_name(sock.uid, packages)
-        found.append(Bypass(sock, app, sock.remote_port == 53))
+        found.append(Bypass(sock, app, is_plain_dns(sock)))
     return found
+
+
+def is_plain_dns(sock: Socket) -> bool:
+    """A socket the stub resolver would use: UDP to port 53. What it carries is not visible in the
+    socket table, so anything else on port 53 is an ordinary connection around the proxy."""
+    return sock.proto == "udp" and sock.remote_port == 53
 
 
 @dataclass(frozen=True, slots=True)

@@ -236,8 +236,11 @@ class _Builder:
         )
         tls = request.scheme == "https" or bool(req.get("client_tls"))
         status = resp.get("status") if resp else None
+        # the tunnel's CONNECT target, else the server dialled at request time, else the URL's host
+        destination = _host_of(str(req.get("connect") or req.get("server") or "")) or host
         return Flow(request=request, tls=tls, status=status if isinstance(status, int) else None,
-                    error=str(err.get("error", "")) if err else "", **self._common(req, index))
+                    error=str(err.get("error", "")) if err else "", destination=destination,
+                    sni=str(req.get("sni") or ""), **self._common(req, index))
 
     def _stream(self, flow_id: str, stream: _Stream, index: int) -> Flow:
         start = stream.start
@@ -254,7 +257,8 @@ class _Builder:
                           address=server_host)
         error = str(stream.end.get("error", "")) if stream.end else ""
         return Flow(request=request, tls=tls, protocol=protocol, error=error,
-                    undecrypted_tls=not tls and data[:2] == b"\x16\x03", **self._common(start, index))
+                    undecrypted_tls=not tls and data[:2] == b"\x16\x03", destination=server_host,
+                    sni=str(start.get("sni") or start.get("server_sni") or ""), **self._common(start, index))
 
     def _tls_failed(self, record: Record, index: int) -> Flow:
         server_host, _, server_port = str(record.get("server", "")).rpartition(":")
@@ -264,7 +268,7 @@ class _Builder:
                           address=server_host if server_host != host else "")
         return Flow(request=request, tls=False, protocol="tcp", undecrypted_tls=True,
                     error=f"TLS handshake refused by the handset: {record.get('error', '')}",
-                    **self._common(record, index))
+                    destination=server_host, sni=str(record.get("sni") or ""), **self._common(record, index))
 
     def _dns(self, record: Record, index: int) -> Flow:
         names = [str(q[0]) for q in record.get("questions") or [] if q]
@@ -308,6 +312,11 @@ def _b64(value: Any) -> bytes:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
         return b""
+
+
+def _host_of(address: str) -> str:
+    """The host of `host:port` / `[v6]:port`."""
+    return address.rpartition(":")[0].strip("[]") if ":" in address else address
 
 
 def _float(value: Any) -> float | None:

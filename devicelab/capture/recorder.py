@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from mitmproxy import dns, http, tcp, tls, udp
+from mitmproxy import connection, dns, http, tcp, tls, udp
 
 from devicelab.capture import records
 from devicelab.capture.records import EvidenceLog
@@ -32,12 +32,20 @@ class Recorder:
         self.requests = 0
         self.responses = 0
         self._stream_bytes: dict[str, int] = {}
+        #: client connection id -> the CONNECT target of its tunnel: where the handset really went
+        self._tunnels: dict[str, str] = {}
 
     # -- HTTP ----------------------------------------------------------------------------------
+    def http_connect(self, flow: http.HTTPFlow) -> None:
+        self._tunnels[flow.client_conn.id] = records.address((flow.request.host, flow.request.port))
+
+    def client_disconnected(self, client: connection.Client) -> None:
+        self._tunnels.pop(client.id, None)
+
     def request(self, flow: http.HTTPFlow) -> None:
         self._attribute(flow)
         self.requests += 1
-        self.log.write(records.request_record(flow, self.max_body_bytes))
+        self.log.write(records.request_record(flow, self.max_body_bytes, self._tunnels.get(flow.client_conn.id, "")))
 
     def response(self, flow: http.HTTPFlow) -> None:
         self.responses += 1

@@ -108,14 +108,15 @@ def _client(conn: connection.Client) -> Record:
             "client_tls": bool(conn.tls_established), "sni": conn.sni or ""}
 
 
-def request_record(flow: http.HTTPFlow, limit: int) -> Record:
+def request_record(flow: http.HTTPFlow, limit: int, connect: str = "") -> Record:
+    """`connect`: the CONNECT target of the tunnel the request came through (the real destination)."""
     req = flow.request
     return {
         "kind": "request", "id": flow.id, "ts": req.timestamp_start, **_client(flow.client_conn),
         "method": req.method, "scheme": req.scheme, "host": req.host, "pretty_host": req.pretty_host,
         "port": req.port, "path": req.path, "http_version": req.http_version,
         "headers": headers(req.headers.fields), **body(req.raw_content, limit),
-        "server": address(flow.server_conn.address), "metadata": metadata(flow.metadata),
+        "server": address(flow.server_conn.address), "connect": connect, "metadata": metadata(flow.metadata),
     }
 
 

@@ -159,3 +159,11 @@ def test_the_virtual_handsets_tables_parse_the_same() -> None:
         ("tcp", 50642, "142.107.125.74", 443, "ESTABLISHED", 10057),
         ("udp", 54321, "10.0.2.3", 53, "CONNECTED", 1051),
     ]
+
+
+def test_port_53_is_dns_only_for_the_resolvers_datagrams() -> None:
+    # audit F1: plain HTTP to zzhc.vnet.cn:53 around the proxy was taken for DNS and only noted
+    http_on_53 = Socket("tcp", "10.0.2.15", 41000, "198.18.7.7", 53, "ESTABLISHED", 10099, 9)
+    resolver = Socket("udp", "10.0.2.15", 53000, "10.0.2.3", 53, "CONNECTED", 1051, 10)
+    found = find_bypasses([http_on_53, resolver], PROXY, parse_packages(PM_LIST))
+    assert [(b.socket.proto, b.dns) for b in found] == [("tcp", False), ("udp", True)]

@@ -128,6 +128,37 @@ def test_sockets_attribute_flows_and_reveal_bypasses(tmp_path: Path) -> None:
     assert any("plain DNS" in note and "dns" in note for note in read.notes)
 
 
+def test_a_connection_to_port_53_that_is_not_dns_is_a_gap(tmp_path: Path) -> None:
+    # audit F1: before, any socket to port 53 became a note ("plain DNS") and the run passed
+    path = _write(tmp_path / "e.jsonl", [
+        {"kind": "listening", "listen": ["127.0.0.1", 8080], "dial": ["127.0.0.1", 8080], "tunnel_ip": None},
+        {"kind": "packages", "uids": {"10099": ["com.qualcomm.qti.autoregistration"]}},
+        {"kind": "sockets", "ts": 10.5, "entries": [
+            ["tcp", "10.0.2.15", 51000, "198.18.7.7", 53, "ESTABLISHED", 10099, 2]]},
+        {"kind": "sampler", "samples": 3}, {"kind": "stop"},
+    ])
+    read = read_evidence(path)
+    assert [(g.kind, g.host) for g in read.gaps] == [("unproxied_connection", "198.18.7.7")]
+    assert not any("plain DNS" in note for note in read.notes)
+
+
+def test_flows_name_their_real_destination_beside_the_clients_names(tmp_path: Path) -> None:
+    # audit F4: the SNI/Host a client sends is its own choice; the CONNECT target is where it went
+    path = _write(tmp_path / "e.jsonl", [
+        _request("a", host="www.google.com", scheme="https", client_tls=True, sni="www.google.com",
+                 connect="zzhc.vnet.cn:443"),
+        {"kind": "tls_failed", "id": "tls-1", "ts": 11.0, "client": "127.0.0.1:40002", "side": "client",
+         "sni": "android.clients.google.com", "server": "zzhc.vnet.cn:443", "error": "unknown ca"},
+        _request("b", host="example.com"), {"kind": "stop"},
+    ])
+    flows = read_evidence(path).flows
+    assert [(f.host, f.destination, f.names) for f in flows] == [
+        ("www.google.com", "zzhc.vnet.cn", ("www.google.com", "zzhc.vnet.cn")),
+        ("android.clients.google.com", "zzhc.vnet.cn", ("android.clients.google.com", "zzhc.vnet.cn")),
+        ("example.com", "example.com", ("example.com",)),
+    ]
+
+
 def test_unreadable_socket_table_is_a_gap(tmp_path: Path) -> None:
     path = _write(tmp_path / "e.jsonl", [{"kind": "sampler", "samples": 0, "failures": 5}, {"kind": "stop"}])
     assert [g.kind for g in read_evidence(path).gaps] == ["unproxied_connection"]
