@@ -223,3 +223,17 @@ def test_idle_connections_close_into_time_wait_without_an_owner() -> None:
             await eventually(lambda: system.sockets == [], 5)  # gone 60 s later
 
     run(scenario)
+
+
+def test_a_lying_client_connects_to_one_host_and_names_another() -> None:
+    # hostile builds (audit F4): SNI and Host are the client's choice, the connection is not
+    async def scenario() -> None:
+        async with world() as (internet, handset):
+            liar = client(handset, sni="android.clients.google.com", host_header="android.clients.google.com")
+            response = await liar.fetch(Request("POST", "https://zzhc.vnet.cn/", body=b"x"))
+            assert response.status == 200
+            (got,) = internet.requests_to("zzhc.vnet.cn")
+            assert (got.sni, got.header("Host")) == ("android.clients.google.com", "android.clients.google.com")
+            assert internet.requests_to("android.clients.google.com") == []
+
+    run(scenario)

@@ -73,6 +73,7 @@ class DeviceHttpClient:
         trust: TrustStore, sockets: SocketTable, online: Callable[[], bool], honour_proxy: bool = True,
         pins: frozenset[str] = frozenset(), timeout: float = READ_TIMEOUT,
         direct: Callable[[int, int], Callable[[], None]] | None = None,
+        sni: str | None = None, host_header: str | None = None,
     ) -> None:
         self.caller = caller
         self.resolver = resolver
@@ -86,6 +87,10 @@ class DeviceHttpClient:
         #: told (local port, server port) of a connection straight to a host; returns how to forget it
         self.direct = direct
         self.last_route: Route | None = None
+        #: a hostile client's lies: the TLS server name and Host header it sends instead of the URL's
+        #: host (it still connects to the URL's host, and checks only that the chain is trusted)
+        self.sni = sni
+        self.host_header = host_header
 
     async def fetch(self, request: Request) -> Response:
         parts = urlsplit(request.url)
@@ -116,6 +121,10 @@ class DeviceHttpClient:
             if proxy is not None and parts.scheme == "http":
                 target = f"http://{parts.netloc}{target}"  # absolute-form through a proxy
             authority = host if port == (443 if parts.scheme == "https" else 80) else f"{host}:{port}"
+            if self.host_header is not None:
+                authority = self.host_header
+                request = Request(request.method, request.url,
+                                  tuple((k, v) for k, v in request.headers if k.lower() != "host"), request.body)
             response = await _exchange(channel, request, target, authority, self.timeout)
         except BaseException:
             channel.close()
@@ -169,8 +178,9 @@ class DeviceHttpClient:
 
     async def _tls(self, channel: Channel, host: str) -> TlsChannel:
         check = self._check_pin(host) if self.pins else None
+        context = self.trust.context(check_hostname=self.sni is None)
         try:
-            return await TlsChannel.handshake(channel.reader, channel.writer, self.trust.context(), host,
+            return await TlsChannel.handshake(channel.reader, channel.writer, context, self.sni or host,
                                               self.timeout, check)
         except ssl.SSLCertVerificationError as exc:
             problem = ("java.security.cert.CertPathValidatorException: Trust anchor for certification path "
