@@ -11,10 +11,12 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from devicelab.analysis.readers import message_flows
 from devicelab.capture.canary import CANARY
 from devicelab.capture.coverage import Attribution, ProxyView, Sighting, Socket, find_bypasses
 from devicelab.capture.records import MAGIC, Record
@@ -120,6 +122,7 @@ class _Builder:
         self.http: dict[str, dict[str, Record]] = {}
         self.streams: dict[str, _Stream] = {}
         self.singles: dict[str, Record] = {}  # tls_failed, dns
+        self.websockets: dict[str, list[Record]] = {}  # the handset's messages, by the upgraded flow's id
         self.sightings: list[Sighting] = []
         self.packages: dict[int, tuple[str, ...]] = {}
         self.listening: Record | None = None
@@ -149,6 +152,11 @@ class _Builder:
                 return
             self.singles[flow_id] = record
             self.order.append((kind, flow_id))
+        elif kind == "websocket":
+            if flow_id not in self.http:
+                self.skipped.append(f"websocket record for unknown flow {flow_id}")
+                return
+            self.websockets.setdefault(flow_id, []).append(record)
         elif kind == "stream_start":
             self.streams[flow_id] = _Stream(record)
             self.order.append(("stream", flow_id))
@@ -210,6 +218,8 @@ class _Builder:
                 if app is not None:
                     flow = _with_app(flow, app)
             flows.append(flow)
+            if kind == "http":
+                flows.extend(self._messages(flow, self.websockets.get(flow_id, ()), len(flows)))
         if canaries:
             self.notes.append(f"{canaries} canary request(s) left out of the flows")
         return flows
@@ -241,6 +251,18 @@ class _Builder:
         return Flow(request=request, tls=tls, status=status if isinstance(status, int) else None,
                     error=str(err.get("error", "")) if err else "", destination=destination,
                     sni=str(req.get("sni") or ""), **self._common(req, index))
+
+    def _messages(self, upgrade: Flow, messages: Sequence[Record], index: int) -> list[Flow]:
+        """The WebSocket messages the handset sent on `upgrade`, each a flow of its own."""
+        sent: list[bytes] = []
+        for record in messages:
+            sent.append(_b64(record.get("data")))
+            if record.get("truncated"):
+                self.gaps.append(CoverageGap("capture_incomplete", f"flow {index + len(sent) - 1}: only the first "
+                                             f"{len(sent[-1])} bytes of a WebSocket message were kept",
+                                             host=upgrade.host, source=self.source))
+        flows = message_flows(upgrade, sent, index)
+        return [replace(f, timestamp=_float(r.get("ts"))) for f, r in zip(flows, messages, strict=True)]
 
     def _stream(self, flow_id: str, stream: _Stream, index: int) -> Flow:
         start = stream.start

@@ -2,7 +2,7 @@
 
 Hooks only record (no analysis): a request when it is complete, its response when it arrives,
 TLS handshakes the handset refused (with their SNI), DNS questions, and the client bytes of raw
-TCP/UDP flows. App attribution known at request time (`resolve_app`) goes into flow.metadata.
+TCP/UDP flows and of WebSocket messages. App attribution known at request time (`resolve_app`) goes into flow.metadata.
 """
 
 from __future__ import annotations
@@ -54,6 +54,23 @@ class Recorder:
     def error(self, flow: http.HTTPFlow) -> None:
         if flow.error is not None:
             self.log.write(records.error_record(flow.id, flow.error.msg, flow.error.timestamp))
+
+    # -- WebSocket: the handset's messages, scanned like request bodies -------------------------
+    def websocket_message(self, flow: http.HTTPFlow) -> None:
+        if flow.websocket is None or not flow.websocket.messages:
+            return
+        message = flow.websocket.messages[-1]
+        if not message.from_client:
+            return
+        key = f"ws-{flow.id}"
+        kept = self._stream_bytes.get(key, 0)
+        data = message.content[:max(0, self.max_stream_bytes - kept)]
+        self._stream_bytes[key] = kept + len(data)
+        self.log.write(records.websocket_record(flow.id, data, message.timestamp, message.is_text,
+                                                len(data) < len(message.content)))
+
+    def websocket_end(self, flow: http.HTTPFlow) -> None:
+        self._stream_bytes.pop(f"ws-{flow.id}", None)
 
     # -- TLS the proxy could not open ------------------------------------------------------------
     def tls_failed_client(self, data: tls.TlsData) -> None:

@@ -158,6 +158,12 @@ def stream_start_record(flow_id: str, protocol: str, conn: connection.Client, se
             "server": address(server.address), "server_sni": server.sni or ""}
 
 
+def websocket_record(flow_id: str, data: bytes, ts: float, is_text: bool, truncated: bool) -> Record:
+    """One WebSocket message the handset sent on an upgraded HTTP flow."""
+    return {"kind": "websocket", "id": flow_id, "ts": ts, "text": is_text, "data": base64.b64encode(data).decode(),
+            "truncated": truncated}
+
+
 def stream_data_record(flow_id: str, data: bytes, ts: float, truncated: bool) -> Record:
     return {"kind": "stream_data", "id": flow_id, "ts": ts, "data": base64.b64encode(data).decode(),
             "truncated": truncated}

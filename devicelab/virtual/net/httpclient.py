@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import h11
 
-from devicelab.virtual.net import http1, pki
+from devicelab.virtual.net import http1, pki, websocket
 from devicelab.virtual.net.channel import Channel, TlsChannel
 from devicelab.virtual.net.dns import LabResolver, NameNotResolved, display_address, is_ip
 from devicelab.virtual.net.http1 import Headers, HttpError, Response
@@ -73,7 +73,7 @@ class DeviceHttpClient:
         trust: TrustStore, sockets: SocketTable, online: Callable[[], bool], honour_proxy: bool = True,
         pins: frozenset[str] = frozenset(), timeout: float = READ_TIMEOUT,
         direct: Callable[[int, int], Callable[[], None]] | None = None,
-        sni: str | None = None, host_header: str | None = None,
+        sni: str | None = None, host_header: str | None = None, websocket: bool = False,
     ) -> None:
         self.caller = caller
         self.resolver = resolver
@@ -91,6 +91,8 @@ class DeviceHttpClient:
         #: host (it still connects to the URL's host, and checks only that the chain is trusted)
         self.sni = sni
         self.host_header = host_header
+        #: send the body as a WebSocket message after an upgrade, not as a request body
+        self.websocket = websocket
 
     async def fetch(self, request: Request) -> Response:
         parts = urlsplit(request.url)
@@ -125,7 +127,10 @@ class DeviceHttpClient:
                 authority = self.host_header
                 request = Request(request.method, request.url,
                                   tuple((k, v) for k, v in request.headers if k.lower() != "host"), request.body)
-            response = await _exchange(channel, request, target, authority, self.timeout)
+            if self.websocket:
+                response = await _websocket(channel, request, target, authority, self.timeout)
+            else:
+                response = await _exchange(channel, request, target, authority, self.timeout)
         except BaseException:
             channel.close()
             connection.close()
@@ -137,7 +142,11 @@ class DeviceHttpClient:
             final.close()
             forget()
 
-        self.sockets.keep_alive(connection, close)
+        if self.websocket:  # the app closed its WebSocket: the connection is not pooled
+            close()
+            connection.close()
+        else:
+            self.sockets.keep_alive(connection, close)
         return response
 
     def _proxy_address(self, proxy: ProxySetting) -> tuple[str, int]:
@@ -224,6 +233,18 @@ async def _connect_tunnel(channel: Channel, host: str, port: int, timeout: float
     fields = status_line.split(" ", 2)
     if len(fields) < 2 or not fields[1].isdigit() or not 200 <= int(fields[1]) < 300:
         raise NetError("java.io.IOException", f"Unexpected response code for CONNECT: {status_line}")
+
+
+async def _websocket(channel: Channel, request: Request, target: str, authority: str, timeout: float) -> Response:
+    try:
+        return await websocket.client_exchange(channel.send, channel.recv, target, authority, request.headers,
+                                               request.body, timeout)
+    except websocket.WebSocketError as exc:
+        raise NetError("java.net.ProtocolException", str(exc)) from None
+    except TimeoutError:
+        raise NetError("java.net.SocketTimeoutException", "timeout") from None
+    except (ConnectionError, ssl.SSLError, h11.ProtocolError) as exc:
+        raise NetError("java.net.SocketException", f"Connection reset: {exc}") from None
 
 
 async def _exchange(channel: Channel, request: Request, target: str, authority: str, timeout: float) -> Response:
