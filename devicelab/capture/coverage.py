@@ -153,20 +153,35 @@ class Bypass:
     #: nothing, and a client that speaks HTTP there must be a gap (the audit's F1)
     dns: bool
 
+    @property
+    def unconnected(self) -> bool:
+        """A UDP socket that never called connect(): it sends with sendto() to any address, and the
+        socket table shows none of them."""
+        return self.socket.proto == "udp" and self.socket.state == "UNCONN"
+
     def describe(self) -> str:
+        if self.unconnected:
+            return (f"{self.app} (uid {self.socket.uid}) unconnected udp on local port {self.socket.local_port}: "
+                    "its datagrams (sendto) may go to any address, none is in the socket table")
         return f"{self.app} (uid {self.socket.uid}) {self.socket.proto} to {self.socket.remote} [{self.socket.state}]"
 
 
 def find_bypasses(sockets: Iterable[Socket], view: ProxyView, packages: Mapping[int, tuple[str, ...]]) -> list[Bypass]:
-    """Sockets with a remote end that is neither the capture nor loopback, one per (uid, remote)."""
+    """Sockets with a remote end that is neither the capture nor loopback, one per (uid, remote); and
+    unconnected UDP sockets not bound to loopback, one per (uid, local port): what they send is unseen."""
     seen: set[tuple[str, int, str, int]] = set()
     found: list[Bypass] = []
     for sock in sockets:
         if sock.proto == "tcp" and sock.state not in _ACTIVE:
             continue
-        if _loopback_or_unset(sock.remote_ip) or sock.remote_port == 0 or view.covers(sock):
+        if sock.proto == "udp" and sock.state == "UNCONN":
+            if ipaddress.ip_address(sock.local_ip).is_loopback or sock.local_port == 0 or view.covers(sock):
+                continue
+            key = (sock.proto, sock.uid, "sendto", sock.local_port)
+        elif _loopback_or_unset(sock.remote_ip) or sock.remote_port == 0 or view.covers(sock):
             continue
-        key = (sock.proto, sock.uid, sock.remote_ip, sock.remote_port)
+        else:
+            key = (sock.proto, sock.uid, sock.remote_ip, sock.remote_port)
         if key in seen:
             continue
         seen.add(key)

@@ -322,7 +322,8 @@ class _Builder:
             if bypass.dns:
                 self.notes.append(f"plain DNS outside the capture (host names only): {text}")
             else:
-                gaps.append(CoverageGap("unproxied_connection", text, host=bypass.socket.remote_ip,
+                gaps.append(CoverageGap("unproxied_connection", text,
+                                        host="" if bypass.unconnected else bypass.socket.remote_ip,
                                         source=self.source))
         return described
 

@@ -159,6 +159,18 @@ def test_flows_name_their_real_destination_beside_the_clients_names(tmp_path: Pa
     ]
 
 
+def test_unconnected_udp_opened_in_the_window_is_a_gap_without_a_host(tmp_path: Path) -> None:
+    path = _write(tmp_path / "e.jsonl", [
+        {"kind": "listening", "listen": ["127.0.0.1", 8080], "dial": ["127.0.0.1", 8080], "tunnel_ip": None},
+        {"kind": "sockets_baseline", "ts": 9.0, "entries": [["udp", "0.0.0.0", 68, "0.0.0.0", 0, "UNCONN", 1000, 1]]},
+        {"kind": "sockets", "ts": 10.5, "entries": [["udp", "0.0.0.0", 40123, "0.0.0.0", 0, "UNCONN", 10099, 2]]},
+        {"kind": "sampler", "samples": 3}, {"kind": "stop"},
+    ])
+    (gap,) = read_evidence(path).gaps
+    assert (gap.kind, gap.host) == ("unproxied_connection", "")
+    assert "local port 40123" in gap.detail  # the baseline's DHCP socket predates the proxy: not a gap
+
+
 def test_unreadable_socket_table_is_a_gap(tmp_path: Path) -> None:
     path = _write(tmp_path / "e.jsonl", [{"kind": "sampler", "samples": 0, "failures": 5}, {"kind": "stop"}])
     assert [g.kind for g in read_evidence(path).gaps] == ["unproxied_connection"]
