@@ -120,6 +120,10 @@ def uid_name(uid: int, packages: Mapping[int, tuple[str, ...]]) -> str:
     return ANDROID_UIDS.get(uid % 100_000, f"uid:{uid}")
 
 
+def _loopback(ip: str) -> bool:
+    return ipaddress.ip_address(ip).is_loopback
+
+
 def _loopback_or_unset(ip: str) -> bool:
     addr = ipaddress.ip_address(ip)
     return addr.is_loopback or addr.is_unspecified
@@ -175,7 +179,7 @@ def find_bypasses(sockets: Iterable[Socket], view: ProxyView, packages: Mapping[
         if sock.proto == "tcp" and sock.state not in _ACTIVE:
             continue
         if sock.proto == "udp" and sock.state == "UNCONN":
-            if ipaddress.ip_address(sock.local_ip).is_loopback or sock.local_port == 0 or view.covers(sock):
+            if _loopback(sock.local_ip) or not sock.local_port or view.covers(sock):
                 continue
             key = (sock.proto, sock.uid, "sendto", sock.local_port)
         elif _loopback_or_unset(sock.remote_ip) or sock.remote_port == 0 or view.covers(sock):
