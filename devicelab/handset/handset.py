@@ -18,6 +18,7 @@ from devicelab.handset.sim import SimSwitcher
 from devicelab.model.builds import Build, available_builds, load_build
 from devicelab.model.identity import Identity
 from devicelab.model.inventory import HandsetEntry, Timeouts
+from devicelab.model.sims import load_sim
 
 if TYPE_CHECKING:
     from devicelab.handset.ui import HandsetUi
@@ -38,6 +39,9 @@ class Handset:
         #: how SIMs get into this handset's slot; None: an operator is asked (devicelab.handset.sim)
         self.sim_switcher: SimSwitcher | None = None
         self._ui: HandsetUi | None = None
+        #: the SIM this handset was last given through `insert_sim` (None: taken out); unset: the inventory's
+        self._sim_in: SimProfile | None = None
+        self._sim_set = False
 
     def __repr__(self) -> str:
         return f"Handset({self.entry.id}, {self.serial})"
@@ -245,7 +249,17 @@ class Handset:
     def insert_sim(self, profile: str | SimProfile | None, *, timeout: float = 60.0,
                    switcher: SimSwitcher | None = None) -> None:
         """Put a SIM in (None: take it out), wait until the handset sees it, then turn mobile data on."""
-        sim.insert_sim(self, profile, timeout=timeout, switcher=switcher)
+        loaded = load_sim(profile) if isinstance(profile, str) else profile
+        self._sim_set = False  # unknown until the handset reports the new one
+        sim.insert_sim(self, loaded, timeout=timeout, switcher=switcher)
+        self._sim_in, self._sim_set = loaded, True
+
+    def inserted_sim(self) -> SimProfile | None:
+        """The SIM in the slot: the one last inserted here (the gate's `--sim`), else the inventory's.
+        Its cell is where the handset is: the location geofence follows it."""
+        if self._sim_set:
+            return self._sim_in
+        return load_sim(self.entry.sim) if self.entry.sim else None
 
     def sim_state(self) -> tuple[str, str]:
         """(state, MCC+MNC) of slot 1 as the handset reports them."""
