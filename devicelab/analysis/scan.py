@@ -83,6 +83,8 @@ class ScanReport:
     verdict: Verdict
     needles: Needles
     engine: str
+    #: identifier kinds the identity has no value for: nothing of theirs was searched
+    missing_kinds: tuple[str, ...] = ()
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -117,4 +119,5 @@ def scan(captures: Iterable[CaptureRead], identity: Identity, policy: Policy,
     analyses = tuple(analyzer.analyze(flow) for flow in flows)
     findings = [f for analysis in analyses for f in analysis.findings]
     verdict = evaluate(findings, flows, [*coverage_gaps(captures), *extra_gaps], policy)
-    return ScanReport(policy, captures, analyses, verdict, analyzer.needles, analyzer.matcher.engine)
+    return ScanReport(policy, captures, analyses, verdict, analyzer.needles, analyzer.matcher.engine,
+                      analyzer.identity.missing_kinds())

@@ -193,6 +193,8 @@ class Coverage(Frozen):
     gaps: tuple[GapRecord, ...] = ()
     notes: tuple[NoteRecord, ...] = ()
     not_searched: tuple[NotSearched, ...] = ()
+    #: identifier kinds the identity had no value for, so never searched
+    missing_kinds: tuple[str, ...] = ()
     matcher: str = ""
 
     @property

@@ -73,6 +73,18 @@ def test_text_report_is_a_table(zzhc_capture: str) -> None:
     assert any("zzhc.vnet.cn" in line and "iccid" in line and "base64 > json" in line for line in out.splitlines())
 
 
+def test_scan_names_the_kinds_the_identity_lacks(aaid_identity: str) -> None:
+    # audit: a scan with an identity of one advertising ID said pass without saying what it never looked for
+    code, out, _ = _run(FIRST_RUN, "--identity", aaid_identity, "--policy", str(h.GLOBAL_POLICY))
+    assert code == 1
+    line = next(line for line in out.splitlines() if line.startswith("not searched (the identity has none):"))
+    named = line.split(":", 1)[1].replace(" ", "").split(",")
+    assert "advertising_id" not in named
+    assert {"imei", "imsi", "iccid", "wifi_mac", "android_id", "location"} <= set(named)
+    code, out, _ = _run(FIRST_RUN, "--identity", aaid_identity, "--policy", str(h.GLOBAL_POLICY), "--format", "json")
+    assert "imei" in json.loads(out)["handsets"][0]["coverage"]["missing_kinds"]
+
+
 def test_exit_codes_pass_and_inconclusive(zzhc_capture: str, tmp_path: Path) -> None:
     assert _run(zzhc_capture, "--identity", str(h.IDENTITY_FILE), "--policy", str(h.CHINA_POLICY))[0] == 0
     data = Path(zzhc_capture).read_bytes()
