@@ -52,6 +52,8 @@ class HandsetCapture:
         self.defer_canary = defer_canary
         #: the verdict on this capture, once a test has asked for one (devicelab.testing.assertions)
         self.judged: ScanReport | None = None
+        #: with `judge(before=...)`: the flows sent before that time (an earlier build's), judged apart
+        self.judged_before: ScanReport | None = None
 
     def __enter__(self) -> HandsetCapture:
         return self.start()
@@ -156,12 +158,22 @@ class HandsetCapture:
                                     "written", source=str(self.evidence_path)))
         return tuple(gaps)
 
-    def judge(self, identity: Identity, policy: Policy) -> ScanReport:
+    def judge(self, identity: Identity, policy: Policy, *, before: float | None = None) -> ScanReport:
         """Stop the capture (the evidence is complete and flushed), read its log once, and judge
-        everything it saw against `identity` and `policy`. Kept as `judged` for the run's reports."""
+        everything it saw against `identity` and `policy`. Kept as `judged` for the run's reports.
+
+        `before` (host time, an update's start): flows sent earlier are an earlier build's, judged
+        apart into `judged_before`; the coverage gaps all stay with the candidate (never kinder)."""
         self.stop()
         read = self.read()
-        self.judged = scan([read.capture], identity, policy, extra_gaps=self.gaps(read))
+        capture = read.capture
+        if before is not None:
+            # what the earlier build sent is reported apart; a flow without a time stays the candidate's
+            earlier = tuple(f for f in capture.flows if f.timestamp is not None and f.timestamp < before)
+            kept = tuple(f for f in capture.flows if f.timestamp is None or f.timestamp >= before)
+            self.judged_before = scan([replace(capture, flows=earlier, error="")], identity, policy)
+            capture = replace(capture, flows=kept)
+        self.judged = scan([capture], identity, policy, extra_gaps=self.gaps(read))
         return self.judged
 
     @property

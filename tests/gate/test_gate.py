@@ -162,3 +162,16 @@ def test_an_update_from_the_fixed_build_to_the_leaky_one_is_caught(tmp_path: Pat
     steps = [s["name"] for s in verdict["timeline"]]
     assert steps.index("flash nokia7plus-00WW_3_22C_SP05") < steps.index("update to the candidate build")
     assert any(f["host"] == "zzhc.vnet.cn" for f in verdict["handsets"][0]["findings"])
+
+
+def test_an_update_from_the_leaky_build_judges_the_fixed_one_on_its_own_traffic(tmp_path: Path) -> None:
+    # audit: the fixed build failed on what the leaky one sent before the update
+    code, verdict, output = gate(tmp_path / "fix", "--build", "nokia7plus-00WW_3_22C_SP05", "--from",
+                                 "nokia7plus-00WW_3_22C", "--sim", "telenor-no")
+    (handset,) = verdict["handsets"]
+    assert code == 0, output
+    assert not any(f["host"] == "zzhc.vnet.cn" for f in handset["findings"])
+    assert handset["flows"], "the candidate is judged on traffic of its own"
+    earlier = handset["before_update"]
+    assert (earlier["build"], earlier["outcome"]) == ("nokia7plus-00WW_3_22C", "fail")
+    assert any(f["host"] == "zzhc.vnet.cn" for f in earlier["findings"])
