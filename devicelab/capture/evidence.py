@@ -11,7 +11,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -46,6 +46,9 @@ class EvidenceRead:
     canary: Record | None
     bypasses: tuple[str, ...]  # connections that reached the network without the capture
     records: tuple[Record, ...] = field(repr=False)
+    #: plain DNS around the capture, as (resolver address, description): a note, unless the address
+    #: is a host the lab's DNS names (see `named_dns_gaps`)
+    dns: tuple[tuple[str, str], ...] = ()
 
     @property
     def flows(self) -> tuple[Flow, ...]:
@@ -109,7 +112,8 @@ def read_evidence(path: Path, *, live: bool = False, include_canary: bool = Fals
     if canary is not None and not canary.get("ok"):
         gaps.append(CoverageGap("canary_failed", str(canary.get("detail") or "canary not seen"),
                                 source=str(path)))
-    return EvidenceRead(capture, header, tuple(gaps), tuple(builder.notes), canary, tuple(bypasses), tuple(records))
+    return EvidenceRead(capture, header, tuple(gaps), tuple(builder.notes), canary, tuple(bypasses), tuple(records),
+                        tuple(builder.dns))
 
 
 class _Builder:
@@ -131,6 +135,7 @@ class _Builder:
         self.notes: list[str] = []
         self.skipped: list[str] = []
         self.gaps: list[CoverageGap] = []
+        self.dns: list[tuple[str, str]] = []
 
     def add(self, record: Record) -> None:
         kind, flow_id = record.get("kind"), str(record.get("id", ""))
@@ -321,11 +326,20 @@ class _Builder:
             described.append(text)
             if bypass.dns:
                 self.notes.append(f"plain DNS outside the capture (host names only): {text}")
+                self.dns.append((bypass.socket.remote_ip, text))
             else:
                 gaps.append(CoverageGap("unproxied_connection", text,
                                         host="" if bypass.unconnected else bypass.socket.remote_ip,
                                         source=self.source))
         return described
+
+
+def named_dns_gaps(read: EvidenceRead, names: Mapping[str, str]) -> list[CoverageGap]:
+    """Datagrams to port 53 of an address the lab's DNS gave out for a host (`names`: address ->
+    host) went to that host, not to a resolver: connections around the proxy, named by it."""
+    return [CoverageGap("unproxied_connection", f"{text}: port 53 of {names[address]}, not a resolver",
+                        host=names[address], source=read.capture.source)
+            for address, text in read.dns if address in names]
 
 
 def _b64(value: Any) -> bytes:

@@ -19,7 +19,7 @@ from devicelab.capture.canary import CanaryResult
 from devicelab.capture.config import CaptureConfig
 from devicelab.capture.coverage import ProxyView
 from devicelab.capture.device_setup import CaInstall, DeviceSetup, HandsetLike
-from devicelab.capture.evidence import EvidenceRead
+from devicelab.capture.evidence import EvidenceRead, named_dns_gaps
 from devicelab.capture.proxy import Capture
 from devicelab.capture.records import Record
 from devicelab.capture.sampler import SocketSampler
@@ -153,6 +153,7 @@ class HandsetCapture:
         names = self.config.upstream_names
         gaps = [replace(g, host=names[g.host]) if g.kind == "unproxied_connection" and g.host in names else g
                 for g in read.gaps]
+        gaps += named_dns_gaps(read, names)
         if self.capture.log_errors:
             gaps.append(CoverageGap("capture_incomplete", f"{self.capture.log_errors} evidence records could not be "
                                     "written", source=str(self.evidence_path)))

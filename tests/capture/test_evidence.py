@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from devicelab.analysis.scan import coverage_gaps
-from devicelab.capture.evidence import is_evidence, read_evidence
+from devicelab.capture.evidence import is_evidence, named_dns_gaps, read_evidence
 from devicelab.capture.har import to_har
 from devicelab.capture.records import HEADER_PREFIX, EvidenceLog
 from devicelab.errors import ConfigError
@@ -169,6 +169,22 @@ def test_unconnected_udp_opened_in_the_window_is_a_gap_without_a_host(tmp_path: 
     (gap,) = read_evidence(path).gaps
     assert (gap.kind, gap.host) == ("unproxied_connection", "")
     assert "local port 40123" in gap.detail  # the baseline's DHCP socket predates the proxy: not a gap
+
+
+def test_udp_to_port_53_of_a_host_the_lab_dns_names_is_a_gap_named_by_it(tmp_path: Path) -> None:
+    # the lab's DNS gave 198.18.7.7 out for zzhc.vnet.cn: datagrams to its port 53 are not DNS
+    path = _write(tmp_path / "e.jsonl", [
+        {"kind": "listening", "listen": ["127.0.0.1", 8080], "dial": ["127.0.0.1", 8080], "tunnel_ip": None},
+        {"kind": "sockets", "ts": 10.5, "entries": [
+            ["udp", "10.0.2.15", 53000, "10.0.2.3", 53, "CONNECTED", 1051, 3],
+            ["udp", "10.0.2.15", 53001, "198.18.7.7", 53, "CONNECTED", 10099, 4]]},
+        {"kind": "sampler", "samples": 3}, {"kind": "stop"},
+    ])
+    read = read_evidence(path)
+    assert read.gaps == ()
+    gaps = named_dns_gaps(read, {"198.18.7.7": "zzhc.vnet.cn"})
+    assert [(g.kind, g.host) for g in gaps] == [("unproxied_connection", "zzhc.vnet.cn")]
+    assert named_dns_gaps(read, {}) == []  # a real lab's resolver: DNS, a note
 
 
 def test_unreadable_socket_table_is_a_gap(tmp_path: Path) -> None:
