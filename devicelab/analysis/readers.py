@@ -231,9 +231,12 @@ def from_mitmproxy(item: Any, index: int, source: str) -> Flow | None:
     from mitmproxy import dns, http, tcp, udp
 
     client = ":".join(str(p) for p in item.client_conn.peername[:2]) if item.client_conn.peername else ""
+    server = item.server_conn.address
     common: dict[str, Any] = {
         "source": source, "index": index, "id": item.id, "client": client,
         "app": item.metadata.get(APP_METADATA_KEY), "error": item.error.msg if item.error else "",
+        # where the connection went (CONNECT target, original destination), beside what the client named
+        "destination": str(server[0]) if server else "", "sni": item.client_conn.sni or "",
     }
     if isinstance(item, http.HTTPFlow):
         req = item.request
@@ -244,6 +247,7 @@ def from_mitmproxy(item: Any, index: int, source: str) -> Flow | None:
         )
         tls = req.scheme == "https" or bool(item.client_conn.tls_established)
         status = item.response.status_code if item.response else None
+        common["destination"] = common["destination"] or req.host
         return Flow(request=request, tls=tls, timestamp=req.timestamp_start, status=status, **common)
     if isinstance(item, tcp.TCPFlow | udp.UDPFlow):
         data = bytearray()

@@ -40,6 +40,8 @@ def zzhc_capture(tmp_path: Path) -> str:
     mflow.request.headers["Content-Type"] = "application/encrypted-json"
     mflow.request.content = flow.request.content
     mflow.client_conn.timestamp_tls_setup = None
+    mflow.client_conn.sni = None  # plain HTTP: no TLS server name, and the proxy dialled the URL's host
+    mflow.server_conn.address = ("zzhc.vnet.cn", 80)
     path = tmp_path / "zzhc.mitm"
     with path.open("wb") as fo:
         mitmio.FlowWriter(fo).add(mflow)

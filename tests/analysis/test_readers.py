@@ -155,3 +155,17 @@ def test_har_websocket_messages_the_handset_sent_are_flows(tmp_path: Path) -> No
         (2, "WEBSOCKET", b"\x00\x01", "push.example"), (3, "GET", b"", "next.example")]
     assert "imei" in h.kinds(flows[1])
     assert flows[1].request.scheme == "wss"
+
+
+def test_flow_files_keep_the_real_destination_beside_the_clients_names(tmp_path: Path) -> None:
+    # audit F4: a tunnel to zzhc.vnet.cn whose Host and SNI say android.clients.google.com
+    flow = tflow.tflow(resp=True)
+    flow.request.scheme, flow.request.host, flow.request.port = "https", "android.clients.google.com", 443
+    flow.request.headers["Host"] = "android.clients.google.com"
+    flow.server_conn.address = ("zzhc.vnet.cn", 443)
+    flow.client_conn.sni = "android.clients.google.com"
+    path = tmp_path / "spoof.mitm"
+    _write(path, [flow])
+    (got,) = read_capture(path).flows
+    assert (got.host, got.destination, got.names) == (
+        "android.clients.google.com", "zzhc.vnet.cn", ("android.clients.google.com", "zzhc.vnet.cn"))
