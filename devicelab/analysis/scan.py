@@ -103,10 +103,12 @@ def coverage_gaps(captures: Iterable[CaptureRead]) -> list[CoverageGap]:
             if flow.undecrypted_tls:
                 gaps.append(CoverageGap("tls_undecrypted", f"flow {flow.index}: TLS passed through unopened",
                                         host=flow.host, source=capture.source))
-            if len(flow.names) > 1:  # judged under every name, and reported: a client that lies about its host
+            names = flow.names
+            if len(names) > 1:  # judged under every name, and reported: a client that lies about its host
+                went = flow.destination.lower() if flow.destination.lower() in names[1:] else names[-1]
                 gaps.append(CoverageGap("name_mismatch", f"flow {flow.index}: the client named "
-                                        f"{flow.host} but went to {' / '.join(flow.names[1:])}",
-                                        host=flow.names[-1], source=capture.source))
+                                        f"{' / '.join(n for n in names if n != went)} but went to {went}",
+                                        host=went, source=capture.source))
     return gaps
 
 

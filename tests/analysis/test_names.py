@@ -63,3 +63,10 @@ def test_a_forbidden_host_reached_around_the_proxy_fails() -> None:
     verdict = evaluate([], [make_flow(host="www.google.com")], [gap], GLOBAL)
     assert verdict.outcome == "fail"
     assert [v.rule.split(":")[0] for v in verdict.violations] == ["forbidden-host"]
+
+
+def test_a_mismatch_gap_names_the_real_destination() -> None:
+    flow = replace(make_flow(host="www.google.com"), destination="tracker.example", sni="android.clients.google.com")
+    (gap,) = coverage_gaps([CaptureRead("test", "har", (flow,))])
+    assert gap.host == "tracker.example"
+    assert "www.google.com / android.clients.google.com but went to tracker.example" in gap.detail
