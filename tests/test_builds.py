@@ -82,3 +82,21 @@ def test_bad_yaml_gets_one_clear_message(tmp_path: Path, text: str, field: str, 
 def test_unknown_build_lists_known_ones() -> None:
     with pytest.raises(ConfigError, match=r"known builds: .*nokia7plus-00WW_3_22C"):
         load_build("nokia9-nope")
+
+
+def test_every_hostile_build_loads_and_differs_from_the_leaky_one_in_one_client() -> None:
+    leaky = load_build("nokia7plus-00WW_3_22C")
+    hostile = sorted((Path(__file__).parent.parent / "fixtures/builds/hostile").glob("*.yaml"))
+    assert hostile
+    for path in hostile:
+        build = load_build_file(path)
+        changed = [app.name for app, orig in zip(build.traffic, leaky.traffic, strict=True) if app != orig]
+        assert len(changed) == 1, (path.name, changed)
+
+
+def test_a_tls_server_name_needs_an_https_client(tmp_path: Path) -> None:
+    good = Path(__file__).parent.parent / "fixtures/builds/nokia7plus-00WW_3_22C.yaml"
+    text = good.read_text().replace("name: nokia7plus-00WW_3_22C\n", "name: spoof\n")
+    text = text.replace("    url: http://zzhc.vnet.cn/\n", "    url: http://zzhc.vnet.cn/\n    sni: www.google.com\n")
+    with pytest.raises(ConfigError, match="sni"):
+        load_build_file(_write(tmp_path, "spoof", text))

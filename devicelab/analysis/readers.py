@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -53,8 +54,12 @@ def read_har(path: Path) -> CaptureRead:
     else:
         entries = _field(doc, "log", dict, str(path), "")
         entries = _field(entries, "entries", list, str(path), "log")
-    flows = tuple(_har_flow(entry, index, str(path)) for index, entry in enumerate(entries))
-    return CaptureRead(str(path), "har", flows, error)
+    flows: list[Flow] = []
+    for index, entry in enumerate(entries):
+        flow = _har_flow(entry, index, str(path), len(flows))
+        flows.append(flow)
+        flows.extend(_har_messages(entry, index, flow, len(flows), str(path)))
+    return CaptureRead(str(path), "har", tuple(flows), error)
 
 
 def _salvage_entries(text: str, exc: json.JSONDecodeError) -> tuple[list[Any], str]:
@@ -89,7 +94,7 @@ def _field(obj: Any, key: str, kind: type, source: str, parent: str) -> Any:
     return value
 
 
-def _har_flow(entry: Any, index: int, source: str) -> Flow:
+def _har_flow(entry: Any, index: int, source: str, position: int) -> Flow:
     at = f"log.entries.{index}"
     request = _field(entry, "request", dict, source, at)
     at += ".request"
@@ -111,7 +116,7 @@ def _har_flow(entry: Any, index: int, source: str) -> Flow:
     status = response.get("status") if isinstance(response.get("status"), int) else None
     return Flow(
         source=source,
-        index=index,
+        index=position,
         id=str(entry.get("_id") or index),
         request=Request(
             method=method, scheme=parts.scheme, host=parts.hostname, port=port, path=path,
@@ -124,6 +129,41 @@ def _har_flow(entry: Any, index: int, source: str) -> Flow:
         timestamp=_timestamp(entry.get("startedDateTime")),
         status=status if status and status > 0 else None,
     )
+
+
+def _har_messages(entry: Any, index: int, upgrade: Flow, position: int, source: str) -> list[Flow]:
+    """The handset's WebSocket messages of an entry (`_webSocketMessages`, as Chrome and mitmproxy
+    write them: `type` send/receive, `opcode` 1 text / 2 binary in base64, `data`)."""
+    messages = entry.get("_webSocketMessages")
+    if messages is None:
+        return []
+    if not isinstance(messages, list):
+        raise ConfigError(source, f"log.entries.{index}._webSocketMessages", "expected list")
+    sent: list[bytes] = []
+    for number, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("data"), str):
+            raise ConfigError(source, f"log.entries.{index}._webSocketMessages.{number}.data",
+                              "required field is missing")
+        if message.get("type") != "send":
+            continue
+        data = message["data"]
+        if message.get("opcode") == 2:
+            try:
+                sent.append(base64.b64decode(data, validate=True))
+                continue
+            except (binascii.Error, ValueError):
+                pass
+        sent.append(data.encode("utf-8", "surrogateescape"))
+    return message_flows(upgrade, sent, position)
+
+
+def message_flows(upgrade: Flow, messages: list[bytes], position: int) -> list[Flow]:
+    """Each WebSocket message the handset sent on `upgrade`, as a flow of its own whose content is
+    scanned like a request body."""
+    request = replace(upgrade.request, method="WEBSOCKET", scheme="wss" if upgrade.tls else "ws", headers=(),
+                      content=b"", content_encoded=False)
+    return [replace(upgrade, index=position + n, id=f"{upgrade.id}/ws{n}", status=None,
+                    request=replace(request, content=data)) for n, data in enumerate(messages)]
 
 
 def _har_body(post: Any) -> bytes:
@@ -177,8 +217,12 @@ def read_mitmproxy(path: Path) -> CaptureRead:
         flow = from_mitmproxy(item, len(flows), str(path))
         if flow is None:
             skipped.append(f"{item.id}: {type(item).__name__} is not analysed")
-        else:
-            flows.append(flow)
+            continue
+        flows.append(flow)
+        websocket = getattr(item, "websocket", None)
+        if websocket is not None:
+            sent = [m.content for m in websocket.messages if m.from_client]
+            flows.extend(message_flows(flow, sent, len(flows)))
     return CaptureRead(str(path), "mitmproxy", tuple(flows), error, tuple(skipped))
 
 
@@ -187,9 +231,12 @@ def from_mitmproxy(item: Any, index: int, source: str) -> Flow | None:
     from mitmproxy import dns, http, tcp, udp
 
     client = ":".join(str(p) for p in item.client_conn.peername[:2]) if item.client_conn.peername else ""
+    server = item.server_conn.address
     common: dict[str, Any] = {
         "source": source, "index": index, "id": item.id, "client": client,
         "app": item.metadata.get(APP_METADATA_KEY), "error": item.error.msg if item.error else "",
+        # where the connection went (CONNECT target, original destination), beside what the client named
+        "destination": str(server[0]) if server else "", "sni": item.client_conn.sni or "",
     }
     if isinstance(item, http.HTTPFlow):
         req = item.request
@@ -200,6 +247,7 @@ def from_mitmproxy(item: Any, index: int, source: str) -> Flow | None:
         )
         tls = req.scheme == "https" or bool(item.client_conn.tls_established)
         status = item.response.status_code if item.response else None
+        common["destination"] = common["destination"] or req.host
         return Flow(request=request, tls=tls, timestamp=req.timestamp_start, status=status, **common)
     if isinstance(item, tcp.TCPFlow | udp.UDPFlow):
         data = bytearray()

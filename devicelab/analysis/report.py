@@ -17,6 +17,8 @@ def to_text(report: ScanReport) -> str:
     lines = [f"verdict: {verdict.outcome.upper()}   (policy: {report.policy.name})"]
     for c in report.captures:
         lines.append(f"capture: {c.source}  {c.format}, {len(c.flows)} flows" + (f"  [{c.error}]" if c.error else ""))
+    if report.missing_kinds:
+        lines.append(f"not searched (the identity has none): {', '.join(report.missing_kinds)}")
     rows = [("HOST", "KIND", "WHERE", "DECODERS", "APP", "FLOW")]
     for f in report.findings:
         rows.append((_cut(f.host, 32), f.kind, _cut(f.location, 60), " > ".join(f.decoders) or "-", f.app or "-",

@@ -100,6 +100,8 @@ class ScanReport:
     verdict: Verdict
     needles: Needles
     engine: str
+    #: identifier kinds the identity has no value for: nothing of theirs was searched
+    missing_kinds: tuple[str, ...] = ()
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -118,6 +120,12 @@ def coverage_gaps(captures: Iterable[CaptureRead]) -> list[CoverageGap]:
             if flow.undecrypted_tls:
                 gaps.append(CoverageGap("tls_undecrypted", f"flow {flow.index}: TLS passed through unopened",
                                         host=flow.host, source=capture.source))
+            names = flow.names
+            if len(names) > 1:  # judged under every name, and reported: a client that lies about its host
+                went = flow.destination.lower() if flow.destination.lower() in names[1:] else names[-1]
+                gaps.append(CoverageGap("name_mismatch", f"flow {flow.index}: the client named "
+                                        f"{' / '.join(n for n in names if n != went)} but went to {went}",
+                                        host=went, source=capture.source))
     return gaps
 
 
@@ -130,4 +138,5 @@ def scan(captures: Iterable[CaptureRead], identity: Identity, policy: Policy,
     analyses = tuple(analyzer.analyze(flow) for flow in flows)
     findings = [f for analysis in analyses for f in analysis.findings]
     verdict = evaluate(findings, flows, [*coverage_gaps(captures), *extra_gaps], policy)
-    return ScanReport(policy, captures, analyses, verdict, analyzer.needles, analyzer.matcher.engine)
+    return ScanReport(policy, captures, analyses, verdict, analyzer.needles, analyzer.matcher.engine,
+                      analyzer.identity.missing_kinds())

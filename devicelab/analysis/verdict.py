@@ -63,19 +63,45 @@ def gap_counts(gap: CoverageGap, policy: Policy) -> bool:
 
 def evaluate(findings: Iterable[Finding], flows: Sequence[Flow], gaps: Iterable[CoverageGap],
              policy: Policy) -> Verdict:
-    """Judge findings and contacts by `policy`, then let coverage gaps downgrade a pass."""
+    """Judge findings and contacts by `policy`, then let coverage gaps downgrade a pass.
+
+    A flow goes by every name it has (the client's SNI and Host, the real destination): each
+    finding is judged under each of them, so the strictest rule applies, and any of them being
+    forbidden is a contact with a forbidden host. So is a connection around the proxy to one."""
+    by_flow = {(flow.source, flow.index): flow for flow in flows}
     violations: list[Violation] = []
     flows_with_findings: set[tuple[str, int]] = set()
     for finding in findings:
-        flows_with_findings.add((finding.source, finding.flow_index))
-        for rule in policy.judge(finding.kind, finding.host, finding.tls):
-            violations.append(Violation(rule, finding.host, finding.source, finding.flow_index, finding))
+        key = (finding.source, finding.flow_index)
+        flows_with_findings.add(key)
+        flow = by_flow.get(key)
+        names = _names(finding.host, flow)
+        seen: set[str] = set()
+        for name in names:
+            for rule in policy.judge(finding.kind, name, finding.tls):
+                if rule not in seen:
+                    seen.add(rule)
+                    violations.append(Violation(rule, name, finding.source, finding.flow_index, finding))
     for flow in flows:
-        forbidden = policy.forbidden_rule(flow.host)
-        if forbidden is not None and (flow.source, flow.index) not in flows_with_findings:
-            violations.append(Violation(f"forbidden-host: {forbidden.host} ({forbidden.reason})", flow.host,
-                                        flow.source, flow.index))
+        for name in _names(flow.host, flow):
+            forbidden = policy.forbidden_rule(name)
+            if forbidden is not None and (flow.source, flow.index) not in flows_with_findings:
+                violations.append(Violation(f"forbidden-host: {forbidden.host} ({forbidden.reason})", name,
+                                            flow.source, flow.index))
+                break
     all_gaps = tuple(gaps)
+    for gap in all_gaps:
+        forbidden = policy.forbidden_rule(gap.host) if gap.kind == "unproxied_connection" and gap.host else None
+        if forbidden is not None:  # contact alone breaks the rule, whatever path it took
+            violations.append(Violation(f"forbidden-host: {forbidden.host} ({forbidden.reason}), reached around "
+                                        "the proxy", gap.host, gap.source, -1))
     counted = tuple(gap for gap in all_gaps if gap_counts(gap, policy))
     outcome = judge(violations=bool(violations), gaps=bool(counted))
     return Verdict(outcome, tuple(violations), all_gaps, counted)
+
+
+def _names(host: str, flow: Flow | None) -> tuple[str, ...]:
+    if flow is None:
+        return (host,)
+    names = flow.names
+    return names if host in names else (host, *names)

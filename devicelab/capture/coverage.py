@@ -120,6 +120,10 @@ def uid_name(uid: int, packages: Mapping[int, tuple[str, ...]]) -> str:
     return ANDROID_UIDS.get(uid % 100_000, f"uid:{uid}")
 
 
+def _loopback(ip: str) -> bool:
+    return ipaddress.ip_address(ip).is_loopback
+
+
 def _loopback_or_unset(ip: str) -> bool:
     addr = ipaddress.ip_address(ip)
     return addr.is_loopback or addr.is_unspecified
@@ -148,29 +152,53 @@ class Bypass:
 
     socket: Socket
     app: str
-    dns: bool  # plain DNS to the resolver: host names only, as every regular-mode handset does
+    #: plain DNS to the resolver (host names only, as every regular-mode handset sends): a UDP
+    #: datagram socket to port 53. TCP to port 53 is not taken for DNS: the port alone proves
+    #: nothing, and a client that speaks HTTP there must be a gap (the audit's F1)
+    dns: bool
+
+    @property
+    def unconnected(self) -> bool:
+        """A UDP socket that never called connect(): it sends with sendto() to any address, and the
+        socket table shows none of them."""
+        return self.socket.proto == "udp" and self.socket.state == "UNCONN"
 
     def describe(self) -> str:
+        if self.unconnected:
+            return (f"{self.app} (uid {self.socket.uid}) unconnected udp on local port {self.socket.local_port}: "
+                    "its datagrams (sendto) may go to any address, none is in the socket table")
         return f"{self.app} (uid {self.socket.uid}) {self.socket.proto} to {self.socket.remote} [{self.socket.state}]"
 
 
 def find_bypasses(sockets: Iterable[Socket], view: ProxyView, packages: Mapping[int, tuple[str, ...]]) -> list[Bypass]:
-    """Sockets with a remote end that is neither the capture nor loopback, one per (uid, remote)."""
+    """Sockets with a remote end that is neither the capture nor loopback, one per (uid, remote); and
+    unconnected UDP sockets not bound to loopback, one per (uid, local port): what they send is unseen."""
     seen: set[tuple[str, int, str, int]] = set()
     found: list[Bypass] = []
     for sock in sockets:
         if sock.proto == "tcp" and sock.state not in _ACTIVE:
             continue
-        if _loopback_or_unset(sock.remote_ip) or sock.remote_port == 0 or view.covers(sock):
+        if sock.proto == "udp" and sock.state == "UNCONN":
+            if _loopback(sock.local_ip) or not sock.local_port or view.covers(sock):
+                continue
+            key = (sock.proto, sock.uid, "sendto", sock.local_port)
+        elif _loopback_or_unset(sock.remote_ip) or sock.remote_port == 0 or view.covers(sock):
             continue
-        key = (sock.proto, sock.uid, sock.remote_ip, sock.remote_port)
+        else:
+            key = (sock.proto, sock.uid, sock.remote_ip, sock.remote_port)
         if key in seen:
             continue
         seen.add(key)
         # TIME_WAIT rows no longer carry their owner: the kernel reports uid 0
         app = "unknown (closed socket)" if sock.state == "TIME_WAIT" and sock.uid == 0 else uid_name(sock.uid, packages)
-        found.append(Bypass(sock, app, sock.remote_port == 53))
+        found.append(Bypass(sock, app, is_plain_dns(sock)))
     return found
+
+
+def is_plain_dns(sock: Socket) -> bool:
+    """A socket the stub resolver would use: UDP to port 53. What it carries is not visible in the
+    socket table, so anything else on port 53 is an ordinary connection around the proxy."""
+    return sock.proto == "udp" and sock.remote_port == 53
 
 
 @dataclass(frozen=True, slots=True)

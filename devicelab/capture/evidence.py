@@ -11,10 +11,12 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from devicelab.analysis.readers import message_flows
 from devicelab.capture.canary import CANARY
 from devicelab.capture.coverage import Attribution, ProxyView, Sighting, Socket, find_bypasses
 from devicelab.capture.records import MAGIC, Record
@@ -44,6 +46,9 @@ class EvidenceRead:
     canary: Record | None
     bypasses: tuple[str, ...]  # connections that reached the network without the capture
     records: tuple[Record, ...] = field(repr=False)
+    #: plain DNS around the capture, as (resolver address, description): a note, unless the address
+    #: is a host the lab's DNS names (see `named_dns_gaps`)
+    dns: tuple[tuple[str, str], ...] = ()
 
     @property
     def flows(self) -> tuple[Flow, ...]:
@@ -107,7 +112,8 @@ def read_evidence(path: Path, *, live: bool = False, include_canary: bool = Fals
     if canary is not None and not canary.get("ok"):
         gaps.append(CoverageGap("canary_failed", str(canary.get("detail") or "canary not seen"),
                                 source=str(path)))
-    return EvidenceRead(capture, header, tuple(gaps), tuple(builder.notes), canary, tuple(bypasses), tuple(records))
+    return EvidenceRead(capture, header, tuple(gaps), tuple(builder.notes), canary, tuple(bypasses), tuple(records),
+                        tuple(builder.dns))
 
 
 class _Builder:
@@ -120,6 +126,7 @@ class _Builder:
         self.http: dict[str, dict[str, Record]] = {}
         self.streams: dict[str, _Stream] = {}
         self.singles: dict[str, Record] = {}  # tls_failed, dns
+        self.websockets: dict[str, list[Record]] = {}  # the handset's messages, by the upgraded flow's id
         self.sightings: list[Sighting] = []
         self.packages: dict[int, tuple[str, ...]] = {}
         self.listening: Record | None = None
@@ -128,6 +135,7 @@ class _Builder:
         self.notes: list[str] = []
         self.skipped: list[str] = []
         self.gaps: list[CoverageGap] = []
+        self.dns: list[tuple[str, str]] = []
 
     def add(self, record: Record) -> None:
         kind, flow_id = record.get("kind"), str(record.get("id", ""))
@@ -149,6 +157,11 @@ class _Builder:
                 return
             self.singles[flow_id] = record
             self.order.append((kind, flow_id))
+        elif kind == "websocket":
+            if flow_id not in self.http:
+                self.skipped.append(f"websocket record for unknown flow {flow_id}")
+                return
+            self.websockets.setdefault(flow_id, []).append(record)
         elif kind == "stream_start":
             self.streams[flow_id] = _Stream(record)
             self.order.append(("stream", flow_id))
@@ -210,6 +223,8 @@ class _Builder:
                 if app is not None:
                     flow = _with_app(flow, app)
             flows.append(flow)
+            if kind == "http":
+                flows.extend(self._messages(flow, self.websockets.get(flow_id, ()), len(flows)))
         if canaries:
             self.notes.append(f"{canaries} canary request(s) left out of the flows")
         return flows
@@ -236,8 +251,23 @@ class _Builder:
         )
         tls = request.scheme == "https" or bool(req.get("client_tls"))
         status = resp.get("status") if resp else None
+        # the tunnel's CONNECT target, else the server dialled at request time, else the URL's host
+        destination = _host_of(str(req.get("connect") or req.get("server") or "")) or host
         return Flow(request=request, tls=tls, status=status if isinstance(status, int) else None,
-                    error=str(err.get("error", "")) if err else "", **self._common(req, index))
+                    error=str(err.get("error", "")) if err else "", destination=destination,
+                    sni=str(req.get("sni") or ""), **self._common(req, index))
+
+    def _messages(self, upgrade: Flow, messages: Sequence[Record], index: int) -> list[Flow]:
+        """The WebSocket messages the handset sent on `upgrade`, each a flow of its own."""
+        sent: list[bytes] = []
+        for record in messages:
+            sent.append(_b64(record.get("data")))
+            if record.get("truncated"):
+                self.gaps.append(CoverageGap("capture_incomplete", f"flow {index + len(sent) - 1}: only the first "
+                                             f"{len(sent[-1])} bytes of a WebSocket message were kept",
+                                             host=upgrade.host, source=self.source))
+        flows = message_flows(upgrade, sent, index)
+        return [replace(f, timestamp=_float(r.get("ts"))) for f, r in zip(flows, messages, strict=True)]
 
     def _stream(self, flow_id: str, stream: _Stream, index: int) -> Flow:
         start = stream.start
@@ -254,7 +284,8 @@ class _Builder:
                           address=server_host)
         error = str(stream.end.get("error", "")) if stream.end else ""
         return Flow(request=request, tls=tls, protocol=protocol, error=error,
-                    undecrypted_tls=not tls and data[:2] == b"\x16\x03", **self._common(start, index))
+                    undecrypted_tls=not tls and data[:2] == b"\x16\x03", destination=server_host,
+                    sni=str(start.get("sni") or start.get("server_sni") or ""), **self._common(start, index))
 
     def _tls_failed(self, record: Record, index: int) -> Flow:
         server_host, _, server_port = str(record.get("server", "")).rpartition(":")
@@ -264,7 +295,7 @@ class _Builder:
                           address=server_host if server_host != host else "")
         return Flow(request=request, tls=False, protocol="tcp", undecrypted_tls=True,
                     error=f"TLS handshake refused by the handset: {record.get('error', '')}",
-                    **self._common(record, index))
+                    destination=server_host, sni=str(record.get("sni") or ""), **self._common(record, index))
 
     def _dns(self, record: Record, index: int) -> Flow:
         names = [str(q[0]) for q in record.get("questions") or [] if q]
@@ -295,10 +326,20 @@ class _Builder:
             described.append(text)
             if bypass.dns:
                 self.notes.append(f"plain DNS outside the capture (host names only): {text}")
+                self.dns.append((bypass.socket.remote_ip, text))
             else:
-                gaps.append(CoverageGap("unproxied_connection", text, host=bypass.socket.remote_ip,
+                gaps.append(CoverageGap("unproxied_connection", text,
+                                        host="" if bypass.unconnected else bypass.socket.remote_ip,
                                         source=self.source))
         return described
+
+
+def named_dns_gaps(read: EvidenceRead, names: Mapping[str, str]) -> list[CoverageGap]:
+    """Datagrams to port 53 of an address the lab's DNS gave out for a host (`names`: address ->
+    host) went to that host, not to a resolver: connections around the proxy, named by it."""
+    return [CoverageGap("unproxied_connection", f"{text}: port 53 of {names[address]}, not a resolver",
+                        host=names[address], source=read.capture.source)
+            for address, text in read.dns if address in names]
 
 
 def _b64(value: Any) -> bytes:
@@ -308,6 +349,11 @@ def _b64(value: Any) -> bytes:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
         return b""
+
+
+def _host_of(address: str) -> str:
+    """The host of `host:port` / `[v6]:port`."""
+    return address.rpartition(":")[0].strip("[]") if ":" in address else address
 
 
 def _float(value: Any) -> float | None:

@@ -57,6 +57,12 @@ class Dispatcher:
             except Exception:
                 log.exception("capture addon %s failed in %s", type(addon).__name__, hook)
 
+    def http_connect(self, flow: http.HTTPFlow) -> None:
+        self._call("http_connect", flow.client_conn, flow)
+
+    def client_disconnected(self, client: connection.Client) -> None:
+        self._call("client_disconnected", client, client)
+
     def request(self, flow: http.HTTPFlow) -> None:
         self._call("request", flow.client_conn, flow)
 
@@ -65,6 +71,15 @@ class Dispatcher:
 
     def error(self, flow: http.HTTPFlow) -> None:
         self._call("error", flow.client_conn, flow)
+
+    def websocket_start(self, flow: http.HTTPFlow) -> None:
+        self._call("websocket_start", flow.client_conn, flow)
+
+    def websocket_message(self, flow: http.HTTPFlow) -> None:
+        self._call("websocket_message", flow.client_conn, flow)
+
+    def websocket_end(self, flow: http.HTTPFlow) -> None:
+        self._call("websocket_end", flow.client_conn, flow)
 
     def dns_request(self, flow: dns.DNSFlow) -> None:
         self._call("dns_request", flow.client_conn, flow)

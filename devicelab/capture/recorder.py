@@ -2,7 +2,7 @@
 
 Hooks only record (no analysis): a request when it is complete, its response when it arrives,
 TLS handshakes the handset refused (with their SNI), DNS questions, and the client bytes of raw
-TCP/UDP flows. App attribution known at request time (`resolve_app`) goes into flow.metadata.
+TCP/UDP flows and of WebSocket messages. App attribution known at request time (`resolve_app`) goes into flow.metadata.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from mitmproxy import dns, http, tcp, tls, udp
+from mitmproxy import connection, dns, http, tcp, tls, udp
 
 from devicelab.capture import records
 from devicelab.capture.records import EvidenceLog
@@ -32,12 +32,20 @@ class Recorder:
         self.requests = 0
         self.responses = 0
         self._stream_bytes: dict[str, int] = {}
+        #: client connection id -> the CONNECT target of its tunnel: where the handset really went
+        self._tunnels: dict[str, str] = {}
 
     # -- HTTP ----------------------------------------------------------------------------------
+    def http_connect(self, flow: http.HTTPFlow) -> None:
+        self._tunnels[flow.client_conn.id] = records.address((flow.request.host, flow.request.port))
+
+    def client_disconnected(self, client: connection.Client) -> None:
+        self._tunnels.pop(client.id, None)
+
     def request(self, flow: http.HTTPFlow) -> None:
         self._attribute(flow)
         self.requests += 1
-        self.log.write(records.request_record(flow, self.max_body_bytes))
+        self.log.write(records.request_record(flow, self.max_body_bytes, self._tunnels.get(flow.client_conn.id, "")))
 
     def response(self, flow: http.HTTPFlow) -> None:
         self.responses += 1
@@ -46,6 +54,23 @@ class Recorder:
     def error(self, flow: http.HTTPFlow) -> None:
         if flow.error is not None:
             self.log.write(records.error_record(flow.id, flow.error.msg, flow.error.timestamp))
+
+    # -- WebSocket: the handset's messages, scanned like request bodies -------------------------
+    def websocket_message(self, flow: http.HTTPFlow) -> None:
+        if flow.websocket is None or not flow.websocket.messages:
+            return
+        message = flow.websocket.messages[-1]
+        if not message.from_client:
+            return
+        key = f"ws-{flow.id}"
+        kept = self._stream_bytes.get(key, 0)
+        data = message.content[:max(0, self.max_stream_bytes - kept)]
+        self._stream_bytes[key] = kept + len(data)
+        self.log.write(records.websocket_record(flow.id, data, message.timestamp, message.is_text,
+                                                len(data) < len(message.content)))
+
+    def websocket_end(self, flow: http.HTTPFlow) -> None:
+        self._stream_bytes.pop(f"ws-{flow.id}", None)
 
     # -- TLS the proxy could not open ------------------------------------------------------------
     def tls_failed_client(self, data: tls.TlsData) -> None:

@@ -108,14 +108,15 @@ def _client(conn: connection.Client) -> Record:
             "client_tls": bool(conn.tls_established), "sni": conn.sni or ""}
 
 
-def request_record(flow: http.HTTPFlow, limit: int) -> Record:
+def request_record(flow: http.HTTPFlow, limit: int, connect: str = "") -> Record:
+    """`connect`: the CONNECT target of the tunnel the request came through (the real destination)."""
     req = flow.request
     return {
         "kind": "request", "id": flow.id, "ts": req.timestamp_start, **_client(flow.client_conn),
         "method": req.method, "scheme": req.scheme, "host": req.host, "pretty_host": req.pretty_host,
         "port": req.port, "path": req.path, "http_version": req.http_version,
         "headers": headers(req.headers.fields), **body(req.raw_content, limit),
-        "server": address(flow.server_conn.address), "metadata": metadata(flow.metadata),
+        "server": address(flow.server_conn.address), "connect": connect, "metadata": metadata(flow.metadata),
     }
 
 
@@ -155,6 +156,12 @@ def stream_start_record(flow_id: str, protocol: str, conn: connection.Client, se
                         ts: float) -> Record:
     return {"kind": "stream_start", "id": flow_id, "ts": ts, "protocol": protocol, **_client(conn),
             "server": address(server.address), "server_sni": server.sni or ""}
+
+
+def websocket_record(flow_id: str, data: bytes, ts: float, is_text: bool, truncated: bool) -> Record:
+    """One WebSocket message the handset sent on an upgraded HTTP flow."""
+    return {"kind": "websocket", "id": flow_id, "ts": ts, "text": is_text, "data": base64.b64encode(data).decode(),
+            "truncated": truncated}
 
 
 def stream_data_record(flow_id: str, data: bytes, ts: float, truncated: bool) -> Record:

@@ -20,7 +20,7 @@ from devicelab.capture.canary import CanaryResult
 from devicelab.capture.config import CaptureConfig
 from devicelab.capture.coverage import ProxyView
 from devicelab.capture.device_setup import CaInstall, DeviceSetup, HandsetLike
-from devicelab.capture.evidence import EvidenceRead
+from devicelab.capture.evidence import EvidenceRead, named_dns_gaps
 from devicelab.capture.proxy import Capture
 from devicelab.capture.records import Record
 from devicelab.capture.sampler import SocketSampler
@@ -55,6 +55,8 @@ class HandsetCapture:
         self.judged: ScanReport | None = None
         #: told of the verdict as soon as it is made (the pytest fixture attaches the evidence to the test)
         self.on_judged: Callable[[ScanReport], None] | None = None
+        #: with `judge(before=...)`: the flows sent before that time (an earlier build's), judged apart
+        self.judged_before: ScanReport | None = None
 
     def __enter__(self) -> HandsetCapture:
         return self.start()
@@ -154,17 +156,28 @@ class HandsetCapture:
         names = self.config.upstream_names
         gaps = [replace(g, host=names[g.host]) if g.kind == "unproxied_connection" and g.host in names else g
                 for g in read.gaps]
+        gaps += named_dns_gaps(read, names)
         if self.capture.log_errors:
             gaps.append(CoverageGap("capture_incomplete", f"{self.capture.log_errors} evidence records could not be "
                                     "written", source=str(self.evidence_path)))
         return tuple(gaps)
 
-    def judge(self, identity: Identity, policy: Policy) -> ScanReport:
+    def judge(self, identity: Identity, policy: Policy, *, before: float | None = None) -> ScanReport:
         """Stop the capture (the evidence is complete and flushed), read its log once, and judge
-        everything it saw against `identity` and `policy`. Kept as `judged` for the run's reports."""
+        everything it saw against `identity` and `policy`. Kept as `judged` for the run's reports.
+
+        `before` (host time, an update's start): flows sent earlier are an earlier build's, judged
+        apart into `judged_before`; the coverage gaps all stay with the candidate (never kinder)."""
         self.stop()
         read = self.read()
-        self.judged = scan([read.capture], identity, policy, extra_gaps=self.gaps(read))
+        capture = read.capture
+        if before is not None:
+            # what the earlier build sent is reported apart; a flow without a time stays the candidate's
+            earlier = tuple(f for f in capture.flows if f.timestamp is not None and f.timestamp < before)
+            kept = tuple(f for f in capture.flows if f.timestamp is None or f.timestamp >= before)
+            self.judged_before = scan([replace(capture, flows=earlier, error="")], identity, policy)
+            capture = replace(capture, flows=kept)
+        self.judged = scan([capture], identity, policy, extra_gaps=self.gaps(read))
         if self.on_judged is not None:
             self.on_judged(self.judged)
         return self.judged

@@ -50,6 +50,10 @@ class HandsetOutcome:
     logcat: str = ""
     #: for the run record: lab steps that needed a second attempt, recoveries, what a trigger did
     notes: list[str] = field(default_factory=list)
+    #: an upgrade run: when (host time) the update to the candidate started, and what the earlier
+    #: build sent until then, judged apart from the candidate
+    update_at: float | None = None
+    before_update: ScanReport | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,9 @@ def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Ti
         for trigger in plan.triggers:
             if trigger == "reboot" and plan.from_build is not None:
                 trigger = "update"  # an upgrade run's reboot is the one into the new build
+                # from here on the traffic is the candidate's: the old build's is reported apart. Marked
+                # before the trigger, so the candidate's first traffic can never count as the old build's
+                outcome.update_at = time.time()
             with step(TRIGGERS[trigger]), reporter.status(f"{name}: {TRIGGERS[trigger]}"):
                 note = pull(handset, trigger, sim=plan.sim, build=plan.build)
             if note:
@@ -165,7 +172,8 @@ def _finish_capture(capture: HandsetCapture, outcome: HandsetOutcome, plan: Hand
     if outcome.identity is None or not capture.evidence_path.exists():
         return
     with timeline.step("analyse", name):
-        outcome.report = capture.judge(outcome.identity, plan.policy)
+        outcome.report = capture.judge(outcome.identity, plan.policy, before=outcome.update_at)
+        outcome.before_update = capture.judged_before
 
 
 def _restore_sim(handset: Handset, plan: HandsetPlan) -> None:

@@ -29,6 +29,7 @@ from devicelab.reports.evidence import EvidenceBundle
 from devicelab.reports.model import (
     BuildRef,
     ConsentChoice,
+    EarlierBuild,
     HandsetInfo,
     HandsetResult,
     InfraError,
@@ -189,7 +190,13 @@ def write_run(gate: GateRun) -> Written:
             results.append(HandsetResult(handset=info, judged=False))
             continue
         context = FindingContext(logcat=_logcat_around(outcome), screenshots=_screens_for(outcome, shots))
-        results.append(handset_result(info, outcome.report, redactor, context))
+        result = handset_result(info, outcome.report, redactor, context)
+        if from_build is not None and outcome.before_update is not None and outcome.update_at is not None:
+            earlier = handset_result(info, outcome.before_update, redactor)
+            result = result.model_copy(update={"before_update": EarlierBuild(
+                build=from_build.name, until=outcome.update_at, outcome=outcome.before_update.verdict.outcome,
+                findings=earlier.findings, violations=earlier.violations, flows=earlier.flows)})
+        results.append(result)
         consent += [ConsentChoice(name=f"{hid}: {k}", choice="accepted" if v else "declined")
                     for k, v in outcome.consent.items()]
     run = RunRecord(

@@ -23,6 +23,7 @@ from devicelab.model.builds import Build, available_builds, load_build
 from devicelab.model.identity import Identity
 from devicelab.model.inventory import HandsetEntry, Timeouts
 from devicelab.model.secret import redact
+from devicelab.model.sims import load_sim
 
 if TYPE_CHECKING:
     from devicelab.handset.ui import HandsetUi
@@ -63,6 +64,9 @@ class Handset:
         self._ui: HandsetUi | None = None
         #: how the steps of this handset are reported: nothing by default, Allure steps in pytest
         self.step: Callable[[str], contextlib.AbstractContextManager[Any]] = _no_step
+        #: the SIM this handset was last given through `insert_sim` (None: taken out); unset: the inventory's
+        self._sim_in: SimProfile | None = None
+        self._sim_set = False
 
     def __repr__(self) -> str:
         return f"Handset({self.entry.id}, {redact(self.serial)})"  # it ends up in tracebacks
@@ -278,7 +282,17 @@ class Handset:
     def insert_sim(self, profile: str | SimProfile | None, *, timeout: float = 60.0,
                    switcher: SimSwitcher | None = None) -> None:
         """Put a SIM in (None: take it out), wait until the handset sees it, then turn mobile data on."""
-        sim.insert_sim(self, profile, timeout=timeout, switcher=switcher)
+        loaded = load_sim(profile) if isinstance(profile, str) else profile
+        self._sim_set = False  # unknown until the handset reports the new one
+        sim.insert_sim(self, loaded, timeout=timeout, switcher=switcher)
+        self._sim_in, self._sim_set = loaded, True
+
+    def inserted_sim(self) -> SimProfile | None:
+        """The SIM in the slot: the one last inserted here (the gate's `--sim`), else the inventory's.
+        Its cell is where the handset is: the location geofence follows it."""
+        if self._sim_set:
+            return self._sim_in
+        return load_sim(self.entry.sim) if self.entry.sim else None
 
     def sim_state(self) -> tuple[str, str]:
         """(state, MCC+MNC) of slot 1 as the handset reports them."""

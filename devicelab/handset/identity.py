@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 from devicelab.android import iphonesubinfo
 from devicelab.model.identity import GeoFence, Identity
-from devicelab.model.sims import load_sim
 
 if TYPE_CHECKING:
     from devicelab.handset import Handset
@@ -56,8 +55,9 @@ def read_identity(handset: Handset) -> IdentityReading:
     cell = CELL_ID.search(registry)
     accounts = ACCOUNT.findall(handset.shell("dumpsys account").stdout)
     location = None
-    if handset.entry.sim:
-        site = load_sim(handset.entry.sim).cell.location
+    inserted = handset.inserted_sim()  # the SIM in the slot now (`--sim`), not the lab's default
+    if inserted is not None:
+        site = inserted.cell.location
         location = GeoFence(lat=site.lat, lon=site.lon, radius_m=LOCATION_RADIUS_M)
     identity = Identity(
         imei=tuple(imeis),
@@ -93,8 +93,8 @@ def cross_check(handset: Handset, identity: Identity) -> list[str]:
     compare("imei", known.imei, identity.imei)
     compare("wifi_mac", (known.wifi_mac,) if known.wifi_mac else (), identity.wifi_mac)
     compare("bt_mac", (known.bt_mac,) if known.bt_mac else (), identity.bt_mac)
-    if handset.entry.sim:
-        sim = load_sim(handset.entry.sim)
+    sim = handset.inserted_sim()
+    if sim is not None:
         compare("iccid", (sim.iccid,), identity.iccid)
         compare("imsi", (sim.imsi,), identity.imsi)
     return found

@@ -56,6 +56,7 @@ ConsentName = Literal[
 ]
 URL = re.compile(r"^(?P<scheme>https?)://(?P<host>[a-z0-9]([a-z0-9.-]*[a-z0-9])?)(:(?P<port>\d{1,5}))?(?P<path>/\S*)$")
 WEEK = 7 * 24 * 3600.0
+HOST_NAME = r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$"
 
 
 class Trigger(Frozen):
@@ -110,6 +111,12 @@ class AppTraffic(Frozen):
     when: TrafficCondition = TrafficCondition()
     #: after a success, stay quiet until the data is wiped (`data`) or another SIM comes (`iccid`)
     remember_success: Literal["none", "data", "iccid"] = "none"
+    # A client that hides where it goes (hostile builds, fixtures/builds/hostile/): it names another
+    # host in its TLS server name or Host header than the one it connects to, or sends its payload
+    # as WebSocket messages after an upgrade instead of as a request body.
+    sni: str | None = Field(default=None, pattern=HOST_NAME)
+    host_header: str | None = Field(default=None, pattern=HOST_NAME)
+    transport: Literal["http", "websocket"] = "http"
 
     @field_validator("url")
     @classmethod
@@ -124,6 +131,8 @@ class AppTraffic(Frozen):
             raise ValueError("name the sending `package`, or a native `process` with its `uid`")
         if self.pinned and not self.url.startswith("https://"):
             raise ValueError("only an https app can pin its certificate")
+        if self.sni is not None and not self.url.startswith("https://"):
+            raise ValueError("only an https app sends a TLS server name (`sni`)")
         return self
 
     def _url(self) -> dict[str, str]:

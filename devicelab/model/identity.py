@@ -132,6 +132,11 @@ class Identity(RedactedRepr, Frozen):
             for value in values:
                 yield kind, value
 
+    def missing_kinds(self) -> tuple[str, ...]:
+        """The kinds (of ALL_KINDS) this identity gives no value for: never searched in traffic."""
+        missing = [kind for kind in IDENTIFIER_KINDS if not getattr(self, kind)]
+        return (*missing, LOCATION_KIND) if self.location is None else tuple(missing)
+
     def is_empty(self) -> bool:
         return self.location is None and next(self.identifiers(), None) is None
 

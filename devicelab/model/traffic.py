@@ -7,6 +7,7 @@ analysis only ever sees this model, never a mitmproxy object.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -63,10 +64,34 @@ class Flow:
     error: str = ""
     #: TLS the proxy could not see into (pinned app, passed-through host): only the SNI is known.
     undecrypted_tls: bool = False
+    #: where the connection really went (CONNECT target, original destination, the URL's host), as
+    #: opposed to `host`, which the client chose (SNI, Host header); "" when the source does not say
+    destination: str = ""
+    sni: str = ""  # the TLS server name the client sent, when it sent one
 
     @property
     def host(self) -> str:
         return self.request.host
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every host name this flow goes by (client-given and real destination), lower-case,
+        each once, `host` first. An address literal counts only when there is no name at all."""
+        found: list[str] = []
+        for each in (self.request.host, self.destination, self.sni, self.request.address):
+            name = each.strip().strip("[]").lower().rstrip(".")
+            if name and name not in found:
+                found.append(name)
+        names = [n for n in found if not _is_address(n)]
+        return tuple(names or found)
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -86,6 +111,7 @@ GapKind = Literal[
     "canary_failed",  # a known leak planted to prove the capture works was not seen
     "unproxied_connection",  # the handset reached the network without the proxy
     "empty_capture",  # nothing was captured at all
+    "name_mismatch",  # the client named one host (SNI, Host) and connected to another
 ]
 
 

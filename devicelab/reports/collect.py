@@ -90,6 +90,7 @@ def coverage(report: ScanReport, redactor: Redactor) -> Coverage:
                     for a in report.analyses for n in a.notes),
         not_searched=tuple(NotSearched(kind=s.kind, identifier=redact(s.identifier),
                                        reason=redactor.scrub(s.reason)) for s in report.needles.skipped),
+        missing_kinds=report.missing_kinds,
         matcher=report.engine,
     )
 

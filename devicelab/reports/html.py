@@ -194,6 +194,7 @@ _GAP_WORDS = {
     "tls_undecrypted": "TLS that the lab could not decrypt", "capture_incomplete": "the capture stopped early",
     "canary_failed": "the planted canary was not seen", "unproxied_connection": "traffic that bypassed the proxy",
     "empty_capture": "nothing was captured",
+    "name_mismatch": "a client that named one host and connected to another",
 }
 
 

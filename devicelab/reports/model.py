@@ -193,6 +193,8 @@ class Coverage(Frozen):
     gaps: tuple[GapRecord, ...] = ()
     notes: tuple[NoteRecord, ...] = ()
     not_searched: tuple[NotSearched, ...] = ()
+    #: identifier kinds the identity had no value for, so never searched
+    missing_kinds: tuple[str, ...] = ()
     matcher: str = ""
 
     @property
@@ -212,6 +214,18 @@ class FlowGroup(Frozen):
     bytes: int
 
 
+class EarlierBuild(Frozen):
+    """An upgrade run (`--from`): what the earlier build sent before the update started, judged by
+    the same policy but apart: it never counts for or against the candidate."""
+
+    build: str
+    until: float  # host time the update started
+    outcome: Outcome
+    findings: tuple[FindingRecord, ...] = ()
+    violations: tuple[ViolationRecord, ...] = ()
+    flows: tuple[FlowGroup, ...] = ()
+
+
 class HandsetResult(Frozen):
     """What one handset did in the run. `judged` is False when no capture was analysed."""
 
@@ -221,6 +235,7 @@ class HandsetResult(Frozen):
     violations: tuple[ViolationRecord, ...] = ()
     coverage: Coverage = Coverage()
     flows: tuple[FlowGroup, ...] = ()
+    before_update: EarlierBuild | None = None
 
 
 class EvidenceFile(Frozen):

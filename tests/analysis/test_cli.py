@@ -40,6 +40,8 @@ def zzhc_capture(tmp_path: Path) -> str:
     mflow.request.headers["Content-Type"] = "application/encrypted-json"
     mflow.request.content = flow.request.content
     mflow.client_conn.timestamp_tls_setup = None
+    mflow.client_conn.sni = None  # plain HTTP: no TLS server name, and the proxy dialled the URL's host
+    mflow.server_conn.address = ("zzhc.vnet.cn", 80)
     path = tmp_path / "zzhc.mitm"
     with path.open("wb") as fo:
         mitmio.FlowWriter(fo).add(mflow)
@@ -71,6 +73,18 @@ def test_text_report_is_a_table(zzhc_capture: str) -> None:
     header = next(line for line in out.splitlines() if line.startswith("HOST"))
     assert header.split() == ["HOST", "KIND", "WHERE", "DECODERS", "APP", "FLOW"]
     assert any("zzhc.vnet.cn" in line and "iccid" in line and "base64 > json" in line for line in out.splitlines())
+
+
+def test_scan_names_the_kinds_the_identity_lacks(aaid_identity: str) -> None:
+    # audit: a scan with an identity of one advertising ID said pass without saying what it never looked for
+    code, out, _ = _run(FIRST_RUN, "--identity", aaid_identity, "--policy", str(h.GLOBAL_POLICY))
+    assert code == 1
+    line = next(line for line in out.splitlines() if line.startswith("not searched (the identity has none):"))
+    named = line.split(":", 1)[1].replace(" ", "").split(",")
+    assert "advertising_id" not in named
+    assert {"imei", "imsi", "iccid", "wifi_mac", "android_id", "location"} <= set(named)
+    code, out, _ = _run(FIRST_RUN, "--identity", aaid_identity, "--policy", str(h.GLOBAL_POLICY), "--format", "json")
+    assert "imei" in json.loads(out)["handsets"][0]["coverage"]["missing_kinds"]
 
 
 def test_exit_codes_pass_and_inconclusive(zzhc_capture: str, tmp_path: Path) -> None:

@@ -123,3 +123,49 @@ def test_passed_through_tls_and_dns() -> None:
     dns = from_mitmproxy(tflow.tdnsflow(), 1, "live")
     assert dns is not None
     assert (dns.protocol, dns.host) == ("dns", "dns.google")
+
+
+def test_websocket_messages_the_handset_sent_are_flows_in_flow_files(tmp_path: Path) -> None:
+    # audit F5: flow.websocket was ignored, so identifiers in a message passed
+    flow = tflow.twebsocketflow()
+    assert flow.websocket is not None
+    flow.websocket.messages[1].content = ('{"imei":"' + h.IMEI + '"}').encode()
+    path = tmp_path / "ws.mitm"
+    _write(path, [flow])
+    capture = read_capture(path)
+    assert [(f.index, f.request.method, f.request.content) for f in capture.flows] == [
+        (0, "GET", b""), (1, "WEBSOCKET", b"hello binary"), (2, "WEBSOCKET", f'{{"imei":"{h.IMEI}"}}'.encode())]
+    assert "imei" in h.kinds(capture.flows[2])
+
+
+def test_har_websocket_messages_the_handset_sent_are_flows(tmp_path: Path) -> None:
+    import base64
+
+    entry = {"request": {"method": "GET", "url": "https://push.example/socket", "headers": []},
+             "response": {"status": 101}, "_resourceType": "websocket", "_webSocketMessages": [
+                 {"type": "send", "time": 1.0, "opcode": 1, "data": f"imei={h.IMEI}"},
+                 {"type": "receive", "time": 1.1, "opcode": 1, "data": "ok"},
+                 {"type": "send", "time": 1.2, "opcode": 2, "data": base64.b64encode(b"\x00\x01").decode()}]}
+    path = tmp_path / "ws.har"
+    path.write_text(json.dumps({"log": {"entries": [entry, {"request": {"method": "GET",
+                                                                         "url": "http://next.example/"}}]}}))
+    flows = read_capture(path).flows
+    assert [(f.index, f.request.method, f.request.content, f.host) for f in flows] == [
+        (0, "GET", b"", "push.example"), (1, "WEBSOCKET", f"imei={h.IMEI}".encode(), "push.example"),
+        (2, "WEBSOCKET", b"\x00\x01", "push.example"), (3, "GET", b"", "next.example")]
+    assert "imei" in h.kinds(flows[1])
+    assert flows[1].request.scheme == "wss"
+
+
+def test_flow_files_keep_the_real_destination_beside_the_clients_names(tmp_path: Path) -> None:
+    # audit F4: a tunnel to zzhc.vnet.cn whose Host and SNI say android.clients.google.com
+    flow = tflow.tflow(resp=True)
+    flow.request.scheme, flow.request.host, flow.request.port = "https", "android.clients.google.com", 443
+    flow.request.headers["Host"] = "android.clients.google.com"
+    flow.server_conn.address = ("zzhc.vnet.cn", 443)
+    flow.client_conn.sni = "android.clients.google.com"
+    path = tmp_path / "spoof.mitm"
+    _write(path, [flow])
+    (got,) = read_capture(path).flows
+    assert (got.host, got.destination, got.names) == (
+        "android.clients.google.com", "zzhc.vnet.cn", ("android.clients.google.com", "zzhc.vnet.cn"))

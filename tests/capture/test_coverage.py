@@ -117,7 +117,9 @@ def test_bypasses_are_the_sockets_that_did_not_use_the_proxy() -> None:
         ("142.107.125.74:443", "com.android.chrome", False),
         ("[2001:db8::1]:443", "com.android.chrome", False),
         ("10.0.2.3:53", "dns", True),
+        ("0.0.0.0:0", "android (+1 sharing uid 1000)", False),  # unconnected: sends anywhere with sendto
     ]
+    assert found[-1].unconnected
     assert "com.android.chrome (uid 10061) tcp to 142.107.125.74:443 [ESTABLISHED]" in found[2].describe()
 
 
@@ -159,3 +161,21 @@ def test_the_virtual_handsets_tables_parse_the_same() -> None:
         ("tcp", 50642, "142.107.125.74", 443, "ESTABLISHED", 10057),
         ("udp", 54321, "10.0.2.3", 53, "CONNECTED", 1051),
     ]
+
+
+def test_port_53_is_dns_only_for_the_resolvers_datagrams() -> None:
+    # audit F1: plain HTTP to zzhc.vnet.cn:53 around the proxy was taken for DNS and only noted
+    http_on_53 = Socket("tcp", "10.0.2.15", 41000, "198.18.7.7", 53, "ESTABLISHED", 10099, 9)
+    resolver = Socket("udp", "10.0.2.15", 53000, "10.0.2.3", 53, "CONNECTED", 1051, 10)
+    found = find_bypasses([http_on_53, resolver], PROXY, parse_packages(PM_LIST))
+    assert [(b.socket.proto, b.dns) for b in found] == [("tcp", False), ("udp", True)]
+
+
+def test_unconnected_udp_is_seen_once_per_app_and_port() -> None:
+    # a datagram sent with sendto() leaves no remote address in /proc/net/udp: the socket itself is the gap
+    rows = [Socket("udp", "0.0.0.0", 40123, "0.0.0.0", 0, "UNCONN", 10099, 1),
+            Socket("udp", "0.0.0.0", 40123, "0.0.0.0", 0, "UNCONN", 10099, 2),
+            Socket("udp", "127.0.0.1", 40124, "0.0.0.0", 0, "UNCONN", 10099, 3)]  # loopback only: stays home
+    (found,) = find_bypasses(rows, PROXY, parse_packages(PM_LIST))
+    assert (found.unconnected, found.dns) == (True, False)
+    assert "com.qualcomm.qti.autoregistration (uid 10099) unconnected udp on local port 40123" in found.describe()

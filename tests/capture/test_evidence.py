@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from devicelab.analysis.scan import coverage_gaps
-from devicelab.capture.evidence import is_evidence, read_evidence
+from devicelab.capture.evidence import is_evidence, named_dns_gaps, read_evidence
 from devicelab.capture.har import to_har
 from devicelab.capture.records import HEADER_PREFIX, EvidenceLog
 from devicelab.errors import ConfigError
@@ -126,6 +126,65 @@ def test_sockets_attribute_flows_and_reveal_bypasses(tmp_path: Path) -> None:
     assert [(g.kind, g.host) for g in read.gaps] == [("unproxied_connection", "203.0.113.7")]
     assert "com.qualcomm.qti.autoregistration" in read.gaps[0].detail
     assert any("plain DNS" in note and "dns" in note for note in read.notes)
+
+
+def test_a_connection_to_port_53_that_is_not_dns_is_a_gap(tmp_path: Path) -> None:
+    # audit F1: before, any socket to port 53 became a note ("plain DNS") and the run passed
+    path = _write(tmp_path / "e.jsonl", [
+        {"kind": "listening", "listen": ["127.0.0.1", 8080], "dial": ["127.0.0.1", 8080], "tunnel_ip": None},
+        {"kind": "packages", "uids": {"10099": ["com.qualcomm.qti.autoregistration"]}},
+        {"kind": "sockets", "ts": 10.5, "entries": [
+            ["tcp", "10.0.2.15", 51000, "198.18.7.7", 53, "ESTABLISHED", 10099, 2]]},
+        {"kind": "sampler", "samples": 3}, {"kind": "stop"},
+    ])
+    read = read_evidence(path)
+    assert [(g.kind, g.host) for g in read.gaps] == [("unproxied_connection", "198.18.7.7")]
+    assert not any("plain DNS" in note for note in read.notes)
+
+
+def test_flows_name_their_real_destination_beside_the_clients_names(tmp_path: Path) -> None:
+    # audit F4: the SNI/Host a client sends is its own choice; the CONNECT target is where it went
+    path = _write(tmp_path / "e.jsonl", [
+        _request("a", host="www.google.com", scheme="https", client_tls=True, sni="www.google.com",
+                 connect="zzhc.vnet.cn:443"),
+        {"kind": "tls_failed", "id": "tls-1", "ts": 11.0, "client": "127.0.0.1:40002", "side": "client",
+         "sni": "android.clients.google.com", "server": "zzhc.vnet.cn:443", "error": "unknown ca"},
+        _request("b", host="example.com"), {"kind": "stop"},
+    ])
+    flows = read_evidence(path).flows
+    assert [(f.host, f.destination, f.names) for f in flows] == [
+        ("www.google.com", "zzhc.vnet.cn", ("www.google.com", "zzhc.vnet.cn")),
+        ("android.clients.google.com", "zzhc.vnet.cn", ("android.clients.google.com", "zzhc.vnet.cn")),
+        ("example.com", "example.com", ("example.com",)),
+    ]
+
+
+def test_unconnected_udp_opened_in_the_window_is_a_gap_without_a_host(tmp_path: Path) -> None:
+    path = _write(tmp_path / "e.jsonl", [
+        {"kind": "listening", "listen": ["127.0.0.1", 8080], "dial": ["127.0.0.1", 8080], "tunnel_ip": None},
+        {"kind": "sockets_baseline", "ts": 9.0, "entries": [["udp", "0.0.0.0", 68, "0.0.0.0", 0, "UNCONN", 1000, 1]]},
+        {"kind": "sockets", "ts": 10.5, "entries": [["udp", "0.0.0.0", 40123, "0.0.0.0", 0, "UNCONN", 10099, 2]]},
+        {"kind": "sampler", "samples": 3}, {"kind": "stop"},
+    ])
+    (gap,) = read_evidence(path).gaps
+    assert (gap.kind, gap.host) == ("unproxied_connection", "")
+    assert "local port 40123" in gap.detail  # the baseline's DHCP socket predates the proxy: not a gap
+
+
+def test_udp_to_port_53_of_a_host_the_lab_dns_names_is_a_gap_named_by_it(tmp_path: Path) -> None:
+    # the lab's DNS gave 198.18.7.7 out for zzhc.vnet.cn: datagrams to its port 53 are not DNS
+    path = _write(tmp_path / "e.jsonl", [
+        {"kind": "listening", "listen": ["127.0.0.1", 8080], "dial": ["127.0.0.1", 8080], "tunnel_ip": None},
+        {"kind": "sockets", "ts": 10.5, "entries": [
+            ["udp", "10.0.2.15", 53000, "10.0.2.3", 53, "CONNECTED", 1051, 3],
+            ["udp", "10.0.2.15", 53001, "198.18.7.7", 53, "CONNECTED", 10099, 4]]},
+        {"kind": "sampler", "samples": 3}, {"kind": "stop"},
+    ])
+    read = read_evidence(path)
+    assert read.gaps == ()
+    gaps = named_dns_gaps(read, {"198.18.7.7": "zzhc.vnet.cn"})
+    assert [(g.kind, g.host) for g in gaps] == [("unproxied_connection", "zzhc.vnet.cn")]
+    assert named_dns_gaps(read, {}) == []  # a real lab's resolver: DNS, a note
 
 
 def test_unreadable_socket_table_is_a_gap(tmp_path: Path) -> None:

@@ -154,3 +154,50 @@ def test_a_closed_log_never_breaks_a_hook(tmp_path: Path) -> None:
     log.close()
     in_taddons(recorder, body=lambda tctx: recorder.request(tflow.tflow()))
     assert log.errors == 1
+
+
+def test_websocket_messages_from_the_handset_are_recorded_and_read_back(tmp_path: Path) -> None:
+    # audit F5: the recorder had no websocket hook, so identifiers in a first frame were never seen
+    path = tmp_path / "evidence.jsonl"
+    recorder = Recorder(_log(path), max_body_bytes=1024, max_stream_bytes=8)
+    flow = tflow.twebsocketflow()  # client: b"hello binary", "hello text"; server: "it's me"
+    assert flow.websocket is not None
+    messages = list(flow.websocket.messages)
+
+    def body(tctx: object) -> None:
+        recorder.request(flow)
+        for n in range(1, len(messages) + 1):
+            flow.websocket.messages = messages[:n]  # type: ignore[union-attr]
+            recorder.websocket_message(flow)
+
+    in_taddons(recorder, body=body)
+    records = [r for r in _records(path) if r["kind"] == "websocket"]
+    assert [(r["text"], r["truncated"]) for r in records] == [(False, True), (True, True)]
+    read = read_evidence(path, live=True)
+    upgrade, first, second = read.flows
+    assert (first.request.method, first.request.content, first.id) == ("WEBSOCKET", b"hello bi", f"{flow.id}/ws0")
+    assert second.request.content == b""  # the budget of 8 bytes a flow was spent on the first message
+    assert (first.host, first.index, second.index) == (upgrade.host, 1, 2)
+    assert [g.kind for g in read.gaps] == ["capture_incomplete", "capture_incomplete"]  # both cut: counted
+
+
+def test_a_request_in_a_tunnel_records_the_connect_target_as_its_destination(tmp_path: Path) -> None:
+    # audit F4: inside a tunnel mitmproxy takes the host from the Host header, the client's own choice
+    path = tmp_path / "evidence.jsonl"
+    recorder = Recorder(_log(path), max_body_bytes=1024, max_stream_bytes=1024)
+    connect = tflow.tflow()
+    connect.request.method, connect.request.host, connect.request.port = "CONNECT", "zzhc.vnet.cn", 443
+    inner = tflow.tflow()
+    inner.client_conn = connect.client_conn
+    inner.request.scheme, inner.request.host = "https", "android.clients.google.com"
+    inner.request.headers["Host"] = "android.clients.google.com"
+
+    def body(tctx: object) -> None:
+        recorder.http_connect(connect)
+        recorder.request(inner)
+        recorder.client_disconnected(connect.client_conn)
+
+    in_taddons(recorder, body=body)
+    assert _records(path)[0]["connect"] == "zzhc.vnet.cn:443"
+    (flow,) = read_evidence(path, live=True).flows
+    assert (flow.host, flow.destination) == ("android.clients.google.com", "zzhc.vnet.cn")

@@ -182,3 +182,16 @@ def test_too_few_matching_handsets_is_an_error_that_names_no_serial(tmp_path: Pa
         if path.is_file() and path.suffix in (".json", ".html", ".xml", ".txt"):
             text = path.read_text(errors="replace")
             assert "B2NGAA8831702707" not in text, path
+
+
+def test_an_update_from_the_leaky_build_judges_the_fixed_one_on_its_own_traffic(tmp_path: Path) -> None:
+    # audit: the fixed build failed on what the leaky one sent before the update
+    code, verdict, output = gate(tmp_path / "fix", "--build", "nokia7plus-00WW_3_22C_SP05", "--from",
+                                 "nokia7plus-00WW_3_22C", "--sim", "telenor-no")
+    (handset,) = verdict["handsets"]
+    assert code == 0, output
+    assert not any(f["host"] == "zzhc.vnet.cn" for f in handset["findings"])
+    assert handset["flows"], "the candidate is judged on traffic of its own"
+    earlier = handset["before_update"]
+    assert (earlier["build"], earlier["outcome"]) == ("nokia7plus-00WW_3_22C", "fail")
+    assert any(f["host"] == "zzhc.vnet.cn" for f in earlier["findings"])

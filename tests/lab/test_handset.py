@@ -69,3 +69,18 @@ def test_factory_reset_starts_android_over(handset: Handset) -> None:
     assert re.fullmatch(r"[0-9a-f]{16}", after)
     assert after != before
     assert handset.shell("ls /sdcard/Download/note.txt").exit_code != 0
+
+
+def test_the_location_geofence_follows_the_inserted_sim(handset: Handset) -> None:
+    # audit: the fence came from the lab's SIM, so a gate with --sim china-telecom searched near Oslo
+    china = load_sim("china-telecom")
+    assert handset.entry.sim != china.name
+    try:
+        handset.insert_sim(china)
+        identity = handset.identity()
+        assert identity.location is not None
+        assert (identity.location.lat, identity.location.lon) == (china.cell.location.lat, china.cell.location.lon)
+        assert identity.iccid == (china.iccid,)
+        assert handset.identity_warnings == []  # the inserted SIM is the one expected, not the lab's
+    finally:
+        handset.insert_sim(handset.entry.sim)

@@ -223,3 +223,32 @@ def test_idle_connections_close_into_time_wait_without_an_owner() -> None:
             await eventually(lambda: system.sockets == [], 5)  # gone 60 s later
 
     run(scenario)
+
+
+def test_a_lying_client_connects_to_one_host_and_names_another() -> None:
+    # hostile builds (audit F4): SNI and Host are the client's choice, the connection is not
+    async def scenario() -> None:
+        async with world() as (internet, handset):
+            liar = client(handset, sni="android.clients.google.com", host_header="android.clients.google.com")
+            response = await liar.fetch(Request("POST", "https://zzhc.vnet.cn/", body=b"x"))
+            assert response.status == 200
+            (got,) = internet.requests_to("zzhc.vnet.cn")
+            assert (got.sni, got.header("Host")) == ("android.clients.google.com", "android.clients.google.com")
+            assert internet.requests_to("android.clients.google.com") == []
+
+    run(scenario)
+
+
+def test_a_websocket_client_sends_its_payload_as_a_message_after_the_upgrade() -> None:
+    async def scenario() -> None:
+        async with world() as (internet, handset):
+            ws = client(handset, websocket=True)
+            response = await ws.fetch(Request("POST", "http://zzhc.vnet.cn/", (("User-Agent", "okhttp/3.10.0"),),
+                                              b'{"IMEI1":"1"}'))
+            assert response.status == 101
+            assert response.body  # the responder's answer, as the server's first message
+            upgrade, message = internet.requests_to("zzhc.vnet.cn")
+            assert (upgrade.method, upgrade.body, upgrade.header("Upgrade")) == ("GET", b"", "websocket")
+            assert (message.method, message.body) == ("WEBSOCKET", b'{"IMEI1":"1"}')
+
+    run(scenario)

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import h11
 
-from devicelab.virtual.net import http1, pki
+from devicelab.virtual.net import http1, pki, websocket
 from devicelab.virtual.net.channel import Channel, TlsChannel
 from devicelab.virtual.net.dns import LabResolver, NameNotResolved, display_address, is_ip
 from devicelab.virtual.net.http1 import Headers, HttpError, Response
@@ -73,6 +73,7 @@ class DeviceHttpClient:
         trust: TrustStore, sockets: SocketTable, online: Callable[[], bool], honour_proxy: bool = True,
         pins: frozenset[str] = frozenset(), timeout: float = READ_TIMEOUT,
         direct: Callable[[int, int], Callable[[], None]] | None = None,
+        sni: str | None = None, host_header: str | None = None, websocket: bool = False,
     ) -> None:
         self.caller = caller
         self.resolver = resolver
@@ -86,6 +87,12 @@ class DeviceHttpClient:
         #: told (local port, server port) of a connection straight to a host; returns how to forget it
         self.direct = direct
         self.last_route: Route | None = None
+        #: a hostile client's lies: the TLS server name and Host header it sends instead of the URL's
+        #: host (it still connects to the URL's host, and checks only that the chain is trusted)
+        self.sni = sni
+        self.host_header = host_header
+        #: send the body as a WebSocket message after an upgrade, not as a request body
+        self.websocket = websocket
 
     async def fetch(self, request: Request) -> Response:
         parts = urlsplit(request.url)
@@ -116,7 +123,14 @@ class DeviceHttpClient:
             if proxy is not None and parts.scheme == "http":
                 target = f"http://{parts.netloc}{target}"  # absolute-form through a proxy
             authority = host if port == (443 if parts.scheme == "https" else 80) else f"{host}:{port}"
-            response = await _exchange(channel, request, target, authority, self.timeout)
+            if self.host_header is not None:
+                authority = self.host_header
+                request = Request(request.method, request.url,
+                                  tuple((k, v) for k, v in request.headers if k.lower() != "host"), request.body)
+            if self.websocket:
+                response = await _websocket(channel, request, target, authority, self.timeout)
+            else:
+                response = await _exchange(channel, request, target, authority, self.timeout)
         except BaseException:
             channel.close()
             connection.close()
@@ -128,7 +142,11 @@ class DeviceHttpClient:
             final.close()
             forget()
 
-        self.sockets.keep_alive(connection, close)
+        if self.websocket:  # the app closed its WebSocket: the connection is not pooled
+            close()
+            connection.close()
+        else:
+            self.sockets.keep_alive(connection, close)
         return response
 
     def _proxy_address(self, proxy: ProxySetting) -> tuple[str, int]:
@@ -169,8 +187,9 @@ class DeviceHttpClient:
 
     async def _tls(self, channel: Channel, host: str) -> TlsChannel:
         check = self._check_pin(host) if self.pins else None
+        context = self.trust.context(check_hostname=self.sni is None)
         try:
-            return await TlsChannel.handshake(channel.reader, channel.writer, self.trust.context(), host,
+            return await TlsChannel.handshake(channel.reader, channel.writer, context, self.sni or host,
                                               self.timeout, check)
         except ssl.SSLCertVerificationError as exc:
             problem = ("java.security.cert.CertPathValidatorException: Trust anchor for certification path "
@@ -214,6 +233,18 @@ async def _connect_tunnel(channel: Channel, host: str, port: int, timeout: float
     fields = status_line.split(" ", 2)
     if len(fields) < 2 or not fields[1].isdigit() or not 200 <= int(fields[1]) < 300:
         raise NetError("java.io.IOException", f"Unexpected response code for CONNECT: {status_line}")
+
+
+async def _websocket(channel: Channel, request: Request, target: str, authority: str, timeout: float) -> Response:
+    try:
+        return await websocket.client_exchange(channel.send, channel.recv, target, authority, request.headers,
+                                               request.body, timeout)
+    except websocket.WebSocketError as exc:
+        raise NetError("java.net.ProtocolException", str(exc)) from None
+    except TimeoutError:
+        raise NetError("java.net.SocketTimeoutException", "timeout") from None
+    except (ConnectionError, ssl.SSLError, h11.ProtocolError) as exc:
+        raise NetError("java.net.SocketException", f"Connection reset: {exc}") from None
 
 
 async def _exchange(channel: Channel, request: Request, target: str, authority: str, timeout: float) -> Response:

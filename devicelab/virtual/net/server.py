@@ -12,10 +12,11 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import h11
 
-from devicelab.virtual.net import http1
+from devicelab.virtual.net import http1, websocket
 from devicelab.virtual.net.http1 import HttpError, ReceivedRequest, Reply
 
 log = logging.getLogger(__name__)
@@ -151,6 +152,9 @@ class HostServer:
                 origin=self.origin_of(peer, self.port) if self.origin_of is not None else "",
             )
             self.on_request(request)
+            if websocket.is_upgrade(request.method, request.headers):
+                await self._websocket(reader, writer, conn, request)
+                return
             reply = self.responder(request)
             writer.write(http1.reply_bytes(conn, reply, head_only=request.method == "HEAD"))
             await writer.drain()
@@ -159,6 +163,36 @@ class HostServer:
             if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
                 return
             conn.start_next_cycle()
+
+
+    async def _websocket(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, conn: h11.Connection,
+                         upgrade: ReceivedRequest) -> None:
+        """Accept the upgrade; each message is a request of its own (method WEBSOCKET) to the responder."""
+        writer.write(conn.send(h11.InformationalResponse(status_code=101, headers=websocket.accept_headers(
+            upgrade.headers))) or b"")
+        await writer.drain()
+        if self.on_answer is not None:
+            self.on_answer(upgrade, 101)
+
+        def answer(message: bytes) -> bytes:
+            request = replace(upgrade, method="WEBSOCKET", body=message, time=time.time())
+            self.on_request(request)
+            reply = self.responder(request)
+            if self.on_answer is not None:
+                self.on_answer(request, reply.status)
+            return reply.body
+
+        async def send(data: bytes) -> None:
+            writer.write(data)
+            await writer.drain()
+
+        async def recv(timeout: float) -> bytes:
+            return await asyncio.wait_for(reader.read(http1.READ_CHUNK), timeout)
+
+        try:
+            await websocket.serve(send, recv, conn.trailing_data[0], answer, IDLE_TIMEOUT)
+        except (websocket.WebSocketError, TimeoutError) as exc:
+            log.debug("%s: websocket from %s ended: %s", self.host, upgrade.peer, exc)
 
 
 async def _peek(conn: socket.socket, timeout: float) -> bytes:

@@ -210,16 +210,18 @@ class HandsetNetwork:
             uid = pkg.uid if pkg is not None else 1000
         pins = frozenset({self.internet.spki_pin(app.host)}) if app.pinned else frozenset()
         return self.client(system, Caller(app.package or app.process or "?", uid or 0, java=app.package is not None),
-                           honour_proxy=app.proxy == "system", pins=pins)
+                           honour_proxy=app.proxy == "system", pins=pins, sni=app.sni, host_header=app.host_header,
+                           websocket=app.transport == "websocket")
 
     def client(self, system: AndroidSystem, caller: Caller, *, honour_proxy: bool = True,
-               pins: frozenset[str] = frozenset()) -> DeviceHttpClient:
+               pins: frozenset[str] = frozenset(), sni: str | None = None,
+               host_header: str | None = None, websocket: bool = False) -> DeviceHttpClient:
         assert self.sockets is not None, "the system is not running"
         assert self.trust is not None
         return DeviceHttpClient(
             caller=caller, resolver=self.internet.resolver, settings=lambda: system.settings("global"),
             trust=self.trust, sockets=self.sockets, online=lambda: online(system), honour_proxy=honour_proxy,
-            pins=pins, direct=self._direct,
+            pins=pins, direct=self._direct, sni=sni, host_header=host_header, websocket=websocket,
         )
 
     def _direct(self, local_port: int, server_port: int) -> Callable[[], None]:

@@ -50,18 +50,21 @@ class TrustStore:
         self._key = b""
         self._context: ssl.SSLContext | None = None
 
-    def context(self) -> ssl.SSLContext:
+    def context(self, *, check_hostname: bool = True) -> ssl.SSLContext:
+        """`check_hostname=False`: a client that checks only the chain (one that lies in its SNI)."""
         pems = system_store_pems(self.fs)
+        if not check_hostname:
+            return client_context(pems, check_hostname=False)
         key = hashlib.sha256(b"".join(pems)).digest()
         if self._context is None or key != self._key:
             self._context, self._key = client_context(pems), key
         return self._context
 
 
-def client_context(pems: list[bytes]) -> ssl.SSLContext:
+def client_context(pems: list[bytes], *, check_hostname: bool = True) -> ssl.SSLContext:
     """Verifying TLS client context trusting exactly `pems` (no host or certifi roots)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = True
+    context.check_hostname = check_hostname
     context.verify_mode = ssl.CERT_REQUIRED
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.set_alpn_protocols(["http/1.1"])

@@ -1,0 +1,33 @@
+"""Hostile builds (fixtures/builds/hostile/): the leaky build with one client changed to hide
+from the capture. Gated end to end on the virtual lab, each must fail or be inconclusive."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.gate.test_gate import gate
+
+HOSTILE = Path(__file__).resolve().parents[2] / "fixtures" / "builds" / "hostile"
+#: what each build must at least be caught as (1 fail, 2 inconclusive)
+EXPECTED = {
+    "hostile-f1-port53": 1,  # zzhc over HTTP to port 53 around the proxy: a forbidden host reached
+    "hostile-f4-spoofed-names": 1,  # TLS to zzhc.vnet.cn named android.clients.google.com: its destination
+    "hostile-f5-websocket": 1,  # identifiers in a WebSocket message to a host that may receive nothing
+}
+
+
+def test_every_hostile_build_is_listed_here() -> None:
+    assert sorted(p.stem for p in HOSTILE.glob("*.yaml")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_a_hostile_build_never_passes(tmp_path: Path, name: str) -> None:
+    code, verdict, output = gate(tmp_path / name, "--build", str(HOSTILE / f"{name}.yaml"), "--sim", "telenor-no")
+    assert code in (1, 2), output
+    assert code == EXPECTED[name], output
+    (handset,) = verdict["handsets"]
+    assert handset["outcome"] != "pass"
+    named = {v["host"] for v in handset["violations"]} | {g["host"] for g in handset["coverage"]["gaps"] if g["counts"]}
+    assert named & {"zzhc.vnet.cn", "connectivitycheck.gstatic.com"}, output
