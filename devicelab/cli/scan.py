@@ -19,15 +19,15 @@ from devicelab.errors import ConfigError
 @click.argument("captures", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--identity", "identity_path", required=True, type=click.Path(path_type=Path, dir_okay=False),
               help="Identity file (YAML or JSON) with the handset's identifiers.")
-@click.option("--policy", "policy_path", default=None, type=click.Path(path_type=Path, dir_okay=False),
-              help="Policy file (fixtures/policies/*.yaml). Without one no host is approved.")
+@click.option("--policy", "policy_name", default=None,
+              help="Policy file or name in fixtures/policies/ (as in gate). Without one no host is approved.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def scan(captures: tuple[Path, ...], identity_path: Path, policy_path: Path | None, fmt: str) -> None:
+def scan(captures: tuple[Path, ...], identity_path: Path, policy_name: str | None, fmt: str) -> None:
     """Scan HAR or mitmproxy flow files for the handset's identifiers (exit 0 pass, 1 fail, 2 inconclusive)."""
     from devicelab.analysis.report import to_text
     from devicelab.capture.files import scan_files
     from devicelab.model.identity import load_identity
-    from devicelab.model.policy import STRICT, load_policy
+    from devicelab.model.policy import STRICT, resolve_policy
     from devicelab.reports.collect import scan_run
     from devicelab.reports.model import BuildRef
     from devicelab.reports.redaction import Redactor
@@ -37,7 +37,7 @@ def scan(captures: tuple[Path, ...], identity_path: Path, policy_path: Path | No
         identity = load_identity(identity_path)
         if identity.is_empty():
             raise ConfigError(str(identity_path), "", "the identity lists no identifier and no location")
-        policy = load_policy(policy_path) if policy_path else STRICT
+        policy, policy_path = resolve_policy(policy_name) if policy_name else (STRICT, None)
         report = scan_files(captures, identity, policy)
     except ConfigError as exc:
         click.echo(f"devicelab scan: bad input: {exc}", err=True)

@@ -7,6 +7,7 @@ field path and what was expected; callers never see a pydantic or YAML traceback
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,6 +28,33 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """The safe loader, refusing a key given twice in one mapping (YAML keeps the last silently:
+    a policy's second `approved:` would replace the first)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                twice = key in seen
+            except TypeError:
+                continue  # an unhashable key: the safe loader refuses it with its own message
+            if twice:
+                raise yaml.constructor.ConstructorError(None, None, f"key {key!r} is given twice",
+                                                        key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _json_unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    twice = next((key for key in keys if keys.count(key) > 1), None)
+    if twice is not None:
+        raise ValueError(f"key {twice!r} is given twice")
+    return dict(pairs)
+
+
 def read_document(path: Path) -> Any:
     """Parse a YAML or JSON file into plain Python data, or raise ConfigError naming it."""
     try:
@@ -42,8 +70,8 @@ def read_document(path: Path) -> Any:
         raise ConfigError(str(path), "", f"cannot read: {exc.strerror}") from None
     try:
         if path.suffix == ".json":
-            return json.loads(text)
-        return yaml.safe_load(text)
+            return json.loads(text, object_pairs_hook=_json_unique)
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506  (a SafeLoader subclass)
     except json.JSONDecodeError as exc:
         raise ConfigError(str(path), f"line {exc.lineno}", f"invalid JSON: {exc.msg}") from None
     except yaml.YAMLError as exc:
@@ -53,6 +81,8 @@ def read_document(path: Path) -> Any:
         raise ConfigError(str(path), where, f"invalid YAML: {problem}") from None
     except RecursionError:
         raise ConfigError(str(path), "", "document is nested too deeply") from None
+    except ValueError as exc:  # a JSON key given twice
+        raise ConfigError(str(path), "", f"invalid JSON: {exc}") from None
 
 
 def validate(model: type[M], data: Any, source: str) -> M:
@@ -71,6 +101,12 @@ def config_error_from(exc: ValidationError, source: str) -> ConfigError:
         problem = "required field is missing"
     elif first["type"] == "extra_forbidden":
         problem = "unknown field"
+    elif first["type"] == "value_error" and not first["loc"]:
+        # a check across fields (a model validator) names its field itself: "approved.0.host: ..."
+        problem = problem.removeprefix("Value error, ")
+        named = re.match(r"([\w.]+): (.*)", problem, re.S)
+        if named:
+            field, problem = named.groups()
     elif "input" in first and first["type"] not in ("model_type", "dict_type"):
         problem = f"{problem} (got {_short(first['input'])})"
     return ConfigError(source, field, problem)

@@ -13,16 +13,26 @@
 Host patterns are globs on the host name, case-insensitive: `*.google.com` matches
 `android.clients.google.com` but not `google.com`. A forbidden host fails the run when it is
 contacted at all, even with nothing found in the traffic.
+
+Rules per identifier say where one kind may go, whatever the host rules say of other kinds:
+
+    identifiers:
+      imei: {only: [android.clients.google.com, "*.hmdglobal.com"], tls: required}
+
+An identifier with such a rule may reach only those hosts (and only inside TLS with `tls:
+required`); the hosts it names count as approved for it. A rule that approves every host
+(`host: "*"`) is refused: it would also make every connection's unread traffic acceptable.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import re
 from pathlib import Path
 from typing import Annotated, Literal, get_args
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 
 from devicelab.errors import ConfigError
 from devicelab.model.builds import FIXTURES, Build
@@ -74,6 +84,22 @@ class ApprovedHost(Frozen):
     note: str = ""
 
 
+class IdentifierRule(Frozen):
+    """Where one identifier kind may go: only these hosts, and whether inside TLS only."""
+
+    only: tuple[HostPattern, ...] = Field(min_length=1)
+    tls: Literal["required", "optional"] | None = None  # None: the policy's tls_required
+    note: str = ""
+
+    def allows(self, host: str) -> bool:
+        return any(host_matches(pattern, host) for pattern in self.only)
+
+
+def _catch_all(pattern: str) -> bool:
+    """`*`, `*.*`, `?*`: a pattern every host name matches."""
+    return set(pattern) <= {"*", "?", "."} and "*" in pattern
+
+
 class ForbiddenHost(Frozen):
     """A host that must not be contacted at all."""
 
@@ -91,6 +117,28 @@ class Policy(Frozen):
     tls_required: bool = True
     approved: tuple[ApprovedHost, ...] = ()
     forbidden: tuple[ForbiddenHost, ...] = ()
+    identifiers: dict[Kind, IdentifierRule] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Policy:
+        for index, rule in enumerate(self.approved):
+            if _catch_all(rule.host):
+                raise ValueError(f"approved.{index}.host: {rule.host!r} approves every host, and with it every "
+                                 "connection the capture could not read; name the hosts, or say where one "
+                                 "identifier may go with `identifiers:` (e.g. imei: {only: [...]})")
+            clash = self.forbidden_rule(rule.host) if "*" not in rule.host and "?" not in rule.host else next(
+                (f for f in self.forbidden if f.host == rule.host), None)
+            if clash is not None:
+                raise ValueError(f"approved.{index}.host: {rule.host!r} is also forbidden ({clash.host}): "
+                                 "a host is approved or forbidden, not both")
+        for kind, id_rule in self.identifiers.items():
+            for pattern in id_rule.only:
+                if _catch_all(pattern):
+                    raise ValueError(f"identifiers.{kind}.only: {pattern!r} sends {kind} anywhere: name the hosts")
+                clash = self.forbidden_rule(pattern) if "*" not in pattern else None
+                if clash is not None:
+                    raise ValueError(f"identifiers.{kind}.only: {pattern!r} is forbidden ({clash.host})")
+        return self
 
     def forbidden_rule(self, host: str) -> ForbiddenHost | None:
         return next((rule for rule in self.forbidden if host_matches(rule.host, host)), None)
@@ -99,10 +147,15 @@ class Policy(Frozen):
         return [rule for rule in self.approved if host_matches(rule.host, host)]
 
     def is_approved(self, host: str) -> bool:
-        return self.forbidden_rule(host) is None and bool(self.approved_rules(host))
+        if self.forbidden_rule(host) is not None:
+            return False
+        return bool(self.approved_rules(host)) or any(rule.allows(host) for rule in self.identifiers.values())
 
     def judge(self, kind: str, host: str, tls: bool) -> list[str]:
         """The rules an identifier of `kind` sent to `host` breaks (empty when allowed)."""
+        id_rule = self.identifiers.get(kind)  # type: ignore[call-overload]
+        if id_rule is not None:
+            return self._judge_identifier(kind, id_rule, host, tls)
         broken: list[str] = []
         forbidden = self.forbidden_rule(host)
         allowing = [rule for rule in self.approved_rules(host) if kind in rule.may_receive]
@@ -120,6 +173,24 @@ class Policy(Frozen):
         return broken
 
 
+    def _judge_identifier(self, kind: str, rule: IdentifierRule, host: str, tls: bool) -> list[str]:
+        broken: list[str] = []
+        forbidden = self.forbidden_rule(host)
+        if forbidden is not None:
+            broken.append(f"forbidden-host: {forbidden.host} ({forbidden.reason})")
+        elif not rule.allows(host):
+            broken.append(f"identifier-rule: {kind} may go only to {', '.join(rule.only)}")
+        tls_required = self.tls_required if rule.tls is None else rule.tls == "required"
+        if tls_required and not tls:
+            broken.append(f"plain-text: {kind} must travel inside TLS")
+        return broken
+
+    @property
+    def digest(self) -> str:
+        """sha256 of the policy as loaded: verdict.json names exactly what judged the run."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+
+
 #: No --policy: nothing is approved, so any identifier that leaves the handset is a violation.
 STRICT = Policy(name="strict (no policy given: no host approved)")
 
@@ -129,13 +200,18 @@ def load_policy(path: Path) -> Policy:
     return load(Policy, path)
 
 
+def resolve_policy(explicit: str) -> tuple[Policy, Path]:
+    """--policy, the same in every command and the pytest plugin: a file, or a name in fixtures/policies/."""
+    path = Path(explicit)
+    if not path.exists() and not path.suffix:
+        path = POLICIES_DIR / f"{explicit}.yaml"
+    return load_policy(path), path
+
+
 def policy_for(build: Build, explicit: str | None) -> tuple[Policy, Path]:
     """The policy file given, or the one in fixtures/policies/ whose skus list the build's SKU."""
     if explicit is not None:
-        path = Path(explicit)
-        if not path.exists() and not path.suffix:
-            path = POLICIES_DIR / f"{explicit}.yaml"
-        return load_policy(path), path
+        return resolve_policy(explicit)
     for path in sorted(POLICIES_DIR.glob("*.yaml")):
         policy = load_policy(path)
         if build.sku in policy.skus:

@@ -195,5 +195,5 @@ def scan_run(report: ScanReport, redactor: Redactor, *, run_id: str, build: Buil
     handset = handset or HandsetInfo(id="capture", model="saved captures")
     now = datetime.now(UTC)
     return RunRecord(run_id=run_id, command=tuple(command), started=now, finished=now, build=build,
-                     policy=PolicyRef(name=report.policy.name, path=policy_path),
+                     policy=PolicyRef(name=report.policy.name, path=policy_path, sha256=report.policy.digest),
                      handsets=(handset_result(handset, report, redactor),))

@@ -48,6 +48,7 @@ class BuildRef(Frozen):
 class PolicyRef(Frozen):
     name: str = Field(min_length=1)
     path: str = ""
+    sha256: str = ""  # of the policy as loaded (Policy.digest): which rules exactly judged the run
 
 
 class HandsetInfo(Frozen):

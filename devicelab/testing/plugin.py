@@ -44,6 +44,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("devicelab")
     group.addoption("--lab", default=None, help="Lab inventory (fixtures/lab/*.yaml); default: the virtual lab.")
     group.addoption("--build", default=None, help="Build under test (a name in fixtures/builds/).")
+    group.addoption("--policy", default=None,
+                    help="Policy file or name in fixtures/policies/ (default: by the build's SKU), as in gate.")
     group.addoption("--lease-timeout", type=float, default=None, help="Seconds to wait for a free handset.")
     parser.addini("devicelab_network_guard", type="bool", default=False,
                   help="Refuse (and fail the test for) any socket toward an address off this machine.")
@@ -154,11 +156,12 @@ def fresh_handset(flashed_handset: Handset) -> Handset:
 
 
 @pytest.fixture
-def policy(handset: Handset, build_under_test: Build | None) -> Policy:
+def policy(request: pytest.FixtureRequest, handset: Handset, build_under_test: Build | None) -> Policy:
     """The policy of the build under test (--build), or of the build the handset runs: the one in
     fixtures/policies/ whose `skus` list its SKU."""
     try:
-        policy = policy_for(build_under_test or handset.build(), None)[0]
+        explicit = request.config.getoption("--policy")
+        policy = policy_for(build_under_test or handset.build(), explicit)[0]
     except DevicelabError as exc:
         pytest.fail(f"no policy for this test: {exc}", pytrace=False)
     allure.dynamic.parameter("policy", policy.name)
