@@ -33,6 +33,8 @@ def read_capture(path: Path) -> CaptureRead:
         raise ConfigError(str(path), "", "capture file not found") from None
     except OSError as exc:
         raise ConfigError(str(path), "", f"cannot read capture: {exc.strerror}") from None
+    if not head:
+        raise ConfigError(str(path), "", "the file is empty: not a capture (nothing to judge is not a pass either)")
     if head.startswith(b"{"):
         return read_har(path)
     return read_mitmproxy(path)

@@ -84,6 +84,9 @@ class RunDiff:
     pairs_removed: tuple[Pair, ...]
     transport_changes: tuple[TransportChange, ...]
     details: dict[Pair, PairDetail]  # of added pairs (from the run) and removed ones (from the baseline)
+    #: what differs between the two runs besides the build: a different policy or consent explains
+    #: pairs that come and go, so the diff says so first
+    caveats: tuple[str, ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -154,7 +157,28 @@ def diff_runs(baseline: RunRecord, run: RunRecord) -> RunDiff:
         hosts_added=tuple(sorted(set(after) - set(before))), hosts_removed=tuple(sorted(set(before) - set(after))),
         pairs_added=added, pairs_removed=removed, transport_changes=changes,
         details={**{p: old[p] for p in removed}, **{p: new[p] for p in added}},
+        caveats=caveats(baseline, run),
     )
+
+
+def caveats(baseline: RunRecord, run: RunRecord) -> tuple[str, ...]:
+    """What makes the two runs differ besides the build under test."""
+    notes = []
+    a, b = baseline.policy, run.policy
+    if (a.name, a.sha256) != (b.name, b.sha256):
+        notes.append(f"different policies: {a.name} {a.sha256[:12] or '(no hash)'} vs {b.name} "
+                     f"{b.sha256[:12] or '(no hash)'}")
+    choices_a = {c.name.split(": ", 1)[-1]: c.choice for c in baseline.consent}
+    choices_b = {c.name.split(": ", 1)[-1]: c.choice for c in run.consent}
+    if choices_a != choices_b:
+        notes.append("different consent choices in the setup wizard: "
+                     + ", ".join(f"{k} {choices_a.get(k, '-')}→{choices_b.get(k, '-')}"
+                                 for k in sorted(set(choices_a) | set(choices_b))
+                                 if choices_a.get(k) != choices_b.get(k)))
+    if (baseline.observation_seconds or 0) != (run.observation_seconds or 0):
+        notes.append(f"different observation windows: {baseline.observation_seconds or 0:.0f} vs "
+                     f"{run.observation_seconds or 0:.0f} device seconds")
+    return tuple(notes)
 
 
 def to_dict(diff: RunDiff) -> dict[str, Any]:
@@ -166,6 +190,7 @@ def to_dict(diff: RunDiff) -> dict[str, Any]:
 
     return {
         "baseline": side(diff.baseline), "run": side(diff.run), "exit_code": diff.exit_code,
+        "caveats": list(diff.caveats),
         "hosts_added": list(diff.hosts_added), "hosts_removed": list(diff.hosts_removed),
         "pairs_added": [pair(p) for p in diff.pairs_added], "pairs_removed": [pair(p) for p in diff.pairs_removed],
         "transport_changes": [{"host": c.host, "before": c.before, "after": c.after, "direction": c.direction}
@@ -177,6 +202,7 @@ def to_text(diff: RunDiff) -> str:
     a, b = diff.baseline, diff.run
     lines = [f"baseline: {a.build} (run {a.run_id}, {a.outcome})", f"run:      {b.build} (run {b.run_id}, {b.outcome})",
              ""]
+    lines += [f"caution: {note}" for note in diff.caveats] + ([""] if diff.caveats else [])
     if diff.unchanged:
         return "\n".join([*lines, "no change: the same hosts received the same kinds of personal data"])
     lines.append(f"NEW personal data flows: {len(diff.pairs_added)}" if diff.pairs_added

@@ -71,12 +71,13 @@ class SessionReport:
             lines = [f"{k}={v}" for k, v in sorted(self.environment.items())]
             (alluredir / "environment.properties").write_text("\n".join(lines) + "\n")
         if self.verdicts:
-            ordered = sorted(self.verdicts, key=lambda v: (v.test, v.handset))
+            # one line per verdict, however often a worker reported it
+            ordered = sorted(dict.fromkeys(self.verdicts), key=lambda v: (v.test, v.handset))
             (alluredir / VERDICTS_FILE).write_text(json.dumps([asdict(v) for v in ordered], indent=2) + "\n")
 
     def summary(self) -> list[str]:
         lines = []
-        for v in sorted(self.verdicts, key=lambda v: (v.outcome == "pass", v.test)):
+        for v in sorted(dict.fromkeys(self.verdicts), key=lambda v: (v.outcome == "pass", v.test)):
             lines.append(f"{v.outcome.upper():<12} {v.handset} on {v.host}  {v.test}")
             lines += [f"    {what}" for what in (*v.violations, *v.gaps)]
         return lines

@@ -169,3 +169,11 @@ def test_flow_files_keep_the_real_destination_beside_the_clients_names(tmp_path:
     (got,) = read_capture(path).flows
     assert (got.host, got.destination, got.names) == (
         "android.clients.google.com", "zzhc.vnet.cn", ("android.clients.google.com", "zzhc.vnet.cn"))
+
+
+@pytest.mark.parametrize("content", [b"", b"  \n"])
+def test_an_empty_file_is_bad_input_not_an_inconclusive_scan(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "empty.har"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError, match="the file is empty: not a capture"):
+        read_capture(path)

@@ -11,7 +11,7 @@ from devicelab.cli.diff import diff
 from devicelab.reports.collect import handset_result
 from devicelab.reports.diff import Pair, diff_runs, new_pairs, to_dict, to_text
 from devicelab.reports.diff_html import to_html
-from devicelab.reports.model import RunRecord
+from devicelab.reports.model import ConsentChoice, RunRecord
 from devicelab.reports.verdict_json import to_json
 from tests.reports import helpers as h
 
@@ -128,3 +128,18 @@ def test_cli_bad_input_exits_3(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
     assert runner.invoke(diff, [str(tmp_path)]).exit_code == 3
     assert runner.invoke(diff, [str(tmp_path), str(tmp_path), "--format", "pdf"]).exit_code == 3
+
+
+def test_runs_judged_differently_say_so_before_anything_else(leaky: RunRecord, fixed: RunRecord) -> None:
+    other = fixed.model_copy(update={
+        "policy": fixed.policy.model_copy(update={"name": "eu", "sha256": "b" * 64}),
+        "consent": (ConsentChoice(name="virtual-0: usage_stats", choice="accepted"),),
+    })
+    result = diff_runs(leaky, other)
+    assert result.caveats[0].startswith("different policies: global")
+    assert result.caveats[1].startswith("different consent choices in the setup wizard: ")
+    assert "usage_stats -→accepted" in result.caveats[1]
+    text = to_text(result)
+    assert text.splitlines()[3].startswith("caution: different policies")
+    assert to_dict(result)["caveats"] == list(result.caveats)
+    assert diff_runs(leaky, leaky).caveats == ()
