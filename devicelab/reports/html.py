@@ -19,7 +19,7 @@ from markupsafe import Markup, escape
 
 from devicelab.reports.checks import run_checks
 from devicelab.model.outcome import Outcome
-from devicelab.reports.model import FindingRecord, RunRecord
+from devicelab.reports.model import FindingRecord, RunRecord, leaks
 from devicelab.reports.redaction import MARKER
 
 HTML_FILE = "report.html"
@@ -139,6 +139,7 @@ def environment() -> Environment:
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters |= {"marked": marked, "size": size, "when": when, "clock": clock, "seconds": seconds,
                     "host": host_name, "breakable": breakable, "rule_label": rule_label}
+    env.globals["leaks"] = leaks
     return env
 
 
@@ -243,7 +244,7 @@ def to_html(run: RunRecord) -> str:
     return template.render(
         run=run, outcome=run.outcome, meaning=MEANING[run.outcome], reasons=reasons(run), groups=finding_groups(run),
         contacts=contacts(run), violations=violation_groups(run), checks=checks,
-        violation_count=sum(len(r.violations) for r in run.handsets),
+        violation_count=sum(leaks(r.violations) for r in run.handsets),
         lab_checks=[c for c in checks if c.id.startswith("lab:")], version=_devicelab_version(),
         css=stylesheet(),
     )

@@ -239,6 +239,12 @@ class HandsetResult(Frozen):
     before_update: EarlierBuild | None = None
 
 
+def leaks(violations: tuple[ViolationRecord, ...]) -> int:
+    """Distinct (host, identifier) pairs among violations: the same IMEI in 14 flows, breaking two
+    rules, is one leak (a contact with no identifier counts once per host)."""
+    return len({(v.host, v.kind, v.identifier) for v in violations})
+
+
 class EvidenceFile(Frozen):
     """A file of the evidence bundle (raw, unredacted): reports link to it, never inline it."""
 
