@@ -235,7 +235,9 @@ def _against_baseline(run: RunRecord, baseline: RunRecord, where: Path | None) -
 
 
 def _logcat_around(outcome: HandsetOutcome) -> dict[str, list[str]]:
-    """Per flow with findings, the log lines that name its host or its app."""
+    """Per flow with findings, the log lines that name its host or its app, or that hold one of the
+    identifiers it sent: a client often logs its payload before it sends it (the zzhc client's
+    `RegistrationTask: Params: {..."MEID":...}`), with neither host nor package in the line."""
     lines = outcome.logcat.splitlines()
     found: dict[str, list[str]] = {}
     assert outcome.report is not None
@@ -243,7 +245,8 @@ def _logcat_around(outcome: HandsetOutcome) -> dict[str, list[str]]:
         if not analysis.findings:
             continue
         flow = analysis.flow
-        needles = [n for n in (flow.host, flow.app) if n]
+        needles = {n for n in (flow.host, flow.app) if n}
+        needles |= {f.identifier for f in analysis.findings if len(f.identifier) >= 6}
         found[flow.id] = [line for line in lines if any(n in line for n in needles)][-40:]
     return found
 

@@ -50,6 +50,9 @@ def test_the_2019_leaky_build_fails_with_the_zzhc_finding(leaky: tuple[int, dict
     assert rules == {"forbidden-host", "plain-text"}
     assert (out / "report.html").exists()
     assert (out / "junit.xml").exists()
+    # the client logged its payload before sending it: joined by the identifier value, redacted
+    logged = [line for f in zzhc for line in f.get("logcat", [])]
+    assert any("RegistrationTask: Params:" in line and "⟦imei" in line for line in logged), logged[:3]
 
 
 def test_the_fixed_build_passes_the_global_policy(fixed: tuple[int, dict, str, Path]) -> None:
