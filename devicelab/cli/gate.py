@@ -36,11 +36,14 @@ VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bold
 @click.option("--baseline", type=click.Path(path_type=Path), default=None,
               help="A previous run: new (host, identifier) pairs fail the gate even where the policy is silent.")
 @click.option("--lease-timeout", type=float, default=None, help="Seconds to wait for free handsets.")
+@click.option("--evidence", type=click.Choice(["full", "redacted"]), default="full", show_default=True,
+              help="full: the raw captures, logcat and screenshots (they hold identifiers); redacted: logs scrubbed, "
+                   "captures and screenshots left out, for a CI system that may not store identifiers.")
 @click.option("--allure-html/--no-allure-html", default=True, show_default=True,
               help="Render Allure's HTML report (needs the Allure CLI and Java); the results are always written.")
 def gate(build: str, from_build: str | None, lab: str | None, policy: str | None, sim: str | None, out: Path | None,
          handsets: int, window: float, consent: str, wifi: bool, baseline: Path | None,
-         lease_timeout: float | None, allure_html: bool, force: bool) -> None:
+         lease_timeout: float | None, evidence: str, allure_html: bool, force: bool) -> None:
     """Gate a build: flash, factory reset, first boot, activation, observe, judge.
 
     Exit codes: 0 pass, 1 fail, 2 inconclusive, 3 infrastructure error, 130 stopped (SIGINT/SIGTERM).
@@ -48,7 +51,7 @@ def gate(build: str, from_build: str | None, lab: str | None, policy: str | None
     options = GateOptions(build=build, from_build=from_build, lab=lab, policy=policy, sim=sim,
                           out=out, force=force, handsets=handsets, window=window,
                           consent=consent, wifi=wifi, baseline=baseline, lease_timeout=lease_timeout,
-                          allure_html=allure_html, command=tuple(sys.argv))
+                          evidence=evidence, allure_html=allure_html, command=tuple(sys.argv))
     reporter = Reporter()
     reporter.line(f"[bold]devicelab gate[/] {build}" + (f" (update from {from_build})" if from_build else ""))
     # SIGTERM (a CI job cancelled) stops the run like Ctrl-C: reports written, evidence kept, exit 130

@@ -29,6 +29,8 @@ class GateOptions:
     baseline: Path | None = None
     sinkhole: tuple[str, ...] = ()
     lease_timeout: float | None = None
+    #: full: the raw evidence (captures, logcat, screenshots); redacted: what a CI system may store
+    evidence: str = "full"
     allure_html: bool = True  # Allure's HTML report (Java, seconds); the Allure results are always written
     command: tuple[str, ...] = field(default=())
 

@@ -169,7 +169,7 @@ def write_run(gate: GateRun) -> Written:
     redactor = Redactor(identities)
     if options.out is not None and options.force:
         clear_run_folder(gate.out)
-    bundle = EvidenceBundle(gate.out)
+    bundle = EvidenceBundle(gate.out, redactor=redactor if options.evidence == "redacted" else None)
     results: list[HandsetResult] = []
     consent: list[ConsentChoice] = []
     for outcome in outcomes:

@@ -1,6 +1,9 @@
 """The evidence bundle: raw files of the run (captures, logcat, screenshots) under OUT/evidence/.
 
-Evidence is unredacted by design: it is what a privacy officer hands to an investigation.
+Evidence is unredacted by design: it is what a privacy officer hands to an investigation. A CI
+system that may not store identifiers asks for a redacted bundle (`--evidence redacted`): logs
+are kept scrubbed of every identifier form the analysis searches, and captures and screenshots
+are left out (a compressed or binary body cannot be redacted with certainty), each with a note.
 Reports link to it and never inline it. A private key (the capture CA's) is never copied in;
 the manifest lists every file with its size and SHA-256 so a later reader can check nothing changed.
 """
@@ -15,8 +18,11 @@ from pathlib import Path
 
 from devicelab.reports.model import EvidenceFile
 from devicelab.reports.output import EVIDENCE_DIR, is_private_key
+from devicelab.reports.redaction import Redactor
 
 MANIFEST = "MANIFEST.json"
+#: evidence a redacted bundle keeps, scrubbed: plain-text logs
+REDACTABLE = (".txt", ".log")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _SNIFF_BYTES = 1024 * 1024
 
@@ -44,8 +50,9 @@ def _holds_key(path: Path) -> bool:
 class EvidenceBundle:
     """Collects evidence files under `out/evidence/<handset or run>/`; `files` feeds RunRecord.evidence."""
 
-    def __init__(self, out: Path) -> None:
+    def __init__(self, out: Path, *, redactor: Redactor | None = None) -> None:
         self.out = out
+        self.redactor = redactor  # set: a redacted bundle
         self.root = out / EVIDENCE_DIR
         self.root.mkdir(parents=True, exist_ok=True)
         self._files: dict[str, EvidenceFile] = {}
@@ -79,7 +86,15 @@ class EvidenceBundle:
         target = self.folder(handset) / (name or safe_name(source.name))
         target = self._unique(target)
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
+        if self.redactor is None:
+            shutil.copyfile(source, target)
+        elif source.suffix in REDACTABLE:
+            text = source.read_text(encoding="utf-8", errors="replace")
+            target.write_text(self.redactor.scrub(text), encoding="utf-8")
+        else:
+            self.refused.append(f"{source.name}: left out of a redacted bundle (it may hold identifiers in "
+                                "forms that cannot be redacted with certainty)")
+            return []
         return [self._register(target, handset, description)]
 
     def adopt(self, path: Path, *, handset: str = "", description: str = "") -> str | None:
