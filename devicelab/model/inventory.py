@@ -19,8 +19,9 @@ if TYPE_CHECKING:
 
 LAB_DIR = FIXTURES / "lab"
 DEFAULT_LAB = LAB_DIR / "virtual.yaml"
-#: How handsets reach the capture: an HTTP proxy setting, or a WireGuard tunnel.
-Mode = Literal["regular", "wireguard"]
+#: How handsets reach the capture: an HTTP proxy setting, a WireGuard tunnel, or the lab's gateway
+#: (devicelab routes the handset: every packet from power-on, no setting on the handset).
+Mode = Literal["regular", "wireguard", "gateway"]
 
 
 class AdbServerSpec(Frozen):
