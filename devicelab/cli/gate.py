@@ -10,6 +10,7 @@ import click
 from devicelab.cli.common import Command
 from devicelab.gate.options import GateOptions
 from devicelab.gate.run import run_gate
+from devicelab.model.inventory import Mode
 from devicelab.progress import Reporter
 
 VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bold yellow", "error": "bold magenta"}
@@ -33,11 +34,14 @@ VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bold
 @click.option("--baseline", type=click.Path(path_type=Path), default=None,
               help="A previous run: new (host, identifier) pairs fail the gate even where the policy is silent.")
 @click.option("--lease-timeout", type=float, default=None, help="Seconds to wait for free handsets.")
+@click.option("--capture", "capture", type=click.Choice(["regular", "wireguard", "gateway"]), default=None,
+              help="How the handset reaches the capture (default: the lab's proxy.mode). gateway: devicelab routes "
+                   "the handset and records every packet from power-on; needs CAP_NET_ADMIN.")
 @click.option("--allure-html/--no-allure-html", default=True, show_default=True,
               help="Render Allure's HTML report (needs the Allure CLI and Java); the results are always written.")
 def gate(build: str, from_build: str | None, lab: str | None, policy: str | None, sim: str | None, out: Path | None,
          handsets: int, window: float, consent: str, wifi: bool, baseline: Path | None,
-         lease_timeout: float | None, allure_html: bool) -> None:
+         lease_timeout: float | None, capture: Mode | None, allure_html: bool) -> None:
     """Gate a build: flash, factory reset, first boot, activation, observe, judge.
 
     Exit codes: 0 pass, 1 fail, 2 inconclusive, 3 infrastructure error.
@@ -45,7 +49,7 @@ def gate(build: str, from_build: str | None, lab: str | None, policy: str | None
     options = GateOptions(build=build, from_build=from_build, lab=lab, policy=policy, sim=sim,
                           out=out or Path("reports") / f"gate-{build}", handsets=handsets, window=window,
                           consent=consent, wifi=wifi, baseline=baseline, lease_timeout=lease_timeout,
-                          allure_html=allure_html, command=tuple(sys.argv))
+                          capture=capture, allure_html=allure_html, command=tuple(sys.argv))
     reporter = Reporter()
     reporter.line(f"[bold]devicelab gate[/] {build}" + (f" (update from {from_build})" if from_build else ""))
     written = run_gate(options, reporter)

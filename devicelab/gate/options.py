@@ -7,6 +7,7 @@ from pathlib import Path
 
 from devicelab.errors import ConfigError
 from devicelab.model.builds import Build, load_build
+from devicelab.model.inventory import Mode
 from devicelab.model.sims import load_sim
 
 
@@ -26,6 +27,8 @@ class GateOptions:
     baseline: Path | None = None
     sinkhole: tuple[str, ...] = ()
     lease_timeout: float | None = None
+    #: how the handset reaches the capture; None: the lab inventory's `proxy.mode`
+    capture: Mode | None = None
     allure_html: bool = True  # Allure's HTML report (Java, seconds); the Allure results are always written
     command: tuple[str, ...] = field(default=())
 

@@ -80,7 +80,8 @@ def run_gate(options: GateOptions, reporter: Reporter | None = None) -> Written:
             lab.start()
         plan = HandsetPlan(build=build, from_build=from_build, policy=policy, sim=options.sim,
                            choices=choices_for(options.consent, options.wifi), window=options.window,
-                           proxy=lab.inventory.proxy, upstream=lab.upstream, sinkhole=options.sinkhole)
+                           proxy=lab.inventory.proxy, upstream=lab.upstream, sinkhole=options.sinkhole,
+                           mode=options.capture or lab.inventory.proxy.mode)
         wanted = {"model": build.bootloader.product}
         with contextlib.ExitStack() as leases:
             with timeline.step(f"lease {options.handsets} handset(s)"), \

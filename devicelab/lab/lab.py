@@ -23,6 +23,7 @@ from devicelab.lab.providers import Provider, make_provider
 from devicelab.model.inventory import AdbServerSpec, HandsetEntry, Inventory, Timeouts, UpstreamRouting, load_inventory
 
 if TYPE_CHECKING:
+    from devicelab.handset.network import NetworkPlug
     from devicelab.handset.sim import SimSwitcher
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class Lab:
         self.allocator: Allocator | None = None
         #: how SIMs get into handsets' slots, when the provider can do it (devicelab.activation.triggers)
         self.sim_switcher: SimSwitcher | None = None
+        self.network_plug: NetworkPlug | None = None
         #: where the capture proxy sends the handsets' traffic (default: real DNS)
         self.upstream = UpstreamRouting()
         self._provider: Provider | None = None
@@ -77,6 +79,7 @@ class Lab:
             specs.update(provided.adb_servers)
             self.entries = [*self.entries, *provided.handsets]
             self.sim_switcher = provided.sim_switcher
+            self.network_plug = provided.network_plug
             if provided.upstream is not None:
                 self.upstream = provided.upstream
         used = {entry.adb.server for entry in self.entries}  # a server no handset names is not needed
@@ -121,6 +124,7 @@ class Lab:
         adb = AdbDevice(AdbClient(server), entry.adb.serial, label=entry.serialno)
         handset = Handset(entry, adb, Fastboot(entry.fastboot, label=entry.serialno), self.inventory.timeouts)
         handset.sim_switcher = self.sim_switcher
+        handset.network_plug = self.network_plug
         return handset
 
     @contextlib.contextmanager

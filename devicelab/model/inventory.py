@@ -24,6 +24,17 @@ DEFAULT_LAB = LAB_DIR / "virtual.yaml"
 Mode = Literal["regular", "wireguard", "gateway"]
 
 
+@dataclass(frozen=True)
+class GatewayLink:
+    """A handset's place behind the lab's gateway: where it is plugged and what the network tells it."""
+
+    namespace: str  # virtual labs: the handset's network namespace; physical: the gateway interface
+    address: str
+    dns_server: str
+    internet: str = ""  # the virtual internet's namespace (its UDP services answer there)
+    udp_hosts: Mapping[str, str] = field(default_factory=dict)  # host name -> public address
+
+
 class AdbServerSpec(Frozen):
     """An adb server: our private one (`managed`), or a remote one on a USB host."""
 
@@ -147,6 +158,8 @@ class UpstreamRouting:
     only: bool = False  # refuse hosts outside `hosts` (a virtual lab never reaches the internet)
     #: address -> host name, for naming connections that bypassed the proxy (the lab's DNS, reversed)
     names: Mapping[str, str] = field(default_factory=dict)
+    #: host names the lab's internet answers over UDP (NTP) behind a gateway
+    udp: tuple[str, ...] = ()
 
 
 class Inventory(Frozen):

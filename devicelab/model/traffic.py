@@ -86,6 +86,8 @@ GapKind = Literal[
     "canary_failed",  # a known leak planted to prove the capture works was not seen
     "unproxied_connection",  # the handset reached the network without the proxy
     "empty_capture",  # nothing was captured at all
+    "opaque_connection",  # the gateway's packet record shows a connection no flow reads (its bytes unread)
+    "quic_without_fallback",  # a QUIC attempt (UDP/443, dropped) never followed by TCP to that host
 ]
 
 

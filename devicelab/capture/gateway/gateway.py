@@ -22,8 +22,8 @@ from typing import Any
 from devicelab.capture.gateway import netns, nft, privilege
 from devicelab.capture.gateway.nsthread import NsThread
 from devicelab.capture.gateway.packets import PacketRecorder
-from devicelab.capture.gateway.resolver import Resolver, Upstream
-from devicelab.capture.gateway.transparent import TransparentRelay, open_listener
+from devicelab.capture.gateway.resolver import Query, Resolver, Upstream
+from devicelab.capture.gateway.transparent import Relayed, TransparentRelay, open_listener
 from devicelab.errors import CaptureError
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,10 @@ class Gateway:
         self._resolver: Resolver | None = None
         self._relay: TransparentRelay | None = None
         self.started = 0.0
+        # what stop() leaves for the reconciliation
+        self.tables: dict[str, list[dict[str, Any]]] = {}
+        self.queries: list[Query] = []
+        self.relayed: list[Relayed] = []
 
     def __enter__(self) -> Gateway:
         return self.start()
@@ -109,17 +113,20 @@ class Gateway:
                 except CaptureError as exc:
                     summary["counters_error"] = str(exc)
             for name, recorder in self._recorders.items():
-                rows = recorder.stop()
+                rows = self.tables[name] = recorder.stop()
                 summary["handsets"][name] = {"address": recorder.table.handset_ip, "frames": recorder.frames,
                                              "connections": len(rows), "pcap": recorder.pcap_path.name,
                                              "table": recorder.table_path.name}
             self._recorders = {}
             if self._resolver is not None:
-                summary["dns_queries"] = len(self._resolver.stop())
+                self.queries = self._resolver.stop()
+                summary["dns_queries"] = len(self.queries)
                 self._resolver = None
             if self._relay is not None:
+                self.relayed = self._relay.stop()
                 summary["relayed"] = [{"client": list(r.client), "original": list(r.original), "bytes_up": r.bytes_up,
-                                       "bytes_down": r.bytes_down, "error": r.error} for r in self._relay.stop()]
+                                       "bytes_down": r.bytes_down, "proxy_port": r.proxy_port, "error": r.error}
+                                      for r in self.relayed]
                 self._relay = None
         finally:
             for worker in [*self._handsets.values(), *([self._gateway] if self._gateway else [])]:

@@ -34,6 +34,7 @@ class Relayed:
     bytes_up: int = 0
     bytes_down: int = 0
     error: str = ""
+    proxy_port: int = 0  # the relay's own port toward mitmproxy: the flows' client address
 
 
 def open_listener(port: int) -> socket.socket:
@@ -81,6 +82,7 @@ class TransparentRelay:
             self.relayed.append(record)
         try:
             with conn, socket.create_connection(self.proxy, CONNECT_TIMEOUT) as upstream:
+                record.proxy_port = upstream.getsockname()[1]
                 _connect(upstream, record.original)
                 self._pump(conn, upstream, record)
         except (OSError, CaptureError) as exc:

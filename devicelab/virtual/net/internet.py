@@ -29,8 +29,11 @@ from devicelab.virtual.net.http1 import ReceivedRequest
 from devicelab.virtual.net.received import ReceivedLog
 from devicelab.virtual.net.responders import Responder, Site
 from devicelab.virtual.net.server import HostServer
+from devicelab.virtual.net.udp import UdpServices
 
 log = logging.getLogger(__name__)
+#: NTP servers a handset asks (AOSP's default; OEM builds may name their own)
+UDP_HOSTS = ("time.android.com",)
 
 
 def manifest_hosts(builds: Iterable[Build] = ()) -> set[str]:
@@ -68,6 +71,8 @@ class VirtualInternet:
         self._ca: pki.Credential | None = None
         self._ca_key: object = None
         self._arrived = asyncio.Event()
+        #: behind a lab gateway: the UDP services in the internet's own namespace
+        self.udp = UdpServices()
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
@@ -91,6 +96,7 @@ class VirtualInternet:
             raise
 
     async def stop(self) -> None:
+        self.udp.close()
         servers, self._servers = list(self._servers.values()), {}
         for server in servers:
             await server.close()
@@ -123,6 +129,15 @@ class VirtualInternet:
         self._leaf_pins[host] = pki.spki_pin(leaf.cert)
         self.resolver.add(host, ("127.0.0.1", port), aliases)
         return "127.0.0.1", port
+
+    @staticmethod
+    def udp_hosts() -> tuple[str, ...]:
+        """The names the lab answers over UDP behind a gateway (NTP)."""
+        return UDP_HOSTS
+
+    def serve_udp(self, namespace: str, hosts: dict[str, str]) -> None:
+        """Answer the UDP hosts (NTP) at their public addresses inside the gateway's internet namespace."""
+        self.udp.serve(namespace, hosts)
 
     # -- what the capture side needs -----------------------------------------------------
     def upstream_names(self) -> dict[str, str]:
@@ -158,6 +173,8 @@ class VirtualInternet:
         self.requests.append(request)
         self._arrived.set()
         self._arrived = asyncio.Event()
+        #: behind a lab gateway: the UDP services in the internet's own namespace
+        self.udp = UdpServices()
 
     def _answered(self, request: ReceivedRequest, status: int) -> None:
         if self.received is not None:
