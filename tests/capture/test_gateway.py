@@ -151,7 +151,7 @@ def test_dns_to_any_server_reaches_the_resolver_and_is_logged(lab: tuple[Gateway
     reply = dns.Message.unpack(_in(gateway.handset("hs-1"), _dns_query, "8.8.8.8", "3532333233.exfil.test"))
     assert reply.response_code == 3  # NXDOMAIN: the lab's upstream does not know it
     summary = gateway.stop()
-    logged = [json.loads(line) for line in (gateway.workdir / "dns.jsonl").read_text().splitlines()]
+    logged = [json.loads(line) for line in (gateway.workdir / "dns-queries.ndjson").read_text().splitlines()]
     assert [(q["name"], q["type"], q["answer"]) for q in logged] == [("3532333233.exfil.test", "A", "")]
     assert summary["counters"]["dns_redirect"][0] >= 1
 

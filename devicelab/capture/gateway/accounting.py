@@ -4,6 +4,8 @@ The gateway's connection table is the ground truth of what the handset sent. Eac
 
     read      TCP the relay handed to mitmproxy, with at least one flow of the evidence (a TLS
               handshake the handset refused is such a flow too: the analysis judges it by SNI)
+    packet    TCP no flow reads (the handset closed before mitmproxy made one), whose every byte up
+              the packet record kept: written to the evidence as a raw TCP flow, read from there
     dns       a query the gateway's resolver logged (written to the evidence as a DNS flow)
     udp       other UDP: its payload written to the evidence as a raw UDP flow
     quic      UDP/443, dropped by the rules: fine when TCP to the same host followed, else a gap
@@ -24,6 +26,7 @@ from devicelab.capture.gateway.resolver import Query
 from devicelab.capture.gateway.transparent import Relayed
 from devicelab.model.traffic import Flow
 
+ACCOUNTS = ("read", "packet", "dns", "udp", "quic", "gap")
 DNS_PORT = 53
 QUIC_PORT = 443
 
@@ -67,8 +70,13 @@ def reconcile(table: Sequence[dict[str, Any]], handset_ip: str, queries: Sequenc
         if row["proto"] == "tcp":
             relay = by_client.get(row["handset"])
             ids = flows_by_port.get(relay.proxy_port, []) if relay is not None and relay.proxy_port else []
+            payload = bytes.fromhex(row.get("payload_up") or "")
             if ids:
                 row["account"], row["flows"] = "read", ids
+            elif payload and len(payload) == row["bytes_up"]:
+                flow_id = f"gateway-tcp-{index}"
+                row["account"], row["flows"] = "packet", [flow_id]
+                result.records += _stream(flow_id, row, name, "tcp")
             else:
                 row["account"] = "gap"
                 result.records.append(_gap(row, "opaque_connection", "no flow reads this TCP connection"))
@@ -87,13 +95,12 @@ def reconcile(table: Sequence[dict[str, Any]], handset_ip: str, queries: Sequenc
             row["account"] = "udp"
             flow_id = f"gateway-udp-{index}"
             row["flows"] = [flow_id]
-            result.records += _udp_stream(flow_id, row, name)
+            result.records += _stream(flow_id, row, name, "udp")
         else:
             row["account"] = "gap"
             result.records.append(_gap(row, "opaque_connection", f"{row['proto']} packets the gateway forwarded"))
         result.rows.append(row)
-    result.unaccounted = sum(1 for row in result.rows if row.get("account") not in
-                             ("read", "dns", "udp", "quic", "gap"))
+    result.unaccounted = sum(1 for row in result.rows if row.get("account") not in ACCOUNTS)
     return result
 
 
@@ -103,11 +110,11 @@ def _gap(row: dict[str, Any], kind: str, why: str) -> dict[str, Any]:
                       f"{row['bytes_up']} bytes up, {row['bytes_down']} down, {row['packets_up']} packets up"}
 
 
-def _udp_stream(flow_id: str, row: dict[str, Any], name: str) -> list[dict[str, Any]]:
+def _stream(flow_id: str, row: dict[str, Any], name: str, protocol: str) -> list[dict[str, Any]]:
     payload = bytes.fromhex(row.get("payload_up") or "")
     common = {"id": flow_id, "ts": row["first"]}
     return [
-        {"kind": "stream_start", **common, "protocol": "udp", "client": row["handset"], "server": row["remote"],
+        {"kind": "stream_start", **common, "protocol": protocol, "client": row["handset"], "server": row["remote"],
          "server_name": name, "via": "gateway"},
         {"kind": "stream_data", **common, "data": base64.b64encode(payload).decode(),
          "truncated": len(payload) < row["bytes_up"]},

@@ -5,7 +5,7 @@
     gateway.handset("hs-1")  # an NsThread: the handset's sockets are made there
     summary = gateway.stop() # tables written, namespaces removed (also on every error path)
 
-Files in `workdir`: `<handset>.pcap`, `<handset>.connections.json`, `dns.jsonl`, `gateway.json`
+Files in `workdir`: `<handset>.pcap`, `<handset>.connections.json`, `dns-queries.ndjson`, `gateway.json`
 (the rules' counters, the relayed connections, the topology).
 """
 
@@ -83,7 +83,7 @@ class Gateway:
             self._recorders[name] = PacketRecorder(sock, link.address, self.workdir / f"{stem}.pcap",
                                                    self.workdir / f"{stem}.connections.json")
         udp, tcp = gateway.call(Resolver.open_sockets, DNS_PORT)
-        self._resolver = Resolver(udp, tcp, self.upstream, self.workdir / "dns.jsonl", spawn=gateway.spawn)
+        self._resolver = Resolver(udp, tcp, self.upstream, self.workdir / "dns-queries.ndjson", spawn=gateway.spawn)
         self._relay = TransparentRelay(gateway.call(open_listener, PROXY_PORT), self.proxy)
 
     def handset(self, name: str) -> NsThread:

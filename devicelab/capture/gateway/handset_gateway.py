@@ -88,7 +88,7 @@ class HandsetGateway:
             self.link = None
         summary = self.gateway.stop()
         address = summary.get("handsets", {}).get(self.name, {}).get("address", "")
-        flows = capture.read().flows if capture.running else ()
+        flows = capture.read(include_canary=True).flows if capture.running else ()
         accounting = reconcile(self.gateway.tables.get(self.name, []), address, self.gateway.queries,
                                self.gateway.relayed, flows)
         self.accounting = accounting
@@ -107,5 +107,5 @@ class HandsetGateway:
         stem = self.gateway.workdir
         files = [(p, "gateway packet record (pcap)") for p in sorted(stem.glob("*.pcap"))]
         files += [(stem / "connections.json", "gateway connection table, reconciled (JSON)"),
-                  (stem / "dns.jsonl", "gateway DNS queries (JSON Lines)"), (stem / "gateway.json", "gateway summary")]
+                  (stem / "dns-queries.ndjson", "gateway DNS queries (JSON Lines)"), (stem / "gateway.json", "gateway summary")]
         return [(p, what) for p, what in files if p.exists()]

@@ -29,7 +29,7 @@ from devicelab.virtual.net.http1 import ReceivedRequest
 from devicelab.virtual.net.received import ReceivedLog
 from devicelab.virtual.net.responders import Responder, Site
 from devicelab.virtual.net.server import HostServer
-from devicelab.virtual.net.udp import UdpServices
+from devicelab.virtual.net.udp import Datagram, UdpServices
 
 log = logging.getLogger(__name__)
 #: NTP servers a handset asks (AOSP's default; OEM builds may name their own)
@@ -72,7 +72,7 @@ class VirtualInternet:
         self._ca_key: object = None
         self._arrived = asyncio.Event()
         #: behind a lab gateway: the UDP services in the internet's own namespace
-        self.udp = UdpServices()
+        self.udp = UdpServices(self._datagram)
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
@@ -179,6 +179,11 @@ class VirtualInternet:
     def _answered(self, request: ReceivedRequest, status: int) -> None:
         if self.received is not None:
             self.received.write(request, status)
+
+    def _datagram(self, datagram: Datagram) -> None:
+        if self.received is not None:  # written from the service's thread: the log's writes are line-atomic
+            self.received.write_datagram(datagram.ts, datagram.host, datagram.server[0], "ntp",
+                                         f"{datagram.client[0]}:{datagram.client[1]}")
 
     def direct_connection(self, local_port: int, server_port: int, handset: str) -> Callable[[], None]:
         """A handset opened a connection straight to a host (no proxy): its requests are marked as

@@ -11,6 +11,7 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from devicelab.capture.gateway.nsthread import NsThread
@@ -39,7 +40,8 @@ def ntp_answer(request: bytes, now: float) -> bytes:
 
 
 class UdpServices:
-    def __init__(self) -> None:
+    def __init__(self, on_answer: Callable[[Datagram], None] | None = None) -> None:
+        self.on_answer = on_answer
         self.answered: list[Datagram] = []
         self._lock = threading.Lock()
         self._sockets: dict[tuple[str, str], socket.socket] = {}
@@ -70,8 +72,11 @@ class UdpServices:
                 sock.sendto(reply, peer)
             except OSError:
                 continue
+            datagram = Datagram(host, peer, (address, NTP_PORT), len(data), len(reply), time.time())
             with self._lock:
-                self.answered.append(Datagram(host, peer, (address, NTP_PORT), len(data), len(reply), time.time()))
+                self.answered.append(datagram)
+                if self.on_answer is not None:
+                    self.on_answer(datagram)
 
     def close(self) -> None:
         for sock in self._sockets.values():
