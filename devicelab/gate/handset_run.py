@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from devicelab.activation.triggers import TRIGGERS, pull
 from devicelab.activation.window import Window
@@ -48,6 +48,8 @@ class HandsetOutcome:
     screenshots: list[tuple[float, Path]] = field(default_factory=list)  # (host time, png)
     logcat: str = ""
     retries: list[str] = field(default_factory=list)  # lab steps that needed a second attempt
+    #: the gateway's connection table, reconciled (empty without a gateway)
+    connections: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,8 @@ def _finish_capture(capture: HandsetCapture, outcome: HandsetOutcome, plan: Hand
              (capture.capture.har_path, "capture (HAR export)")]
     if capture.gateway is not None:
         files += capture.gateway.evidence()
+        if capture.gateway.accounting is not None:
+            outcome.connections = capture.gateway.accounting.rows
     for path, what in files:
         if path.exists():
             outcome.evidence.append((path, what))

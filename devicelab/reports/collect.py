@@ -117,7 +117,8 @@ def finding_record(finding: Finding, flow: Flow | None, redactor: Redactor, cont
     return FindingRecord(
         kind=finding.kind, identifier=finding.redacted, host=finding.host, url=_url(finding.url, redactor),
         method=finding.method, location=redactor.scrub(finding.location), decoders=finding.decoders,
-        variant=finding.variant, tls=finding.tls, app=finding.app, source=finding.source,
+        variant=finding.variant, tls=finding.tls, protocol=flow.protocol if flow is not None else "",
+        app=finding.app, source=finding.source,
         flow_index=finding.flow_index, flow_id=finding.flow_id, detail=redactor.scrub(finding.detail),
         time=datetime.fromtimestamp(flow.timestamp, UTC) if flow is not None and flow.timestamp else None,
         request=_request(flow, redactor) if flow is not None else None,

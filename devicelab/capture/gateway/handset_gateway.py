@@ -107,5 +107,6 @@ class HandsetGateway:
         stem = self.gateway.workdir
         files = [(p, "gateway packet record (pcap)") for p in sorted(stem.glob("*.pcap"))]
         files += [(stem / "connections.json", "gateway connection table, reconciled (JSON)"),
-                  (stem / "dns-queries.ndjson", "gateway DNS queries (JSON Lines)"), (stem / "gateway.json", "gateway summary")]
+                  (stem / "dns-queries.ndjson", "gateway DNS queries (JSON Lines)"),
+                  (stem / "gateway.json", "gateway summary")]
         return [(p, what) for p, what in files if p.exists()]
