@@ -22,6 +22,7 @@ from devicelab.model.builds import Build
 from devicelab.model.identity import Identity
 from devicelab.model.policy import Policy, policy_for
 from devicelab.progress import Reporter
+from devicelab.capture.config import CANARY_HOST
 from devicelab.reports import destinations
 from devicelab.reports.collect import FindingContext, handset_result
 from devicelab.reports.diff import new_pairs
@@ -156,7 +157,8 @@ def _write(gate: GateRun) -> Written:
         table = (destinations.from_connections(outcome.connections, result.findings, gate.policy, flows)
                  if outcome.connections else destinations.from_flows(flows, result.findings, gate.policy))
         # a DNS name may carry an identifier (an exfiltrating label): hosts are scrubbed like everything else
-        table = tuple(d.model_copy(update={"host": redactor.scrub(d.host)}) for d in table)
+        table = tuple(d.model_copy(update={"host": redactor.scrub(d.host)}) for d in table
+                      if d.host != CANARY_HOST)  # the harness's own traffic
         results.append(result.model_copy(update={"destinations": table}))
         consent += [ConsentChoice(name=f"{hid}: {k}", choice="accepted" if v else "declined")
                     for k, v in outcome.consent.items()]

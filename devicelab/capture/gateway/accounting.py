@@ -61,11 +61,12 @@ def reconcile(table: Sequence[dict[str, Any]], handset_ip: str, queries: Sequenc
                                "questions": [[query.name, query.type]], "answers": [query.answer] if query.answer
                                else [], "via": "gateway"})
     dns_clients = {q.client for q in mine}
+    asked = {q.client: q.name.rstrip(".").lower() for q in mine}  # a DNS row is named by the name it asked
     for index, raw in enumerate(table):
         row = dict(raw)
         remote_ip, _, remote_port = row["remote"].rpartition(":")
         remote_no = int(remote_port or 0)
-        name = names.get(remote_ip, "")
+        name = asked.get(row["handset"], "") if remote_no == DNS_PORT else names.get(remote_ip, "")
         row["host"], row["flows"] = name or remote_ip, []
         if row["proto"] == "tcp":
             relay = by_client.get(row["handset"])
