@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from devicelab.capture.config import CANARY_HOST
 from devicelab.errors import DevicelabError
 from devicelab.gate.handset_run import HandsetOutcome, HandsetPlan, choices_for, run_handset
 from devicelab.gate.options import GateOptions, load_builds
@@ -22,7 +23,6 @@ from devicelab.model.builds import Build
 from devicelab.model.identity import Identity
 from devicelab.model.policy import Policy, policy_for
 from devicelab.progress import Reporter
-from devicelab.capture.config import CANARY_HOST
 from devicelab.reports import destinations
 from devicelab.reports.collect import FindingContext, handset_result
 from devicelab.reports.diff import new_pairs

@@ -32,7 +32,7 @@ def from_connections(rows: Sequence[Mapping[str, Any]], findings: Iterable[Findi
         protocol = "dns" if row.get("account") == "dns" else str(row["proto"])
         groups.setdefault((str(row.get("host") or remote_ip), remote_ip, protocol), []).append(row)
     start = min((float(r["first"]) for r in rows), default=0.0)
-    kinds = _kinds(findings)
+    kinds = _kinds(findings, by_protocol=True)
     table = []
     for (host, ip, protocol), group in sorted(groups.items(), key=lambda kv: min(float(r["first"]) for r in kv[1])):
         firsts = sorted(float(r["first"]) for r in group)
@@ -42,7 +42,8 @@ def from_connections(rows: Sequence[Mapping[str, Any]], findings: Iterable[Findi
             ports=tuple(sorted({int(str(r["remote"]).rpartition(":")[2] or 0) for r in group})),
             connections=len(group), bytes_up=sum(int(r["bytes_up"]) for r in group),
             bytes_down=sum(int(r["bytes_down"]) for r in group), first_contact_s=round(firsts[0] - start, 3),
-            median_interval_s=_median_gap(firsts), identifiers=tuple(sorted(kinds.get(host, ()))),
+            median_interval_s=_median_gap(firsts),
+            identifiers=tuple(sorted(kinds.get(f"{host} {_carrier(protocol)}", ()))),
             approved=policy.is_approved(host), seen="opaque" if opaque else "read"))
     return tuple(table)
 
@@ -69,11 +70,18 @@ def from_flows(flows: Iterable[Flow], findings: Iterable[FindingRecord], policy:
     return tuple(sorted(table, key=lambda d: (d.first_contact_s is None, d.first_contact_s or 0.0, d.host)))
 
 
-def _kinds(findings: Iterable[FindingRecord]) -> dict[str, set[str]]:
+def _kinds(findings: Iterable[FindingRecord], *, by_protocol: bool = False) -> dict[str, set[str]]:
+    """host (and, by_protocol, the carrier: `host tcp`, `host udp`, `host dns`) -> identifier kinds."""
     kinds: dict[str, set[str]] = {}
     for finding in findings:
-        kinds.setdefault(finding.host, set()).add(finding.kind)
+        key = f"{finding.host} {_carrier(finding.protocol)}" if by_protocol else finding.host
+        kinds.setdefault(key, set()).add(finding.kind)
     return kinds
+
+
+def _carrier(protocol: str) -> str:
+    """HTTP rides on a TCP connection of the table; DNS and other UDP are their own rows."""
+    return "tcp" if protocol in ("http", "tcp", "") else protocol
 
 
 def _median_gap(times: Sequence[float]) -> float | None:
