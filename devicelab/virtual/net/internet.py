@@ -38,16 +38,23 @@ UDP_HOSTS = ("time.android.com",)
 
 def manifest_hosts(builds: Iterable[Build] = ()) -> set[str]:
     """Every host a shipped build (and the given ones) talks to."""
-    hosts: set[str] = set()
+    return {app.host for build in _all_builds(builds) for app in build.traffic}
+
+
+def manifest_ntp_hosts(builds: Iterable[Build] = ()) -> set[str]:
+    """The hosts builds' clients ask for the time (udp://host:123)."""
+    return {app.host for build in _all_builds(builds) for app in build.traffic
+            if app.scheme == "udp" and app.port == 123}
+
+
+def _all_builds(builds: Iterable[Build]) -> list[Build]:
     all_builds = list(builds)
     for name in available_builds():
         try:
             all_builds.append(load_build(name))
         except ConfigError as exc:  # a broken manifest is reported where it is used, not here
             log.warning("virtual internet: skipping %s", exc)
-    for build in all_builds:
-        hosts.update(app.host for app in build.traffic)
-    return hosts
+    return all_builds
 
 
 class VirtualInternet:
@@ -130,10 +137,9 @@ class VirtualInternet:
         self.resolver.add(host, ("127.0.0.1", port), aliases)
         return "127.0.0.1", port
 
-    @staticmethod
-    def udp_hosts() -> tuple[str, ...]:
+    def udp_hosts(self) -> tuple[str, ...]:
         """The names the lab answers over UDP behind a gateway (NTP)."""
-        return UDP_HOSTS
+        return tuple(sorted(set(UDP_HOSTS) | manifest_ntp_hosts(self._builds)))
 
     def serve_udp(self, namespace: str, hosts: dict[str, str]) -> None:
         """Answer the UDP hosts (NTP) at their public addresses inside the gateway's internet namespace."""
