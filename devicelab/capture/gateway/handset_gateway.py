@@ -55,8 +55,8 @@ class HandsetGateway:
         self.handset = handset
         self.plan = plan
         self.name = "handset"  # one gateway per handset; file names carry no identifier of it
-        self.gateway = Gateway(workdir, [self.name], upstream=plan.public.get, public=plan.public.values(),
-                               proxy=proxy)
+        self.book = addresses.Book(plan.public)
+        self.gateway = Gateway(workdir, [self.name], upstream=self.book.lookup, proxy=proxy)
         self.link: GatewayLink | None = None
         self.accounting: Accounting | None = None
 

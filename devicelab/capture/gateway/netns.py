@@ -5,7 +5,8 @@ internet's namespace, linked by veth pairs (pyroute2, no shell).
         veth
     gateway ns  gw-hsN 10.77.N.1 | gw-up 10.78.0.1; forwarding on here only; masquerade out of gw-up
         veth
-    internet ns net0 10.78.0.2/24, plus the public addresses the lab plays (/32 on its loopback)
+    internet ns net0 10.78.0.2/24; every address of the lab's range (198.18.0.0/15, addresses.py)
+                is local there (an AnyIP route), plus any other address the lab plays (/32)
 
 Nothing here has a route to the root namespace or off the machine: the gateway routes only the
 internet's own addresses, so a packet toward any other address finds no route. Each veth is made
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from pyroute2 import IPRoute, netns
 from pyroute2.netlink.exceptions import NetlinkError
 
-from devicelab.capture.gateway import privilege
+from devicelab.capture.gateway import addresses, privilege
 from devicelab.capture.gateway.nsthread import NETNS_DIR, NsThread
 from devicelab.errors import CaptureError
 
@@ -122,6 +123,7 @@ def _wire_gateway(topo: Topology) -> None:
             index = ipr.link_lookup(ifname=ifname)[0]
             ipr.addr("add", index=index, address=address, prefixlen=24)
             ipr.link("set", index=index, state="up")
+        ipr.route("add", dst=str(addresses.NETWORK), gateway=UPLINK_INTERNET)
     # inside this namespace only: the root namespace's forwarding is never touched
     with open("/proc/sys/net/ipv4/ip_forward", "w", encoding="ascii") as forward:
         forward.write("1")
@@ -134,6 +136,9 @@ def _wire_internet() -> None:
         ipr.addr("add", index=index, address=UPLINK_INTERNET, prefixlen=24)
         ipr.link("set", index=index, state="up")
         _wait_up(ipr, "net0")
+        # AnyIP: the whole lab range is this namespace's own, whatever name the resolver gave out
+        ipr.route("add", dst=str(addresses.NETWORK.network_address), dst_len=addresses.NETWORK.prefixlen,
+                  type="local", table=255, scope=254, proto=2, oif=ipr.link_lookup(ifname="lo")[0])
 
 
 def _wire_handset(link: HandsetLink) -> Callable[[], None]:
