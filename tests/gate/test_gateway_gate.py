@@ -19,11 +19,11 @@ pytestmark = [pytest.mark.slow,
                                  reason=f"the gateway needs {', '.join(privilege.missing())} (run as root)")]
 
 
-def gate(tmp: Path, *args: str) -> tuple[int, dict, str, Path]:
+def gate(tmp: Path, *args: str, capture: str = "gateway") -> tuple[int, dict, str, Path]:
     out, state = tmp / "out", tmp / "state"  # a lab of its own: its received log is this run's alone
     env = {**os.environ, "DEVICELAB_STATE_DIR": str(state)}
     proc = subprocess.run([sys.executable, "-m", "devicelab", "gate", "--out", str(out), "--window", "120",
-                           "--no-allure-html", "--capture", "gateway", *args],
+                           "--no-allure-html", "--capture", capture, *args],
                           capture_output=True, text=True, timeout=300, env=env)
     assert "Traceback" not in proc.stderr, proc.stderr
     verdict = json.loads((out / "verdict.json").read_text()) if (out / "verdict.json").exists() else {}
