@@ -17,7 +17,8 @@ VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bold
 
 
 @click.command(cls=Command)
-@click.option("--build", "build", required=True, help="Build under test: a name in fixtures/builds/.")
+@click.option("--build", "build", required=True,
+              help="Build under test: a name in fixtures/builds/, or a path to a build file.")
 @click.option("--from", "from_build", default=None, help="Flash this build first, then update to --build.")
 @click.option("--lab", default=None, help="Lab inventory (default: the embedded virtual lab).")
 @click.option("--policy", default=None,

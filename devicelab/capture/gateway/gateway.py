@@ -99,6 +99,10 @@ class Gateway:
             raise CaptureError("the gateway is not running")
         return self.topology.handsets[name]
 
+    def frames(self, name: str) -> int:
+        """Frames recorded so far on handset `name`'s link."""
+        return self._recorders[name].frames
+
     def connections(self, name: str) -> list[dict[str, Any]]:
         """The connection table so far."""
         return self._recorders[name].snapshot()
