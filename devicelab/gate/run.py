@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from devicelab.capture.config import CANARY_HOST
+from devicelab.capture.gateway import privilege
 from devicelab.errors import DevicelabError
 from devicelab.gate.handset_run import HandsetOutcome, HandsetPlan, choices_for, run_handset
 from devicelab.gate.options import GateOptions, load_builds
@@ -76,6 +77,8 @@ def run_gate(options: GateOptions, reporter: Reporter | None = None) -> Written:
     run = GateRun(options, build, from_build, policy, policy_path, baseline)
     timeline = run.timeline
     lab = Lab.from_file(options.lab)
+    if (options.capture or lab.inventory.proxy.mode) == "gateway":
+        privilege.require()  # before any handset is touched: one clear error, exit 3
     workroot = Path(tempfile.mkdtemp(prefix="devicelab-gate-"))
     try:
         with timeline.step("start lab"), reporter.status(f"starting lab {lab.name}"):

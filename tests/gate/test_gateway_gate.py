@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,9 +15,9 @@ import pytest
 from devicelab.capture.gateway import privilege
 from devicelab.virtual.ground_truth import lost_flows, unaccounted_connections
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(bool(privilege.missing()),
-                                 reason=f"the gateway needs {', '.join(privilege.missing())} (run as root)")]
+pytestmark = pytest.mark.slow
+needs_gateway = pytest.mark.skipif(bool(privilege.missing()),
+                                   reason=f"the gateway needs {', '.join(privilege.missing())} (run as root)")
 
 
 def gate(tmp: Path, *args: str, capture: str = "gateway") -> tuple[int, dict, str, Path]:
@@ -31,6 +32,7 @@ def gate(tmp: Path, *args: str, capture: str = "gateway") -> tuple[int, dict, st
     return proc.returncode, verdict, proc.stdout + proc.stderr, received
 
 
+@needs_gateway
 def test_the_leaky_build_fails_behind_the_gateway_and_every_connection_is_accounted(tmp_path: Path) -> None:
     code, verdict, output, received = gate(tmp_path, "--build", "nokia7plus-00WW_3_22C")
     assert code == 1, output
@@ -50,3 +52,16 @@ def test_the_leaky_build_fails_behind_the_gateway_and_every_connection_is_accoun
     assert unaccounted_connections(out, received) == 0
     assert lost_flows(out, received) == 0
     assert "proxy" not in json.dumps([s for s in verdict["timeline"] if "proxy setting" in s.get("name", "")])
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs util-linux setpriv to drop the capability")
+def test_without_the_capability_the_gate_stops_with_exit_3_naming_it(tmp_path: Path) -> None:
+    # the capability is dropped from the bounding set: the gate runs as it would unprivileged
+    proc = subprocess.run(["setpriv", "--bounding-set=-net_admin,-sys_admin", "--", sys.executable, "-m", "devicelab",
+                           "gate", "--build", "nokia7plus-00WW_3_22C", "--capture", "gateway", "--out",
+                           str(tmp_path / "out"), "--no-allure-html"],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "DEVICELAB_STATE_DIR": str(tmp_path / "state")})
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "CAP_NET_ADMIN" in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
