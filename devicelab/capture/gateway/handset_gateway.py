@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from devicelab.capture.gateway import addresses
 from devicelab.capture.gateway.accounting import Accounting, reconcile
 from devicelab.capture.gateway.gateway import Gateway
-from devicelab.errors import DevicelabError
+from devicelab.errors import CaptureError, DevicelabError
 from devicelab.handset.network import plug_for
 from devicelab.model.inventory import GatewayLink
 
@@ -61,6 +61,12 @@ class HandsetGateway:
         self.accounting: Accounting | None = None
 
     def start(self) -> HandsetGateway:
+        if getattr(self.handset, "network_plug", None) is None:
+            # a handset no lab plugs in is on a network of its own: the namespaces would see nothing,
+            # and an empty capture must never read as a clean one
+            raise CaptureError("capture mode 'gateway' needs a lab that puts the handset behind devicelab's "
+                               "gateway; a physical lab's gateway interface (hostapd, tether, VLAN) is not "
+                               "driven by devicelab yet: use --capture regular or wireguard there")
         self.gateway.start()
         topo = self.gateway.topology
         assert topo is not None
