@@ -17,6 +17,7 @@ import selectors
 import socket
 import struct
 import threading
+import time
 from dataclasses import dataclass
 
 from devicelab.errors import CaptureError
@@ -24,6 +25,7 @@ from devicelab.errors import CaptureError
 SO_ORIGINAL_DST = 80
 CONNECT_TIMEOUT = 10.0
 IDLE_TIMEOUT = 120.0  # a relayed connection with no byte either way this long is closed
+POLL = 0.2
 CHUNK = 65536
 
 
@@ -96,10 +98,14 @@ class TransparentRelay:
             sel.register(client, selectors.EVENT_READ, upstream)
             sel.register(upstream, selectors.EVENT_READ, client)
             open_sides = 2
+            last = time.monotonic()
             while open_sides and not self._stop.is_set():
-                ready = sel.select(IDLE_TIMEOUT)
+                ready = sel.select(POLL)  # short: a stopping relay is not held up by an idle connection
                 if not ready:
-                    return
+                    if time.monotonic() - last > IDLE_TIMEOUT:
+                        return
+                    continue
+                last = time.monotonic()
                 for key, _ in ready:
                     source: socket.socket = key.fileobj  # type: ignore[assignment]
                     data = source.recv(CHUNK)

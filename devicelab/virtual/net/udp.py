@@ -7,6 +7,7 @@ reconciled with. The sockets are made and served by threads that live in that na
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 import threading
@@ -14,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from devicelab.capture.gateway.nsthread import NsThread
+from devicelab.capture.gateway.nsthread import NETNS_DIR, NsThread
 
 NTP_PORT = 123
 NTP_EPOCH = 2_208_988_800  # seconds from 1900 to 1970
@@ -49,6 +50,7 @@ class UdpServices:
 
     def serve(self, namespace: str, hosts: dict[str, str]) -> None:
         """Answer NTP at each host's address inside `namespace` (again: a no-op)."""
+        self._prune()
         worker = self._workers.get(namespace)
         if worker is None:
             worker = self._workers[namespace] = NsThread(namespace)
@@ -77,6 +79,13 @@ class UdpServices:
                 self.answered.append(datagram)
                 if self.on_answer is not None:
                     self.on_answer(datagram)
+
+    def _prune(self) -> None:
+        """Let go of namespaces a gateway removed (a thread still inside one would keep it alive)."""
+        for namespace in [ns for ns in self._workers if not os.path.exists(f"{NETNS_DIR}/{ns}")]:
+            for key in [k for k in self._sockets if k[0] == namespace]:
+                self._sockets.pop(key).close()
+            self._workers.pop(namespace).close()
 
     def close(self) -> None:
         for sock in self._sockets.values():
