@@ -11,6 +11,8 @@ import json
 import os
 import socket
 import struct
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -222,3 +224,42 @@ def test_without_the_capability_the_error_names_it(monkeypatch: pytest.MonkeyPat
 def test_a_pcap_record_is_nanosecond_ethernet() -> None:
     magic, major, minor, _, _, _, linktype = struct.unpack("<IHHiIII", PCAP_HEADER)
     assert (magic, major, minor, linktype) == (0xA1B23C4D, 2, 4, 1)
+
+
+def test_a_socket_made_in_a_handset_namespace_may_be_used_from_the_root_one(tmp_path: Path) -> None:
+    # what the virtual handsets do: a kernel socket made in their namespace, used from the lab's loop
+    from devicelab.lab import netguard
+
+    topo = netns.build(["a"])
+    try:
+        handset = NsThread(topo.handsets["a"].namespace)
+        try:
+            sock = handset.call(socket.socket, socket.AF_INET, socket.SOCK_DGRAM)
+            with sock:
+                sock.sendto(b"x", (PUBLIC, 9))  # not refused: the socket is not in the root namespace
+        finally:
+            handset.close()
+        if netguard.installed():
+            with netguard.expecting_refusals(), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as root_sock, \
+                    pytest.raises(netguard.OffMachineError):
+                root_sock.sendto(b"x", (PUBLIC, 9))  # the same from a root-namespace socket is refused
+    finally:
+        netns.remove(topo)
+
+
+def test_namespaces_left_by_a_killed_run_are_swept(tmp_path: Path) -> None:
+    code = ("import sys, time; from devicelab.capture.gateway import netns; "
+            "t = netns.build(['k']); print(t.run, flush=True); time.sleep(60)")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        run = proc.stdout.readline().strip()
+        assert [n for n in netns.netns.listnetns() if n.startswith(f"dl-{run}")]
+    finally:
+        proc.kill()  # SIGKILL: no cleanup code runs
+        proc.wait(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    removed = netns.sweep()
+    assert {f"dl-{run}-gw", f"dl-{run}-net", f"dl-{run}-hs0"} <= set(removed)
+    assert not [n for n in netns.netns.listnetns() if n.startswith(f"dl-{run}")]

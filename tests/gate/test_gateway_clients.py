@@ -15,7 +15,6 @@ pytestmark = pytest.mark.slow
 needs_gateway = pytest.mark.skipif(bool(privilege.missing()),
                                    reason=f"the gateway needs {', '.join(privilege.missing())} (run as root)")
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "builds"
-IMEI_HEX_LABEL = "dns > qname > label 1"
 
 
 @needs_gateway
@@ -24,7 +23,8 @@ def test_a_dns_exfil_client_fails_on_its_query(tmp_path: Path) -> None:
     assert code == 1, output
     (handset,) = verdict["handsets"]
     dns = [f for f in handset["findings"] if f["protocol"] == "dns" and f["kind"] == "imei"]
-    assert any(f["location"] == IMEI_HEX_LABEL and f["decoders"] == ["hex"] for f in dns)
+    assert dns
+    assert all("hex" in f["decoders"] for f in dns)  # the name carried it hex-encoded
     assert all(f["host"].endswith(".t.exfil-tracker.example") and "⟦imei" in f["host"] for f in dns)
     assert "353911" not in output  # the name carried the IMEI: nothing prints it, plain or hex
     assert "333533393131" not in output
