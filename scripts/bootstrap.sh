@@ -13,6 +13,8 @@ command -v chromium >/dev/null 2>&1 || [ "$(id -u)" -ne 0 ] || want_chromium=1
 # the virtual handsets draw their screens with Android's own fonts (Roboto, Droid Sans Fallback for CJK)
 [ -e /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf ] || need_debs+=(fonts-droid-fallback)
 [ -d /usr/share/fonts/truetype/roboto ] || need_debs+=(fonts-roboto-unhinted)
+# the gateway capture installs its nftables rules through libnftables (no nft command needed)
+ldconfig -p 2>/dev/null | grep -q libnftables.so.1 || need_debs+=(libnftables1)
 if [ ${#need_debs[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "devicelab needs Debian's ${need_debs[*]}; run as root, or: sudo apt-get install -y ${need_debs[*]}" >&2

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from devicelab.analysis import dns_names
 from devicelab.analysis.decoders import Limits, Note, Segment, Walker
 from devicelab.analysis.findings import Finding, prune
 from devicelab.analysis.forms import Form, Needles, build_needles
@@ -73,6 +74,17 @@ class Analyzer:
                 hit = self.locator.in_group(item)
             if hit is not None:
                 found.append(self._location(flow, hit))
+        if flow.protocol == "dns":
+            # an identifier the walk already found in the name (hex in one label) is not found again
+            seen = {(f.kind, f.identifier, f.decoders) for f in found}
+            for candidate in dns_names.candidates(flow.request.host):
+                for match in self.matcher.scan(candidate.data).hits:
+                    form = match.form
+                    decoders = (*candidate.steps, *form.encoding)
+                    if (form.kind, form.identifier, decoders) not in seen:
+                        seen.add((form.kind, form.identifier, decoders))
+                        found.append(self._finding(flow, form.kind, form.identifier, candidate.where, decoders,
+                                                   form.variant))
         return FlowAnalysis(flow, tuple(prune(found)), tuple(walker.notes))
 
     def _finding(self, flow: Flow, kind: str, identifier: str, where: tuple[str, ...],

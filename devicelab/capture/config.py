@@ -66,6 +66,8 @@ class CaptureConfig:
     upstream_only: bool = False
     #: address -> host name the lab's DNS gives it (names connections that bypass the proxy)
     upstream_names: Mapping[str, str] = field(default_factory=dict)
+    #: gateway mode: host names the lab's internet answers over UDP (its resolver gives them addresses too)
+    upstream_udp: tuple[str, ...] = ()
     canary_host: str = CANARY_HOST
     max_body_bytes: int = 4 * 1024 * 1024
     max_stream_bytes: int = 4 * 1024 * 1024  # client bytes kept per raw TCP/UDP flow
@@ -77,6 +79,8 @@ class CaptureConfig:
     def check(self) -> CaptureConfig:
         if self.mode not in get_args(Mode):
             _bad("mode", f"expected one of {', '.join(get_args(Mode))}, got {self.mode!r}")
+        if self.mode == "gateway" and not ipaddress.ip_address(self.listen_host).is_loopback:
+            _bad("listen_host", "gateway mode relays every connection to the proxy on loopback: use 127.0.0.1")
         if self.connection_strategy not in get_args(Strategy):
             _bad("connection_strategy", f"expected lazy or eager, got {self.connection_strategy!r}")
         if self.sinkhole is not None and self.connection_strategy != "lazy":
@@ -109,7 +113,7 @@ class CaptureConfig:
         """The capture a lab's handset gets: the inventory's `proxy:` section and the lab's own servers."""
         return cls(mode=mode or proxy.mode, listen_host=proxy.listen_host, advertise_host=proxy.advertise_host,
                    sinkhole=sinkhole, upstream_hosts=dict(upstream.hosts), upstream_ca=upstream.ca,
-                   upstream_only=upstream.only, upstream_names=dict(upstream.names),
+                   upstream_only=upstream.only, upstream_names=dict(upstream.names), upstream_udp=tuple(upstream.udp),
                    max_body_bytes=proxy.max_body_bytes, label=label).check()
 
     @property

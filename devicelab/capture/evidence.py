@@ -192,7 +192,7 @@ class _Builder:
         elif kind == "gap":
             self.gaps.append(CoverageGap(record.get("gap", "capture_incomplete"), str(record.get("detail", "")),
                                          host=str(record.get("host", "")), source=self.source))
-        elif kind not in ("stop", "stream_data", "stream_end", "sockets_baseline"):
+        elif kind not in ("stop", "stream_data", "stream_end", "sockets_baseline", "gateway"):
             self.skipped.append(f"unknown record kind {kind!r}")
 
     # -- flows -------------------------------------------------------------------------------------
@@ -274,7 +274,8 @@ class _Builder:
         server_host, _, server_port = str(start.get("server", "")).rpartition(":")
         server_host = server_host.strip("[]")
         protocol: Literal["tcp", "udp"] = "udp" if start.get("protocol") == "udp" else "tcp"
-        host = str(start.get("server_sni") or start.get("sni") or server_host)
+        # the gateway names a UDP destination by the DNS answer the handset got for it
+        host = str(start.get("server_sni") or start.get("sni") or start.get("server_name") or server_host)
         if stream.truncated:
             self.gaps.append(CoverageGap("capture_incomplete", f"flow {index}: only the first {len(stream.data)} "
                                          "client bytes were kept", host=host, source=self.source))

@@ -4,6 +4,11 @@ start: the proxy (fresh CA) -> the CA into the handset's system store -> the pro
 the socket-table sampler -> the canary. stop: sampler, proxy setting cleared, CA removed, proxy
 stopped — each step tried even when an earlier one failed. What could not be seen (CA refused,
 canary failed, sockets that bypassed the proxy) ends up as coverage gaps for the verdict.
+
+Mode `gateway`: `start_network()` (before the flash) starts the proxy and the lab gateway and
+plugs the handset in; nothing is set on the handset, and no socket sampler runs (the gateway
+records every packet). `start()` then only installs the CA where adb can. At stop the gateway's
+connection table is reconciled with the flows and written into the evidence log.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from devicelab.capture.config import CaptureConfig
 from devicelab.capture.coverage import ProxyView
 from devicelab.capture.device_setup import CaInstall, DeviceSetup, HandsetLike
 from devicelab.capture.evidence import EvidenceRead, named_dns_gaps
+from devicelab.capture.gateway.handset_gateway import GatewayPlan, HandsetGateway
 from devicelab.capture.proxy import Capture
 from devicelab.capture.records import Record
 from devicelab.capture.sampler import SocketSampler
@@ -40,7 +46,12 @@ class HandsetCapture:
                  canary_timeout: float = 30.0, sample_interval: float = 2.0, shell_timeout: float = 30.0,
                  defer_canary: bool = False) -> None:
         config = config or CaptureConfig()
+        self.gateway_plan = GatewayPlan.of(config) if config.mode == "gateway" else None
+        if self.gateway_plan is not None:
+            config = replace(config, upstream_hosts={**config.upstream_hosts, **self.gateway_plan.routes})
         self.handset = handset
+        self.gateway: HandsetGateway | None = None
+        self._network_started = False
         self.capture = Capture(workdir, config if config.label else _labelled(config, handset.serial))
         self.canary_timeout = canary_timeout
         self.sample_interval = sample_interval
@@ -82,8 +93,27 @@ class HandsetCapture:
             raise
         return self
 
+    def start_network(self) -> HandsetCapture:
+        """The proxy, and in gateway mode the gateway with the handset plugged in: needs no adb, so it
+        can run before the flash and see the whole first boot."""
+        if self._network_started:
+            return self
+        self._started = self._network_started = True
+        try:
+            capture = self.capture.start()
+            if self.gateway_plan is not None:
+                self.gateway = HandsetGateway(self.capture.workdir / "gateway", self.handset, self.gateway_plan,
+                                              proxy=capture.address).start()
+                capture.note(f"gateway: the handset is behind the lab's gateway ({self.gateway.link}); "
+                             "no proxy setting, every packet recorded")
+        except BaseException:
+            self._stop_quietly()
+            raise
+        return self
+
     def _start(self) -> None:
-        capture = self.capture.start()
+        self.start_network()
+        capture = self.capture
         assert capture.ca is not None
         self.ca_install = self.setup.install_ca(capture.ca)
         if self.ca_install.note:
@@ -91,6 +121,10 @@ class HandsetCapture:
         # Without the CA, TLS stays closed: each such connection is judged by its host (undecrypted TLS
         # to a host the policy does not approve makes the run inconclusive), so this is a note, not a gap.
         host, port = capture.dial_address
+        if self.config.mode == "gateway":
+            if not self.defer_canary:
+                self.run_canary()
+            return  # the gateway sees every packet: no proxy setting, no socket sampler
         if self.config.mode == "regular":
             self.setup.set_proxy(host, port)
         else:
@@ -115,8 +149,15 @@ class HandsetCapture:
         """Tear everything down; the first failure is raised after every step was tried."""
         if not self._started:
             return
-        self._started = False
+        self._started = self._network_started = False
         errors: list[DevicelabError] = []
+        if self.gateway is not None:
+            try:
+                self.gateway.finish(self.capture)
+            except DevicelabError as exc:
+                errors.append(exc)
+            except OSError as exc:  # the namespaces are gone whatever happened: the evidence says what is missing
+                errors.append(CaptureError(f"the gateway did not stop cleanly: {exc}"))
         if self.sampler is not None:
             try:
                 self.sampler.stop()

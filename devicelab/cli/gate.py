@@ -11,6 +11,7 @@ import click
 from devicelab.cli.common import Command
 from devicelab.gate.options import GateOptions
 from devicelab.gate.run import run_gate
+from devicelab.model.inventory import Mode
 from devicelab.progress import Reporter
 from devicelab.reports.verdict_json import read_run
 
@@ -18,7 +19,8 @@ VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bold
 
 
 @click.command(cls=Command)
-@click.option("--build", "build", required=True, help="Build under test: a name in fixtures/builds/.")
+@click.option("--build", "build", required=True,
+              help="Build under test: a name in fixtures/builds/, or a path to a build file.")
 @click.option("--from", "from_build", default=None, help="Flash this build first, then update to --build.")
 @click.option("--lab", default=None, help="Lab inventory (default: the embedded virtual lab).")
 @click.option("--policy", default=None,
@@ -39,11 +41,15 @@ VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bold
 @click.option("--evidence", type=click.Choice(["full", "redacted"]), default="full", show_default=True,
               help="full: the raw captures, logcat and screenshots (they hold identifiers); redacted: logs scrubbed, "
                    "captures and screenshots left out, for a CI system that may not store identifiers.")
+@click.option("--capture", "capture", type=click.Choice(["regular", "wireguard", "gateway"]), default=None,
+              help="How the handset reaches the capture (default: the lab's proxy.mode). gateway: devicelab routes "
+                   "the handset and records every packet from power-on; needs CAP_NET_ADMIN.")
 @click.option("--allure-html/--no-allure-html", default=True, show_default=True,
               help="Render Allure's HTML report (needs the Allure CLI and Java); the results are always written.")
 def gate(build: str, from_build: str | None, lab: str | None, policy: str | None, sim: str | None, out: Path | None,
          handsets: int, window: float, consent: str, wifi: bool, baseline: Path | None,
-         lease_timeout: float | None, evidence: str, allure_html: bool, force: bool) -> None:
+         lease_timeout: float | None, evidence: str, capture: Mode | None, allure_html: bool,
+         force: bool) -> None:
     """Gate a build: flash, factory reset, first boot, activation, observe, judge.
 
     Exit codes: 0 pass, 1 fail, 2 inconclusive, 3 infrastructure error, 130 stopped (SIGINT/SIGTERM).
@@ -51,7 +57,7 @@ def gate(build: str, from_build: str | None, lab: str | None, policy: str | None
     options = GateOptions(build=build, from_build=from_build, lab=lab, policy=policy, sim=sim,
                           out=out, force=force, handsets=handsets, window=window,
                           consent=consent, wifi=wifi, baseline=baseline, lease_timeout=lease_timeout,
-                          evidence=evidence, allure_html=allure_html, command=tuple(sys.argv))
+                          evidence=evidence, capture=capture, allure_html=allure_html, command=tuple(sys.argv))
     reporter = Reporter()
     reporter.line(f"[bold]devicelab gate[/] {build}" + (f" (update from {from_build})" if from_build else ""))
     # SIGTERM (a CI job cancelled) stops the run like Ctrl-C: reports written, evidence kept, exit 130

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from devicelab.activation.triggers import TRIGGERS, pull
 from devicelab.activation.window import Window
@@ -23,7 +23,7 @@ from devicelab.handset import Handset
 from devicelab.lab.retry import with_retries
 from devicelab.model.builds import Build
 from devicelab.model.identity import Identity
-from devicelab.model.inventory import ProxySpec, UpstreamRouting
+from devicelab.model.inventory import Mode, ProxySpec, UpstreamRouting
 from devicelab.model.policy import Policy
 from devicelab.progress import Reporter
 
@@ -54,6 +54,8 @@ class HandsetOutcome:
     #: build sent until then, judged apart from the candidate
     update_at: float | None = None
     before_update: ScanReport | None = None
+    #: the gateway's connection table, reconciled (empty without a gateway)
+    connections: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,8 @@ class HandsetPlan:
     proxy: ProxySpec
     upstream: UpstreamRouting
     sinkhole: tuple[str, ...]
+    #: how the handset reaches the capture (`gateway`: started before the flash, nothing set on the handset)
+    mode: Mode = "regular"
     #: activation triggers after first boot, in order (see TRIGGERS); the gate's default covers them all
     triggers: tuple[str, ...] = ("unlock", "reboot", "unlock")
 
@@ -90,7 +94,20 @@ def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Ti
                             before_retry=before)
 
     capture: HandsetCapture | None = None
+
+    def new_capture() -> HandsetCapture:
+        config = CaptureConfig.for_lab(plan.proxy, plan.upstream, label=handset.serial, mode=plan.mode,
+                                       sinkhole=HostRule(plan.sinkhole) if plan.sinkhole else None)
+        return HandsetCapture(handset, workdir / "capture", config, canary_timeout=plan.proxy.canary_timeout,
+                              sample_interval=plan.proxy.sample_interval, shell_timeout=handset.timeouts.shell,
+                              defer_canary=True)
+
     try:
+        if plan.mode == "gateway":
+            # the gateway needs nothing of the handset: it watches from before the flash, through first boot
+            capture = new_capture()
+            with step("start gateway capture"), reporter.status(f"{name}: starting the lab gateway"):
+                capture.start_network()
         first = plan.from_build or plan.build
         with step(f"flash {first.name}"), reporter.status(f"{name}: flashing {first.name}"):
             retry(f"flash {first.name}", lambda: handset.flash(first))
@@ -100,11 +117,7 @@ def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Ti
                 handset.insert_sim(None)
         with step("factory reset"), reporter.status(f"{name}: factory reset"):
             retry("factory reset", handset.factory_reset)
-        config = CaptureConfig.for_lab(plan.proxy, plan.upstream, label=handset.serial,
-                                       sinkhole=HostRule(plan.sinkhole) if plan.sinkhole else None)
-        capture = HandsetCapture(handset, workdir / "capture", config, canary_timeout=plan.proxy.canary_timeout,
-                                 sample_interval=plan.proxy.sample_interval, shell_timeout=handset.timeouts.shell,
-                                 defer_canary=True)
+        capture = capture or new_capture()
         with step("start capture"), reporter.status(f"{name}: starting the capture (proxy, CA)"):
             capture.start()
         if plan.sim:
@@ -165,8 +178,13 @@ def _finish_capture(capture: HandsetCapture, outcome: HandsetOutcome, plan: Hand
     except DevicelabError as exc:
         if outcome.error is None:
             outcome.error, outcome.error_step = exc, "stop capture"
-    for path, what in ((capture.evidence_path, "capture evidence log (JSON Lines)"),
-                       (capture.capture.har_path, "capture (HAR export)")):
+    files = [(capture.evidence_path, "capture evidence log (JSON Lines)"),
+             (capture.capture.har_path, "capture (HAR export)")]
+    if capture.gateway is not None:
+        files += capture.gateway.evidence()
+        if capture.gateway.accounting is not None:
+            outcome.connections = capture.gateway.accounting.rows
+    for path, what in files:
         if path.exists():
             outcome.evidence.append((path, what))
     if outcome.identity is None or not capture.evidence_path.exists():

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from devicelab.errors import ConfigError
 from devicelab.model.builds import Build, load_build
+from devicelab.model.inventory import Mode
 from devicelab.model.sims import load_sim
 
 
@@ -31,6 +32,8 @@ class GateOptions:
     lease_timeout: float | None = None
     #: full: the raw evidence (captures, logcat, screenshots); redacted: what a CI system may store
     evidence: str = "full"
+    #: how the handset reaches the capture; None: the lab inventory's `proxy.mode`
+    capture: Mode | None = None
     allure_html: bool = True  # Allure's HTML report (Java, seconds); the Allure results are always written
     command: tuple[str, ...] = field(default=())
 

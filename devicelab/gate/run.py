@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from devicelab.capture.config import CANARY_HOST
+from devicelab.capture.gateway import privilege
 from devicelab.errors import ConfigError, DevicelabError, RunInterruptedError
 from devicelab.gate.handset_run import HandsetOutcome, HandsetPlan, choices_for, run_handset
 from devicelab.gate.options import GateOptions, clear_run_folder, link_latest, load_builds, run_folder
@@ -23,6 +25,7 @@ from devicelab.model.builds import Build
 from devicelab.model.identity import Identity
 from devicelab.model.policy import Policy, policy_for
 from devicelab.progress import Reporter
+from devicelab.reports import destinations
 from devicelab.reports.collect import FindingContext, handset_result
 from devicelab.reports.diff import new_pairs
 from devicelab.reports.evidence import EvidenceBundle
@@ -87,6 +90,8 @@ def run_gate(options: GateOptions, reporter: Reporter | None = None) -> Written:
     if capacity is not None and options.handsets > capacity:  # before a lab starts for nothing
         raise ConfigError(lab.source, "handsets", f"{options.handsets} handsets wanted, but lab {lab.name!r} has "
                           f"{capacity}")
+    if (options.capture or lab.inventory.proxy.mode) == "gateway":
+        privilege.require()  # before any handset is touched: one clear error, exit 3
     workroot = Path(tempfile.mkdtemp(prefix="devicelab-gate-"))
     try:
         with timeline.step("start lab"), reporter.status(f"starting lab {lab.name}"):
@@ -95,7 +100,8 @@ def run_gate(options: GateOptions, reporter: Reporter | None = None) -> Written:
         run.lab_identities = [e.known_identity() for e in lab.entries]
         plan = HandsetPlan(build=build, from_build=from_build, policy=policy, sim=options.sim,
                            choices=choices_for(options.consent, options.wifi), window=options.window,
-                           proxy=lab.inventory.proxy, upstream=lab.upstream, sinkhole=options.sinkhole)
+                           proxy=lab.inventory.proxy, upstream=lab.upstream, sinkhole=options.sinkhole,
+                           mode=options.capture or lab.inventory.proxy.mode)
         wanted = {"model": build.bootloader.product}
         with contextlib.ExitStack() as leases:
             with timeline.step(f"lease {options.handsets} handset(s)"), \
@@ -196,7 +202,13 @@ def write_run(gate: GateRun) -> Written:
             result = result.model_copy(update={"before_update": EarlierBuild(
                 build=from_build.name, until=outcome.update_at, outcome=outcome.before_update.verdict.outcome,
                 findings=earlier.findings, violations=earlier.violations, flows=earlier.flows)})
-        results.append(result)
+        flows = [a.flow for a in outcome.report.analyses]
+        table = (destinations.from_connections(outcome.connections, result.findings, gate.policy, flows)
+                 if outcome.connections else destinations.from_flows(flows, result.findings, gate.policy))
+        # a DNS name may carry an identifier (an exfiltrating label): hosts are scrubbed like everything else
+        table = tuple(d.model_copy(update={"host": redactor.scrub(d.host)}) for d in table
+                      if d.host != CANARY_HOST)  # the harness's own traffic
+        results.append(result.model_copy(update={"destinations": table}))
         consent += [ConsentChoice(name=f"{hid}: {k}", choice="accepted" if v else "declined")
                     for k, v in outcome.consent.items()]
     run = RunRecord(

@@ -17,6 +17,7 @@ from devicelab.errors import AdbError, AdbTimeoutError, BootTimeoutError, Fastbo
 from devicelab.handset import clock, sim
 from devicelab.handset.fastboot import Fastboot
 from devicelab.handset.images import factory_image
+from devicelab.handset.network import NetworkPlug
 from devicelab.handset.sim import SimSwitcher
 from devicelab.model import secret
 from devicelab.model.builds import Build, available_builds, load_build
@@ -61,6 +62,7 @@ class Handset:
         self.identity_warnings: list[str] = []
         #: how SIMs get into this handset's slot; None: an operator is asked (devicelab.handset.sim)
         self.sim_switcher: SimSwitcher | None = None
+        self.network_plug: NetworkPlug | None = None  # the lab plugs it into a gateway link (gateway capture)
         self._ui: HandsetUi | None = None
         #: how the steps of this handset are reported: nothing by default, Allure steps in pytest
         self.step: Callable[[str], contextlib.AbstractContextManager[Any]] = _no_step

@@ -24,6 +24,7 @@ from devicelab.model import secret
 from devicelab.model.inventory import AdbServerSpec, HandsetEntry, Inventory, Timeouts, UpstreamRouting, load_inventory
 
 if TYPE_CHECKING:
+    from devicelab.handset.network import NetworkPlug
     from devicelab.handset.sim import SimSwitcher
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class Lab:
         self.allocator: Allocator | None = None
         #: how SIMs get into handsets' slots, when the provider can do it (devicelab.activation.triggers)
         self.sim_switcher: SimSwitcher | None = None
+        self.network_plug: NetworkPlug | None = None
         #: where the capture proxy sends the handsets' traffic (default: real DNS)
         self.upstream = UpstreamRouting()
         self._provider: Provider | None = None
@@ -87,6 +89,7 @@ class Lab:
             specs.update(provided.adb_servers)
             self.entries = [*self.entries, *provided.handsets]
             self.sim_switcher = provided.sim_switcher
+            self.network_plug = provided.network_plug
             if provided.upstream is not None:
                 self.upstream = provided.upstream
         for entry in self.entries:  # from now on, no log line shows what the lab knows of a handset
@@ -133,6 +136,7 @@ class Lab:
         adb = AdbDevice(AdbClient(server), entry.adb.serial, label=entry.serialno)
         handset = Handset(entry, adb, Fastboot(entry.fastboot, label=entry.serialno), self.inventory.timeouts)
         handset.sim_switcher = self.sim_switcher
+        handset.network_plug = self.network_plug
         return handset
 
     @contextlib.contextmanager

@@ -14,6 +14,7 @@ from devicelab.errors import ConfigError
 from devicelab.model.inventory import AdbServerSpec, HandsetEntry, UpstreamRouting
 
 if TYPE_CHECKING:
+    from devicelab.handset.network import NetworkPlug
     from devicelab.handset.sim import SimSwitcher
 
 #: kind -> "module:Class"
@@ -29,6 +30,8 @@ class ProvidedLab:
     sim_switcher: SimSwitcher | None = None
     #: capability: the provider's own servers, for the capture proxy to route to (None: real DNS)
     upstream: UpstreamRouting | None = None
+    #: capability: the provider plugs its handsets into the gateway's links (None: they are on it already)
+    network_plug: NetworkPlug | None = None
 
 
 class Provider(Protocol):

@@ -16,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 
 from devicelab.errors import ConfigError
 from devicelab.model.data import Frozen, load
+from devicelab.model.templates import TemplateSpec
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 BUILDS_DIR = FIXTURES / "builds"
@@ -49,12 +50,13 @@ class Bootloader(Frozen):
 #: What starts an app's network request (device-time delays are counted from the event).
 TriggerKind = Literal["boot", "unlock", "screen_on", "sim_changed", "fingerprint_changed", "periodic"]
 #: What an app sends; each kind is one behaviour of the virtual lab (devicelab.virtual.net.apps).
-PayloadKind = Literal["checkin", "activation", "connectivity", "analytics", "zzhc", "pinned_push", "direct_daemon"]
+PayloadKind = Literal["checkin", "activation", "connectivity", "analytics", "zzhc", "pinned_push", "direct_daemon",
+                      "template"]
 #: Consent choices the setup wizard records (their settings keys: devicelab.virtual.consent).
 ConsentName = Literal[
     "google_usage_diagnostics", "google_error_reports", "oem_ux_program", "oem_analytics", "oem_privacy_agreed",
 ]
-URL = re.compile(r"^(?P<scheme>https?)://(?P<host>[a-z0-9]([a-z0-9.-]*[a-z0-9])?)(:(?P<port>\d{1,5}))?(?P<path>/\S*)$")
+URL = re.compile(r"^(?P<scheme>https?|tcp|udp|dns|quic)://(?P<host>[a-z0-9]([a-z0-9.-]*[a-z0-9])?)(:(?P<port>\d{1,5}))?(?P<path>/\S*)$")
 WEEK = 7 * 24 * 3600.0
 HOST_NAME = r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$"
 
@@ -117,12 +119,15 @@ class AppTraffic(Frozen):
     sni: str | None = Field(default=None, pattern=HOST_NAME)
     host_header: str | None = Field(default=None, pattern=HOST_NAME)
     transport: Literal["http", "websocket"] = "http"
+    #: payload `template`: the body and its pipeline (devicelab.model.templates)
+    template: TemplateSpec | None = None
 
     @field_validator("url")
     @classmethod
     def _url_shape(cls, value: str) -> str:
         if not URL.match(value):
-            raise ValueError("expected http(s)://host[:port]/path with a lower-case host name")
+            raise ValueError("expected http(s)://host[:port]/path (templates: also tcp, udp, dns, quic) "
+                             "with a lower-case host name")
         return value
 
     @model_validator(mode="after")
@@ -133,6 +138,12 @@ class AppTraffic(Frozen):
             raise ValueError("only an https app can pin its certificate")
         if self.sni is not None and not self.url.startswith("https://"):
             raise ValueError("only an https app sends a TLS server name (`sni`)")
+        if (self.payload == "template") != (self.template is not None):
+            raise ValueError("a `template` goes with payload `template`, and only with it")
+        if self.payload != "template" and self.scheme not in ("http", "https"):
+            raise ValueError("tcp://, udp://, dns:// and quic:// URLs belong to template clients")
+        if self.scheme in ("tcp", "udp") and not self._url()["port"]:
+            raise ValueError(f"a {self.scheme}:// URL names its port")
         return self
 
     def _url(self) -> dict[str, str]:
@@ -147,6 +158,15 @@ class AppTraffic(Frozen):
     @property
     def scheme(self) -> str:
         return self._url()["scheme"]
+
+    @property
+    def port(self) -> int | None:
+        port = self._url()["port"]
+        return int(port) if port else None
+
+    @property
+    def path(self) -> str:
+        return self._url()["path"]
 
 
 class Build(Frozen):

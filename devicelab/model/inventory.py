@@ -20,8 +20,20 @@ if TYPE_CHECKING:
 
 LAB_DIR = FIXTURES / "lab"
 DEFAULT_LAB = LAB_DIR / "virtual.yaml"
-#: How handsets reach the capture: an HTTP proxy setting, or a WireGuard tunnel.
-Mode = Literal["regular", "wireguard"]
+#: How handsets reach the capture: an HTTP proxy setting, a WireGuard tunnel, or the lab's gateway
+#: (devicelab routes the handset: every packet from power-on, no setting on the handset).
+Mode = Literal["regular", "wireguard", "gateway"]
+
+
+@dataclass(frozen=True)
+class GatewayLink:
+    """A handset's place behind the lab's gateway: where it is plugged and what the network tells it."""
+
+    namespace: str  # virtual labs: the handset's network namespace; physical: the gateway interface
+    address: str
+    dns_server: str
+    internet: str = ""  # the virtual internet's namespace (its UDP services answer there)
+    udp_hosts: Mapping[str, str] = field(default_factory=dict)  # host name -> public address
 
 
 class AdbServerSpec(Frozen):
@@ -151,6 +163,8 @@ class UpstreamRouting:
     only: bool = False  # refuse hosts outside `hosts` (a virtual lab never reaches the internet)
     #: address -> host name, for naming connections that bypassed the proxy (the lab's DNS, reversed)
     names: Mapping[str, str] = field(default_factory=dict)
+    #: host names the lab's internet answers over UDP (NTP) behind a gateway
+    udp: tuple[str, ...] = ()
 
 
 class Inventory(Frozen):

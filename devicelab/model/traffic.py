@@ -112,6 +112,8 @@ GapKind = Literal[
     "unproxied_connection",  # the handset reached the network without the proxy
     "empty_capture",  # nothing was captured at all
     "name_mismatch",  # the client named one host (SNI, Host) and connected to another
+    "opaque_connection",  # the gateway's packet record shows a connection no flow reads (its bytes unread)
+    "quic_without_fallback",  # a QUIC attempt (UDP/443, dropped) never followed by TCP to that host
 ]
 
 

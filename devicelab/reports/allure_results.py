@@ -12,7 +12,9 @@ across builds.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import shutil
 import uuid
@@ -159,6 +161,9 @@ class AllureWriter:
                         Parameter("build", run.build.name, excluded=True), Parameter("policy", run.policy.name)],
             description=self._description(check, result_of),
         )
+        if result_of is not None and result_of.destinations and check.id in ("personal-data", "forbidden-hosts"):
+            test.attachments.append(self._attach(f"destinations of {check.handset}",
+                                                 destinations_csv(result_of), "text/csv", "csv"))
         if result_of is not None:
             for finding in _representatives(result_of, check.findings):
                 test.attachments += self._finding_attachments(finding)
@@ -199,6 +204,20 @@ class AllureWriter:
                 mime = {"jpg": "image/jpeg", "jpeg": "image/jpeg"}.get(ext, f"image/{ext}")
                 out.append(self._attach(f"screen at that moment: {what}", shot.read_bytes(), mime, ext))
         return out
+
+
+def destinations_csv(result: HandsetResult) -> str:
+    """The destinations table, as Allure shows a CSV attachment (a table)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["host", "ip", "protocol", "ports", "connections", "bytes up", "bytes down", "first contact s",
+                     "median interval s", "identifiers", "approved", "seen"])
+    for d in result.destinations:
+        writer.writerow([d.host, d.ip, d.protocol, " ".join(map(str, d.ports)), d.connections, d.bytes_up,
+                         d.bytes_down, "" if d.first_contact_s is None else d.first_contact_s,
+                         "" if d.median_interval_s is None else d.median_interval_s, " ".join(d.identifiers),
+                         "yes" if d.approved else "no", d.seen])
+    return out.getvalue()
 
 
 def request_text(finding: FindingRecord) -> str:

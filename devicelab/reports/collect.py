@@ -67,7 +67,7 @@ def handset_result(handset: HandsetInfo, report: ScanReport, redactor: Redactor,
                     for f in findings)
     index = {f: i for i, f in reversed(list(enumerate(findings)))}  # the first of equal findings
     violations = tuple(
-        ViolationRecord(rule=v.rule, host=v.host, source=v.source, flow_index=v.flow_index,
+        ViolationRecord(rule=v.rule, host=redactor.scrub(v.host), source=v.source, flow_index=v.flow_index,
                         finding=index.get(v.finding) if v.finding else None,
                         kind=v.finding.kind if v.finding else "",
                         identifier=v.finding.redacted if v.finding else "")
@@ -117,9 +117,10 @@ def finding_record(finding: Finding, flow: Flow | None, redactor: Redactor, cont
     body, body_where, truncated = excerpts.body(flow, finding.where) if flow is not None else ("", "", False)
     logcat = tuple(redactor.scrub(line) for line in context.logcat.get(finding.flow_id, ())[:MAX_LOG_LINES])
     return FindingRecord(
-        kind=finding.kind, identifier=finding.redacted, host=finding.host, url=_url(finding.url, redactor),
+        kind=finding.kind, identifier=finding.redacted, host=redactor.scrub(finding.host), url=_url(finding.url, redactor),
         method=finding.method, location=redactor.scrub(finding.location), decoders=finding.decoders,
-        variant=finding.variant, tls=finding.tls, app=finding.app, source=finding.source,
+        variant=finding.variant, tls=finding.tls, protocol=flow.protocol if flow is not None else "",
+        app=finding.app, source=finding.source,
         flow_index=finding.flow_index, flow_id=finding.flow_id, detail=redactor.scrub(finding.detail),
         time=datetime.fromtimestamp(flow.timestamp, UTC) if flow is not None and flow.timestamp else None,
         request=_request(flow, redactor) if flow is not None else None,

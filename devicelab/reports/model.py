@@ -122,6 +122,7 @@ class FindingRecord(Frozen):
     decoders: tuple[str, ...] = ()
     variant: str = ""
     tls: bool
+    protocol: str = ""  # of the flow that carried it: http / tcp / udp / dns
     app: str | None = None
     source: str = ""
     flow_index: int = 0
@@ -227,6 +228,23 @@ class EarlierBuild(Frozen):
     flows: tuple[FlowGroup, ...] = ()
 
 
+class DestinationRecord(Frozen):
+    """One row of the destinations table (devicelab.reports.destinations)."""
+
+    host: str
+    ip: str = ""
+    protocol: str  # http / tcp / udp / dns
+    ports: tuple[int, ...] = ()
+    connections: int = 0
+    bytes_up: int = 0
+    bytes_down: int = 0
+    first_contact_s: float | None = None  # after the handset's first packet (or first flow)
+    median_interval_s: float | None = None  # between two contacts
+    identifiers: tuple[str, ...] = ()  # kinds found there
+    approved: bool = False
+    seen: Literal["read", "opaque", "accepted blind"] = "read"
+
+
 class HandsetResult(Frozen):
     """What one handset did in the run. `judged` is False when no capture was analysed."""
 
@@ -237,6 +255,7 @@ class HandsetResult(Frozen):
     coverage: Coverage = Coverage()
     flows: tuple[FlowGroup, ...] = ()
     before_update: EarlierBuild | None = None
+    destinations: tuple[DestinationRecord, ...] = ()
 
 
 def leaks(violations: tuple[ViolationRecord, ...]) -> int:

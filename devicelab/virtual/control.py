@@ -31,6 +31,7 @@ from devicelab.model.data import Frozen, config_error_from
 
 if TYPE_CHECKING:
     from devicelab.handset import Handset
+    from devicelab.model.inventory import GatewayLink
     from devicelab.model.sims import SimProfile
     from devicelab.virtual.handset import VirtualHandset
     from devicelab.virtual.lab import VirtualLab
@@ -87,6 +88,17 @@ class InjectScreenArgs(HandsetArgs):
     now: bool = False
 
 
+class AttachNetworkArgs(HandsetArgs):
+    """Plug a handset into a gateway link (namespace null: unplug). `internet` is the virtual
+    internet's namespace and `udp_hosts` the addresses its UDP services answer at there."""
+
+    namespace: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    address: str = ""
+    dns_server: str = ""
+    internet: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    udp_hosts: dict[str, str] = Field(default_factory=dict)
+
+
 @op("ping", NoArgs)
 async def _ping(lab: VirtualLab, args: NoArgs) -> dict[str, Any]:
     return {"handsets": [h.hardware.serialno for h in lab.handsets]}
@@ -98,9 +110,24 @@ async def _upstream(lab: VirtualLab, args: NoArgs) -> dict[str, Any]:
     capture proxy needs to route the handsets' traffic (nothing leaves the machine)."""
     internet = lab.internet
     if internet is None:
-        return {"hosts": {}, "ca": None, "names": {}}
+        return {"hosts": {}, "ca": None, "names": {}, "udp": []}
     return {"hosts": {name: list(addr) for name, addr in internet.upstream_hosts().items()},
-            "ca": str(internet.root_ca_pem_path()), "names": internet.upstream_names()}
+            "ca": str(internet.root_ca_pem_path()), "names": internet.upstream_names(),
+            "udp": list(internet.udp_hosts())}
+
+
+@op("attach_network", AttachNetworkArgs)
+async def _attach_network(lab: VirtualLab, args: AttachNetworkArgs) -> dict[str, Any]:
+    from devicelab.virtual.net.kernel import Link
+
+    handset = _handset(lab, args.serialno)
+    if handset.network is None:
+        raise ValueError(f"{args.serialno} has no network in this lab")
+    if args.internet is not None and lab.internet is not None:
+        lab.internet.serve_udp(args.internet, args.udp_hosts)
+    link = Link(args.namespace, args.address, args.dns_server) if args.namespace else None
+    handset.network.attach(link)
+    return {"attached": args.namespace}
 
 
 @op("insert_sim", InsertSimArgs)
@@ -241,6 +268,22 @@ class ControlClient:
             raise ControlError(f"virtual lab refused {name!r}: {reply.get('error', 'no reason given')}")
         result: dict[str, Any] = reply.get("result", {})
         return result
+
+
+class ControlNetworkPlug:
+    """The virtual lab plugs its handsets into a gateway link itself (a technician joins a real
+    phone to the gateway's Wi-Fi)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.client = ControlClient(path)
+
+    def plug(self, serial: str, link: GatewayLink | None, *, timeout: float) -> None:
+        if link is None:
+            self.client.request("attach_network", timeout=timeout, serialno=serial, namespace=None)
+            return
+        self.client.request("attach_network", timeout=timeout, serialno=serial, namespace=link.namespace,
+                            address=link.address, dns_server=link.dns_server, internet=link.internet or None,
+                            udp_hosts=dict(link.udp_hosts))
 
 
 class ControlSimSwitcher:

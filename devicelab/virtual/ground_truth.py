@@ -90,3 +90,26 @@ def _evidence_flows(out: Path) -> list[Flow]:
         except ConfigError:
             continue  # not an evidence log (another JSON Lines file in the bundle)
     return flows
+
+
+def unaccounted_connections(out: Path, received: Path | None = None) -> int:
+    """Behind a lab gateway: connections the gateway's table leaves unaccounted, plus what the
+    internet answered that no accounted row of the table stands for (by host: connections the
+    proxy opened to it, NTP exchanges). 0 when every connection maps to flows or to a gap."""
+    rows: list[dict[str, object]] = []
+    unaccounted = 0
+    for table in sorted((out / "evidence").glob("*/connections.json")):
+        data = json.loads(table.read_text())
+        unaccounted += int(data.get("unaccounted", 0))
+        rows += data.get("connections", [])
+    if received is None:
+        return unaccounted
+    accounted_tcp = Counter(str(r["host"]) for r in rows if r.get("account") in ("read", "packet"))
+    accounted_udp = Counter(str(r["host"]) for r in rows if r.get("account") == "udp")
+    answered = read_received(received)
+    # one connection the proxy opened upstream per connection of the handset (mitmproxy does not pool)
+    tcp = Counter(host for host, _conn in {(a.host, a.conn) for a in answered if a.via == "proxy"})
+    udp = Counter(a.host for a in answered if a.via == "udp")
+    unaccounted += sum(max(0, n - accounted_tcp[host]) for host, n in tcp.items())
+    unaccounted += sum(max(0, n - accounted_udp[host]) for host, n in udp.items())
+    return unaccounted

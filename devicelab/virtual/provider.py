@@ -30,7 +30,7 @@ from devicelab.lab.lease import lease_dir
 from devicelab.lab.providers import ProvidedLab
 from devicelab.model.data import Frozen, validate
 from devicelab.model.inventory import AdbAddress, AdbServerSpec, HandsetEntry, KnownIdentity, UpstreamRouting
-from devicelab.virtual.control import MAX_SOCKET_PATH, ControlClient, ControlSimSwitcher
+from devicelab.virtual.control import MAX_SOCKET_PATH, ControlClient, ControlNetworkPlug, ControlSimSwitcher
 from devicelab.virtual.lab import DEFAULT_BUILD
 
 
@@ -185,7 +185,8 @@ class VirtualProvider:
             )
         # the lab puts SIMs in slots itself, through its control channel
         switcher = ControlSimSwitcher(state["control"]) if state.get("control") else None
-        return ProvidedLab(servers, tuple(entries), sim_switcher=switcher,
+        plug = ControlNetworkPlug(state["control"]) if state.get("control") else None
+        return ProvidedLab(servers, tuple(entries), sim_switcher=switcher, network_plug=plug,
                            upstream=self._upstream(state))
 
     @staticmethod
@@ -197,7 +198,8 @@ class VirtualProvider:
         hosts = {name: (str(addr[0]), int(addr[1])) for name, addr in reply.get("hosts", {}).items()}
         ca = Path(reply["ca"]) if reply.get("ca") else None
         names = {str(k): str(v) for k, v in reply.get("names", {}).items()}
-        return UpstreamRouting(hosts=hosts, ca=ca, only=True, names=names)
+        udp = tuple(str(name) for name in reply.get("udp", []))
+        return UpstreamRouting(hosts=hosts, ca=ca, only=True, names=names, udp=udp)
 
     def stop(self) -> None:
         if not self._joined:

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from devicelab.capture.gateway import privilege
 from tests.bench.test_bench_analysis import measure_analysis
 from tests.bench.test_bench_control import measure_overhead
 from tests.bench.test_bench_flows import measure_ui_latency
 from tests.bench.test_bench_gate import measure_gate
+from tests.bench.test_bench_gateway import measure_gateway
 from tests.bench.test_bench_proxy import measure_proxy
 
 
@@ -59,6 +61,16 @@ def proxy_rows(workdir: Path) -> list[Row]:
                 "flows/s", "higher")]
 
 
+def gateway_rows(workdir: Path) -> list[Row]:
+    if privilege.missing():
+        return []  # the table says so below
+    r = measure_gateway(workdir)
+    regular, gateway = statistics.median(r.regular), statistics.median(r.gateway)
+    return [Row("gateway capture (relay + packet record)", "regular mode", regular, gateway, "flows/s", "higher"),
+            Row("gateway packets recorded/s (ratio: per flow)", "gateway flows/s", gateway, r.packets_per_second,
+                "/s", "higher")]
+
+
 def ui_rows() -> list[Row]:
     results = measure_ui_latency()
     return [Row(f"UI call {name}", "stock uiautomator2", stock, results["fixed"][name], "ms", "lower")
@@ -79,8 +91,10 @@ def render(rows: list[Row]) -> str:
 @pytest.mark.bench
 def test_bench_table(tmp_path: Path, private_adb_port: int, capsys: pytest.CaptureFixture[str]) -> None:
     rows = [*gate_rows(tmp_path / "gate"), *control_rows(private_adb_port), *analysis_rows(),
-            *proxy_rows(tmp_path / "proxy"), *ui_rows()]
+            *proxy_rows(tmp_path / "proxy"), *gateway_rows(tmp_path / "gateway"), *ui_rows()]
     assert all(r.base > 0 and r.ours > 0 for r in rows)
     with capsys.disabled():
         print("\n\ndevicelab against its baselines, measured in one run (ratio = devicelab / baseline)")
         print(render(rows), flush=True)
+        if privilege.missing():
+            print(f"(no gateway rows: the gateway needs {', '.join(privilege.missing())})", flush=True)

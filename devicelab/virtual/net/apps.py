@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from devicelab.model.builds import AppTraffic, PayloadKind
-from devicelab.virtual.net import checkin, zzhc
+from devicelab.virtual.net import checkin, template, zzhc
 from devicelab.virtual.net.facts import DeviceFacts
 from devicelab.virtual.net.httpclient import DeviceHttpClient, NetError, Request
 from devicelab.virtual.net.protobuf import Message
@@ -191,6 +191,11 @@ async def direct_daemon(ctx: AppContext) -> bool:
     return response.status == 200
 
 
+async def templated(ctx: AppContext) -> bool:
+    """A client modelled in the build file (payload `template`: devicelab.virtual.net.template)."""
+    return await template.send(ctx.spec, ctx.facts, ctx.client, lambda text: ctx.info(ctx.spec.name, text))
+
+
 BEHAVIOURS: dict[PayloadKind, Behaviour] = {
     "connectivity": connectivity,
     "checkin": google_checkin,
@@ -199,4 +204,5 @@ BEHAVIOURS: dict[PayloadKind, Behaviour] = {
     "zzhc": self_registration,
     "pinned_push": pinned_push,
     "direct_daemon": direct_daemon,
+    "template": templated,
 }

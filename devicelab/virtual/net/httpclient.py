@@ -3,6 +3,8 @@
 - Proxy: the global `http_proxy` setting (absolute-form for http, CONNECT for https), unless
   the caller ignores it (a native daemon with its own sockets).
 - Names resolve only through the lab's DNS; a proxy is reachable only at a local address.
+- Behind the lab's gateway (`kernel`: the handset's own network namespace) names are asked of
+  the network's DNS server and connections are kernel sockets in that namespace; no proxy.
 - TLS: SNI, host-name check, trust in the system CA store only; a pinning app also requires
   its server's SPKI and refuses anything else inside the handshake.
 - Every connection is a row in /proc/net/tcp{,6} with the app's uid and its real local port.
@@ -24,6 +26,7 @@ from devicelab.virtual.net import http1, pki, websocket
 from devicelab.virtual.net.channel import Channel, TlsChannel
 from devicelab.virtual.net.dns import LabResolver, NameNotResolved, display_address, is_ip
 from devicelab.virtual.net.http1 import Headers, HttpError, Response
+from devicelab.virtual.net.kernel import KernelNetwork, NameNotFound
 from devicelab.virtual.net.proxyconf import ProxySetting, global_proxy, is_local_address
 from devicelab.virtual.net.sockets import SocketTable
 from devicelab.virtual.net.trust import TrustStore
@@ -72,7 +75,7 @@ class DeviceHttpClient:
         self, *, caller: Caller, resolver: LabResolver, settings: Callable[[], Mapping[str, str]],
         trust: TrustStore, sockets: SocketTable, online: Callable[[], bool], honour_proxy: bool = True,
         pins: frozenset[str] = frozenset(), timeout: float = READ_TIMEOUT,
-        direct: Callable[[int, int], Callable[[], None]] | None = None,
+        direct: Callable[[int, int], Callable[[], None]] | None = None, kernel: KernelNetwork | None = None,
         sni: str | None = None, host_header: str | None = None, websocket: bool = False,
     ) -> None:
         self.caller = caller
@@ -93,6 +96,7 @@ class DeviceHttpClient:
         self.host_header = host_header
         #: send the body as a WebSocket message after an upgrade, not as a request body
         self.websocket = websocket
+        self.kernel = kernel
 
     async def fetch(self, request: Request) -> Response:
         parts = urlsplit(request.url)
@@ -103,16 +107,23 @@ class DeviceHttpClient:
         if not self.online():
             raise NetError("java.net.UnknownHostException",
                            f'Unable to resolve host "{host}": No address associated with hostname')
-        proxy = global_proxy(self.settings()) if self.honour_proxy else None
-        address = self._proxy_address(proxy) if proxy is not None else self._resolve(host)
-        reader, writer = await self._connect(address, host, port)
+        if self.kernel is not None:
+            proxy = None  # behind the gateway: the lab sets no proxy, the network itself is watched
+            address = (await self._kernel_resolve(self.kernel, host), port)
+            reader, writer = await self._kernel_connect(self.kernel, address, host)
+            seen = address
+        else:
+            proxy = global_proxy(self.settings()) if self.honour_proxy else None
+            address = self._proxy_address(proxy) if proxy is not None else self._resolve(host)
+            reader, writer = await self._connect(address, host, port)
+            # a direct connection shows the server's public-looking address; one to the proxy, the proxy's
+            seen = address if proxy is not None else (display_address(host), port)
         sockname = writer.get_extra_info("sockname")
-        # a direct connection shows the server's public-looking address; one to the proxy, the proxy's
-        seen = address if proxy is not None else (display_address(host), port)
         connection = self.sockets.opened((sockname[0], sockname[1]), seen, self.caller.uid, java=self.caller.java)
         self.last_route = Route(address, proxy, sockname[1])
         # before the first byte: the server asks whose socket it is when the request arrives
-        forget = self.direct(sockname[1], address[1]) if proxy is None and self.direct is not None else _nothing
+        forget = (self.direct(sockname[1], address[1]) if proxy is None and self.direct is not None
+                  and self.kernel is None else _nothing)
         channel: Channel = Channel(reader, writer)
         try:
             if parts.scheme == "https":
@@ -184,6 +195,34 @@ class DeviceHttpClient:
             raise NetError("java.net.ConnectException",
                            f"failed to connect to {host}/{address[0]} (port {address[1]}): connect failed: "
                            f"ECONNREFUSED ({exc.strerror or exc})") from None
+
+    @staticmethod
+    async def _kernel_resolve(kernel: KernelNetwork, host: str) -> str:
+        if is_ip(host):
+            return host
+        try:
+            return await kernel.resolve(host)
+        except NameNotFound:
+            raise NetError("java.net.UnknownHostException",
+                           f'Unable to resolve host "{host}": No address associated with hostname') from None
+        except OSError as exc:
+            raise NetError("java.net.UnknownHostException",
+                           f'Unable to resolve host "{host}": {exc.strerror or exc}') from None
+
+    @staticmethod
+    async def _kernel_connect(kernel: KernelNetwork, address: tuple[str, int], host: str) -> tuple[
+            asyncio.StreamReader, asyncio.StreamWriter]:
+        try:
+            sock = await kernel.connect(address, CONNECT_TIMEOUT)
+        except TimeoutError:
+            raise NetError("java.net.SocketTimeoutException",
+                           f"failed to connect to {host}/{address[0]} (port {address[1]}) after "
+                           f"{int(CONNECT_TIMEOUT * 1000)}ms") from None
+        except OSError as exc:
+            raise NetError("java.net.ConnectException",
+                           f"failed to connect to {host}/{address[0]} (port {address[1]}): connect failed: "
+                           f"{exc.strerror or exc}") from None
+        return await asyncio.open_connection(sock=sock)
 
     async def _tls(self, channel: Channel, host: str) -> TlsChannel:
         check = self._check_pin(host) if self.pins else None

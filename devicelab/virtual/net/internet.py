@@ -29,22 +29,32 @@ from devicelab.virtual.net.http1 import ReceivedRequest
 from devicelab.virtual.net.received import ReceivedLog
 from devicelab.virtual.net.responders import Responder, Site
 from devicelab.virtual.net.server import HostServer
+from devicelab.virtual.net.udp import Datagram, UdpServices
 
 log = logging.getLogger(__name__)
+#: NTP servers a handset asks (AOSP's default; OEM builds may name their own)
+UDP_HOSTS = ("time.android.com",)
 
 
 def manifest_hosts(builds: Iterable[Build] = ()) -> set[str]:
     """Every host a shipped build (and the given ones) talks to."""
-    hosts: set[str] = set()
+    return {app.host for build in _all_builds(builds) for app in build.traffic}
+
+
+def manifest_ntp_hosts(builds: Iterable[Build] = ()) -> set[str]:
+    """The hosts builds' clients ask for the time (udp://host:123)."""
+    return {app.host for build in _all_builds(builds) for app in build.traffic
+            if app.scheme == "udp" and app.port == 123}
+
+
+def _all_builds(builds: Iterable[Build]) -> list[Build]:
     all_builds = list(builds)
     for name in available_builds():
         try:
             all_builds.append(load_build(name))
         except ConfigError as exc:  # a broken manifest is reported where it is used, not here
             log.warning("virtual internet: skipping %s", exc)
-    for build in all_builds:
-        hosts.update(app.host for app in build.traffic)
-    return hosts
+    return all_builds
 
 
 class VirtualInternet:
@@ -68,6 +78,8 @@ class VirtualInternet:
         self._ca: pki.Credential | None = None
         self._ca_key: object = None
         self._arrived = asyncio.Event()
+        #: behind a lab gateway: the UDP services in the internet's own namespace
+        self.udp = UdpServices(self._datagram)
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
@@ -91,6 +103,7 @@ class VirtualInternet:
             raise
 
     async def stop(self) -> None:
+        self.udp.close()
         servers, self._servers = list(self._servers.values()), {}
         for server in servers:
             await server.close()
@@ -123,6 +136,14 @@ class VirtualInternet:
         self._leaf_pins[host] = pki.spki_pin(leaf.cert)
         self.resolver.add(host, ("127.0.0.1", port), aliases)
         return "127.0.0.1", port
+
+    def udp_hosts(self) -> tuple[str, ...]:
+        """The names the lab answers over UDP behind a gateway (NTP)."""
+        return tuple(sorted(set(UDP_HOSTS) | manifest_ntp_hosts(self._builds)))
+
+    def serve_udp(self, namespace: str, hosts: dict[str, str]) -> None:
+        """Answer the UDP hosts (NTP) at their public addresses inside the gateway's internet namespace."""
+        self.udp.serve(namespace, hosts)
 
     # -- what the capture side needs -----------------------------------------------------
     def upstream_names(self) -> dict[str, str]:
@@ -158,10 +179,17 @@ class VirtualInternet:
         self.requests.append(request)
         self._arrived.set()
         self._arrived = asyncio.Event()
+        #: behind a lab gateway: the UDP services in the internet's own namespace
+        self.udp = UdpServices()
 
     def _answered(self, request: ReceivedRequest, status: int) -> None:
         if self.received is not None:
             self.received.write(request, status)
+
+    def _datagram(self, datagram: Datagram) -> None:
+        if self.received is not None:  # written from the service's thread: the log's writes are line-atomic
+            self.received.write_datagram(datagram.ts, datagram.host, datagram.server[0], "ntp",
+                                         f"{datagram.client[0]}:{datagram.client[1]}")
 
     def direct_connection(self, local_port: int, server_port: int, handset: str) -> Callable[[], None]:
         """A handset opened a connection straight to a host (no proxy): its requests are marked as

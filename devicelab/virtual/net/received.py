@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -63,23 +64,35 @@ class ReceivedLog:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._file: IO[str] | None = path.open("a", encoding="utf-8")
+        self._lock = threading.Lock()
         self.errors = 0
 
     def write(self, request: ReceivedRequest, status: int) -> None:
-        if self._file is None:
-            return
-        line = {"ts": request.time, "host": request_host(request), "server": request.host, "method": request.method,
-                "path": request_path(request), "status": status, "tls": request.tls, "conn": request.connection,
-                "via": "handset" if request.origin else "proxy", "handset": request.origin}
+        self._line({"ts": request.time, "host": request_host(request), "server": request.host,
+                    "method": request.method, "path": request_path(request), "status": status, "tls": request.tls,
+                    "conn": request.connection, "via": "handset" if request.origin else "proxy",
+                    "handset": request.origin})
+
+    def write_datagram(self, ts: float, host: str, server: str, protocol: str, client: str) -> None:
+        """A UDP exchange the internet answered behind a lab gateway (NTP): `via` "udp"."""
+        self._line({"ts": ts, "host": host, "server": server, "method": protocol, "path": "", "status": 0,
+                    "tls": False, "conn": 0, "via": "udp", "handset": client})
+
+    def _line(self, line: dict[str, Any]) -> None:
+        text = json.dumps(line) + "\n"
         try:
-            self._file.write(json.dumps(line) + "\n")
-            self._file.flush()
+            with self._lock:  # the UDP services write from their own threads
+                if self._file is None:
+                    return
+                self._file.write(text)
+                self._file.flush()
         except (OSError, ValueError) as exc:  # a full disk must not take the internet down
             self.errors += 1
             log.warning("received log %s: %s", self.path, exc)
 
     def close(self) -> None:
-        file, self._file = self._file, None
+        with self._lock:
+            file, self._file = self._file, None
         if file is not None:
             file.close()
 

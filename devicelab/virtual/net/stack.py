@@ -1,6 +1,10 @@
 """One handset's view of the virtual internet: it plays the build's app traffic on the
 device clock while the system runs, and gives apps (and the browser) an HTTP client.
 
+Plugged into the lab's gateway (`attach`), the handset has a network of its own: its apps use
+kernel sockets in its namespace (devicelab.virtual.net.kernel), and the system asks the network
+time server at boot, as Android's NetworkTimeUpdateService does (UDP 123, unseen by a proxy).
+
 The handset calls four hooks: `system_started` (a new AndroidSystem exists: the virtual
 internet's root goes into the system CA store), `boot_completed`, `shutdown` (reboot, power
 off) and `sim_changed`. Unlock and screen-on come from the system's input events.
@@ -20,6 +24,7 @@ from devicelab.virtual import consent
 from devicelab.virtual.net import apps, trust
 from devicelab.virtual.net.facts import DeviceFacts
 from devicelab.virtual.net.httpclient import Caller, DeviceHttpClient
+from devicelab.virtual.net.kernel import KernelNetwork, Link, NameNotFound
 from devicelab.virtual.net.scheduler import DeviceScheduler
 from devicelab.virtual.net.sockets import SocketTable
 from devicelab.virtual.net.triggers import KeyguardWatcher
@@ -33,6 +38,9 @@ log = logging.getLogger(__name__)
 
 #: one firing may take this long (host seconds) before it is abandoned
 RUN_TIMEOUT = 45.0
+#: AOSP's config_ntpServer, asked at boot and then daily (SNTP, mode 3)
+NTP_SERVER = "time.android.com"
+NTP_TIMEOUT = 5.0
 #: processes of components that are not an app's main process
 PROCESS_NAMES = {"com.google.android.gms": "com.google.android.gms.persistent", "android": "system_server"}
 
@@ -65,6 +73,15 @@ class HandsetNetwork:
         self._last_fingerprint: str | None = None
         self._successes: dict[str, set[str]] = {}
         self._memory: dict[str, dict[str, object]] = {}
+        #: the handset's own network behind the lab's gateway (None: the in-process path)
+        self.kernel: KernelNetwork | None = None
+
+    # -- the network it is plugged into ----------------------------------------------------
+    def attach(self, link: Link | None) -> None:
+        """Plug into a gateway link (None: unplug, back to the in-process path)."""
+        if self.kernel is not None:
+            self.kernel.close()
+        self.kernel = KernelNetwork(link) if link is not None else None
 
     # -- hooks the handset calls ---------------------------------------------------------
     def system_started(self, system: AndroidSystem) -> None:
@@ -89,6 +106,8 @@ class HandsetNetwork:
         if system is None:
             return
         self._booted = True
+        if self.kernel is not None and online(system):
+            self.spawn(self._ntp(self.kernel))
         self._watcher = KeyguardWatcher(system, lambda: self.event("screen_on"), lambda: self.event("unlock"))
         self.event("boot")
         if self._fingerprint_changed:
@@ -222,10 +241,25 @@ class HandsetNetwork:
             caller=caller, resolver=self.internet.resolver, settings=lambda: system.settings("global"),
             trust=self.trust, sockets=self.sockets, online=lambda: online(system), honour_proxy=honour_proxy,
             pins=pins, direct=self._direct, sni=sni, host_header=host_header, websocket=websocket,
+            kernel=self.kernel,
         )
 
     def _direct(self, local_port: int, server_port: int) -> Callable[[], None]:
         return self.internet.direct_connection(local_port, server_port, self.handset.name)
+
+    async def _ntp(self, kernel: KernelNetwork) -> bool:
+        """One SNTP request (48 bytes, LI=0 VN=3 mode 3), as the framework sends it after boot."""
+        system = self.system
+        try:
+            address = await kernel.resolve(NTP_SERVER)
+            reply = await kernel.datagram((address, 123), b"\x1b" + b"\x00" * 47, NTP_TIMEOUT)
+        except (NameNotFound, OSError) as exc:
+            reply, address = b"", f"({exc})"
+        if system is not None:
+            outcome = "updated" if len(reply) >= 48 else "no answer"
+            system.logcat.write("NetworkTimeUpdateService", f"NTP {NTP_SERVER}/{address}: {outcome}", level="D",
+                                pid=system.processes.ensure("system_server", 1000).pid)
+        return len(reply) >= 48
 
     def spawn(self, work: Coroutine[Any, Any, object]) -> asyncio.Task[object]:
         """Run background work (a page load) that shutdown cancels."""

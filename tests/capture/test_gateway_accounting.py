@@ -1,0 +1,64 @@
+"""The gateway's connection table, accounted for row by row (no namespaces needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from devicelab.capture.config import CaptureConfig
+from devicelab.capture.gateway.accounting import reconcile
+from devicelab.capture.gateway.handset_gateway import GatewayPlan, HandsetGateway
+from devicelab.capture.gateway.resolver import Query
+from devicelab.capture.gateway.transparent import Relayed
+from devicelab.errors import CaptureError
+from devicelab.model.policy import Policy
+from devicelab.model.traffic import Flow, Request
+from devicelab.reports.destinations import from_connections
+
+HS = "10.77.0.2"
+
+
+def _row(proto: str, port: int, remote: str, up: int, down: int = 0, payload: bytes = b"", first: float = 1.0) -> dict:
+    return {"proto": proto, "handset": f"{HS}:{port}", "remote": remote, "packets_up": 1, "packets_down": 1,
+            "bytes_up": up, "bytes_down": down, "first": first, "last": first + 1, "flags": "",
+            "payload_up": payload.hex()}
+
+
+def _flow(client: str) -> Flow:
+    return Flow(source="e", index=0, id="f1", tls=False, client=client,
+                request=Request(method="POST", scheme="http", host="zzhc.vnet.cn", port=80, path="/"))
+
+
+def test_every_row_is_read_or_a_gap_with_its_bytes() -> None:
+    table = [
+        _row("udp", 5000, "10.77.0.1:53", 30, 60),
+        _row("tcp", 5001, "198.18.0.9:80", 600, 100, b"x" * 600, first=2.0),  # read by a flow
+        _row("tcp", 5002, "198.18.0.9:80", 11, 0, b"GET /abcdef", first=3.0),  # only the packet record has it
+        _row("tcp", 5003, "198.18.0.9:80", 0, 0, first=4.0),  # a bare SYN: nothing to read, a gap
+        _row("udp", 5004, "198.18.0.9:443", 1200),  # QUIC, then TCP to that host
+        _row("udp", 5005, "198.18.0.7:443", 1200),  # QUIC, never TCP: a gap
+        _row("udp", 5006, "198.18.0.8:123", 48, 48, b"\x1b" + b"\x00" * 47),
+    ]
+    queries = [Query(0.5, f"{HS}:5000", "udp", "zzhc.vnet.cn", "A", "198.18.0.9")]
+    relayed = [Relayed((HS, 5001), ("198.18.0.9", 80), 600, 100, proxy_port=40001),
+               Relayed((HS, 5002), ("198.18.0.9", 80), 10, 0, proxy_port=40002)]
+    result = reconcile(table, HS, queries, relayed, [_flow("127.0.0.1:40001")])
+    assert [r["account"] for r in result.rows] == ["dns", "read", "packet", "gap", "quic", "gap", "udp"]
+    assert result.unaccounted == 0
+    assert result.rows[0]["host"] == "zzhc.vnet.cn"  # a DNS row is named by the name it asked
+    gaps = [r for r in result.records if r["kind"] == "gap"]
+    assert [g["gap"] for g in gaps] == ["opaque_connection", "quic_without_fallback"]
+    assert "0 bytes up" in gaps[0]["detail"]
+    assert {r["kind"] for r in result.records} >= {"dns", "stream_start", "stream_data", "stream_end"}
+    table_rows = from_connections(result.rows, (), Policy.model_validate({"name": "p", "approved": []}))
+    assert {(d.host, d.protocol) for d in table_rows} >= {("zzhc.vnet.cn", "dns"), ("zzhc.vnet.cn", "tcp")}
+    assert {d.seen for d in table_rows if d.host == "zzhc.vnet.cn" and d.protocol == "tcp"} == {"opaque"}
+
+
+def test_a_handset_no_lab_plugs_in_is_refused_not_watched_blind(tmp_path: Path) -> None:
+    handset = SimpleNamespace(serial="X1", network_plug=None)
+    plan = GatewayPlan.of(CaptureConfig(mode="gateway"))
+    with pytest.raises(CaptureError, match="physical lab"):
+        HandsetGateway(tmp_path, handset, plan, proxy=("127.0.0.1", 1)).start()  # type: ignore[arg-type]
