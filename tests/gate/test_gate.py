@@ -77,9 +77,11 @@ def test_diff_between_the_builds_shows_the_zzhc_pairs_as_new(leaky: tuple[int, d
 def test_the_gate_fails_on_new_pairs_against_a_baseline(tmp_path: Path, fixed: tuple[int, dict, str, Path]) -> None:
     # a policy that would let zzhc through: only the baseline makes the new pairs fail
     policy = tmp_path / "lenient.yaml"
-    policy.write_text("name: lenient\nskus: [00WW]\ntls_required: false\napproved:\n  - host: '*'\n"
-                      "    may_receive: [imei, meid, imsi, iccid, msisdn, serial, wifi_mac, bt_mac, android_id, "
-                      "advertising_id, email, cell_id, location]\n")
+    every = "[imei, meid, imsi, iccid, msisdn, serial, wifi_mac, bt_mac, android_id, advertising_id, email, cell_id]"
+    hosts = ["zzhc.vnet.cn", "android.clients.google.com", "*.google.com", "*.googleapis.com", "*.hmdglobal.com",
+             "*.gstatic.com", "*.izatcloud.net"]
+    policy.write_text("name: lenient\nskus: [00WW]\ntls_required: false\napproved:\n"
+                      + "".join(f"  - {{host: '{h}', may_receive: {every}}}\n" for h in hosts))
     code, verdict, output = gate(tmp_path / "again", "--build", "nokia7plus-00WW_3_22C", "--sim", "telenor-no",
                                  "--policy", str(policy), "--baseline", str(fixed[3]))
     assert code == 1, output
