@@ -16,7 +16,7 @@ from typing import Any
 
 from devicelab.analysis import structured
 from devicelab.analysis.compression import DecodeError, codec_name, inflate, sniff
-from devicelab.analysis.prefilter import CTRL, PCT, RUN, Gate, quiet_segment
+from devicelab.analysis.prefilter import CTRL, PCT, RUN, RUN_KNOWN, Gate, quiet_segment
 from devicelab.analysis.structured import Scalar
 from devicelab.model.traffic import Request
 
@@ -204,12 +204,16 @@ class Walker:
         if len(decoded) < _MEMO or len(starts) * 2 * reach > len(decoded) // 2:
             return  # a small value, or escapes everywhere (URL-encoded text): one full look is cheaper
         seen = flags
+        known = flags & RUN_KNOWN  # RUN is known for `decoded` if it is for `data` and every window
         escapes: list[int] = []
         for shift, start in enumerate(starts):
             at = start - 2 * shift  # where the escape's byte sits in `decoded`
-            seen |= self.gate.probe(decoded[max(at - reach, 0):at + reach + 1])
+            window = self.gate.probe(decoded[max(at - reach, 0):at + reach + 1])
+            seen |= window
+            known &= window
             # a %XX that `data` did not hold takes in this byte: it starts at most 2 bytes before it
             escapes += (max(at - 2, 0) + i for i in self.gate.escapes(decoded[max(at - 2, 0):at + 3]))
+        seen = seen | RUN_KNOWN if seen & RUN or known else seen & ~RUN_KNOWN
         self._probed[id(decoded)] = (decoded, seen)
         self._escapes[id(decoded)] = (decoded, sorted(set(escapes)))
 
@@ -223,7 +227,7 @@ class Walker:
                 return known[1]
         gate = self.gate
         if look == "runs":
-            seen = bool(self._probe(data) & RUN)
+            seen = gate.has_run(data, self._probe(data))
         elif look == "mixed":
             seen = gate.mixed(data, flags, self._look("runs", data, flags))
         else:
