@@ -56,7 +56,8 @@ LOUD = NEEDLE | PCT | ESC | CTRL | SNIFF | NESTED
 # The pass is two databases (measured on 54 KB of text: one of both, 37 us; needles, byte classes and
 # hints 14 us, plus the short multi-byte traces alone 3.5 us): the traces of two and three bytes add
 # candidates to the needles' literal matcher at nearly every offset. RUN is a pass of its own (14 us on
-# text) made only where UPPER and LOWER both occur, the one place a Base64 run decides a flag.
+# text) made only where UPPER and LOWER both occur, the one place a Base64 run decides a flag. A value
+# under _SPLIT bytes is scanned by one database of all of them (RUN_KNOWN): there the calls cost more.
 _DEFLATE_SECOND = b"".join(b"\\x%02x" % b for b in range(256) if (0x78 << 8 | b) % 31 == 0)
 _WHITE = rb" \t\r\n\x0b\x0c+"  # what lstrip() and a form's '+' remove before a value
 #: single bytes: with the needles and hints
@@ -112,6 +113,10 @@ class Gate:
         #: No pattern of the main pass matches more bytes than this (needles, hints, triggers).
         self.reach = max((len(form.needle) for form in forms), default=0) + 16
         self._db = _compile(expressions, flags)
+        # a small value is looked at in one call of one database with every trigger (RUN included)
+        self._whole_bits = [*self._bits, *(bit for _pattern, bit in _TRACES), RUN]
+        self._whole = _compile([*expressions, *(pattern for pattern, _bit in _TRACES), _RUN],
+                               [*flags, *[single] * (len(_TRACES) + 1)])
         self._traces = _compile([pattern for pattern, _bit in _TRACES], [single] * len(_TRACES))
         self._trace_bits = [bit for _pattern, bit in _TRACES]
         self._run = _compile([_RUN], [single])
@@ -123,7 +128,7 @@ class Gate:
     def _scratch(self) -> dict[int, Any]:
         scratch: dict[int, Any] | None = getattr(self._local, "scratch", None)
         if scratch is None:
-            dbs = (self._db, self._traces, self._run, self._mixed, self._spaced, self._escape)
+            dbs = (self._db, self._whole, self._traces, self._run, self._mixed, self._spaced, self._escape)
             scratch = self._local.scratch = {id(db): hyperscan.Scratch(db) for db in dbs}
         return scratch
 
@@ -140,11 +145,17 @@ class Gate:
 
     def probe(self, data: bytes) -> int:
         """The flags of `data` (RUN only where RUN_KNOWN: see has_run)."""
-        found: list[Any] = [0, self._bits]
         scratches = getattr(self._local, "main", None)
         if scratches is None:
             scratch = self._scratch()
-            scratches = self._local.main = (scratch[id(self._db)], scratch[id(self._traces)], scratch[id(self._run)])
+            scratches = self._local.main = (scratch[id(self._db)], scratch[id(self._traces)], scratch[id(self._run)],
+                                            scratch[id(self._whole)])
+        if len(data) < _SPLIT:
+            found: list[Any] = [RUN_KNOWN, self._whole_bits]
+            self._whole.scan(data, match_event_handler=_flag, context=found, scratch=scratches[3])
+            whole: int = found[0]
+            return whole
+        found = [0, self._bits]
         self._db.scan(data, match_event_handler=_flag, context=found, scratch=scratches[0])
         found[1] = self._trace_bits
         self._traces.scan(data, match_event_handler=_flag, context=found, scratch=scratches[1])
@@ -197,6 +208,8 @@ class Gate:
 
 
 _RUN_BITS = [RUN]
+#: Values at least this long get the split pass (below it, the calls cost more than the bytes).
+_SPLIT = 4096
 
 
 def _compile(expressions: list[bytes], flags: list[int]) -> Any:
