@@ -392,7 +392,9 @@ class Walker:
     def _many_runs(self, data: bytes, gate: Gate) -> bool:
         """Whether `data` may hold more Base64 runs than the walker decodes (a note)."""
         most = self.limits.max_base64_runs
+        # each run holds 16 characters of the alphabet: counting those (one C pass) rules out most values
         return (len(data) >= 16 * most and self._look("runs", data, 0)
+                and len(data) - len(data.translate(None, _B64_ALPHABET)) >= 16 * most
                 and data.translate(_B64_MAP).count(_B64_MIN_RUN) >= most)
 
     def _json(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int,
