@@ -64,7 +64,7 @@ scan reads, at 1.4-2.6x its cost per byte, plus every decoded byte, a gzip body 
 decoders ~2.9 ms (JSON attempts 1.4, protobuf 0.6, inflate 0.5, %XX 0.3, Base64 0.2), run checks
 ~0.8 ms. The floor's ratio, 0.15, is the most this design reaches with no Python at all; the rest of
 the time (~35 %) is the walker's Python, 8-30 us per flow. 0.30 needs the analysis within 3.3x of the
-bare scan: the decoders and run checks alone are 2.9x, so even a gate as cheap as the bare scan and
+bare scan: the decoders and run checks alone are ~3.0x, so even a gate as cheap as the bare scan and
 no Python would leave ~0.25. Reaching 0.30 means not doing work the findings and notes depend on
 today: parsing declared JSON that is not JSON (only its note needs it), offering random binary to
 bbpb, or decoding bytes the bare scan never reads.
