@@ -14,9 +14,11 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import pybase64
+
 from devicelab.analysis import structured
 from devicelab.analysis.compression import DecodeError, codec_name, inflate, sniff
-from devicelab.analysis.prefilter import CTRL, PCT, RUN, Gate, quiet_segment
+from devicelab.analysis.prefilter import CTRL, LAT, LON, NEEDLE, PCT, RUN, RUN_KNOWN, Gate, quiet_segment
 from devicelab.analysis.structured import Scalar
 from devicelab.model.traffic import Request
 
@@ -204,12 +206,16 @@ class Walker:
         if len(decoded) < _MEMO or len(starts) * 2 * reach > len(decoded) // 2:
             return  # a small value, or escapes everywhere (URL-encoded text): one full look is cheaper
         seen = flags
+        known = flags & RUN_KNOWN  # RUN is known for `decoded` if it is for `data` and every window
         escapes: list[int] = []
         for shift, start in enumerate(starts):
             at = start - 2 * shift  # where the escape's byte sits in `decoded`
-            seen |= self.gate.probe(decoded[max(at - reach, 0):at + reach + 1])
+            window = self.gate.probe(decoded[max(at - reach, 0):at + reach + 1])
+            seen |= window
+            known &= window
             # a %XX that `data` did not hold takes in this byte: it starts at most 2 bytes before it
             escapes += (max(at - 2, 0) + i for i in self.gate.escapes(decoded[max(at - 2, 0):at + 3]))
+        seen = seen | RUN_KNOWN if seen & RUN or known else seen & ~RUN_KNOWN
         self._probed[id(decoded)] = (decoded, seen)
         self._escapes[id(decoded)] = (decoded, sorted(set(escapes)))
 
@@ -223,9 +229,11 @@ class Walker:
                 return known[1]
         gate = self.gate
         if look == "runs":
-            seen = bool(self._probe(data) & RUN)
+            seen = gate.has_run(data, self._probe(data))
         elif look == "mixed":
             seen = gate.mixed(data, flags, self._look("runs", data, flags))
+        elif look == "plain":  # `flags` without NEEDLE, LAT and LON
+            seen = gate.loud(data, flags, False) or self._look("mixed", data, flags)
         else:
             seen = gate.loud(data, flags, False) or self._look("mixed", data, flags)
         if len(data) >= _MEMO:
@@ -280,8 +288,15 @@ class Walker:
             yield from self.visit(where, steps, data, 0, ctype)
 
     def visit(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int = 0,
-              ctype: str = "", in_protobuf: bool = False) -> Iterator[Item]:
-        """Scan `data` as it is, then whatever it decodes to."""
+              ctype: str = "", in_protobuf: bool = False, plain: bool = False) -> Iterator[Item]:
+        """Scan `data` as it is, then whatever it decodes to.
+
+        `plain`: `data` is a part of a container that holds no decoder's trace (see _plain); a part with
+        no needle and no position is then a quiet segment with nothing under it, told by one gate pass.
+        """
+        if plain and self.gate is not None and quiet_segment(self.gate.probe(data)):
+            yield from self._segment(where, steps, data, True)
+            return
         decodable = depth < self.limits.max_depth and (
             len(data) >= _MIN_DECODABLE or (len(data) > 2 and _binary(data)))
         # the gate pays where it can spare the decoders: on a short value they cost less than it does
@@ -307,11 +322,14 @@ class Walker:
             done = yield from self._multipart(where, steps, data, depth, params.get("boundary", ""))
         json_declared = structured.is_json_type(mime)
         if not done and (json_declared or structured.looks_like_json(data)):
-            done = yield from self._json(where, steps, data, depth, json_declared, quiet)
+            plain = (not quiet and flags is not None and self.gate is not None
+                     and self._plain(data, flags, mime, self.gate))
+            done = yield from self._json(where, steps, data, depth, json_declared, quiet, plain)
         if quiet:
             return  # forms, protobuf, Base64 and %XX: nothing to decode, nothing to note (see _quiet)
         if not done and (mime == "application/x-www-form-urlencoded" or structured.looks_like_form(data)):
-            done = yield from self._fields(where, steps, data, depth, "form")
+            plain = flags is not None and self.gate is not None and self._plain(data, flags, mime, self.gate)
+            done = yield from self._fields(where, steps, data, depth, "form", plain)
         pb_declared = "protobuf" in mime
         binary = (flags is None or flags & CTRL) and _binary(data)  # no control byte anywhere: not binary
         if not done and not in_protobuf and (pb_declared or binary):
@@ -352,19 +370,40 @@ class Walker:
             and not self._many_runs(data, gate)
         )
 
+    def _plain(self, data: bytes, flags: int, mime: str, gate: Gate) -> bool:
+        """Whether `data` would be quiet (_quiet) but for a needle or a position in it.
+
+        Its parts then hold no decoder's trace either (each is a substring of `data`, or one with a form's
+        '+' made a space, which the gate's traces allow for): only a part with a needle or a position in
+        it can yield anything, and the gate tells which do.
+        """
+        if not flags & NEEDLE and flags & (LAT | LON) != LAT | LON:
+            return False  # a quiet value: _quiet decides
+        trace = flags & ~(NEEDLE | LAT | LON)
+        limits = self.limits
+        return (
+            not mime.startswith("multipart/") and "protobuf" not in mime
+            and not self._look("plain", data, trace)
+            and self._segments + 2 * len(data) + 64 < limits.max_segments
+            and (len(data) < limits.max_fields or b"&" not in data or data.count(b"&") < limits.max_fields)
+            and not self._many_runs(data, gate)
+        )
+
     def _many_runs(self, data: bytes, gate: Gate) -> bool:
         """Whether `data` may hold more Base64 runs than the walker decodes (a note)."""
         most = self.limits.max_base64_runs
+        # each run holds 16 characters of the alphabet: counting those (one C pass) rules out most values
         return (len(data) >= 16 * most and self._look("runs", data, 0)
+                and len(data) - len(data.translate(None, _B64_ALPHABET)) >= 16 * most
                 and data.translate(_B64_MAP).count(_B64_MIN_RUN) >= most)
 
     def _json(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int,
-              declared: bool, quiet: bool = False) -> Generator[Item, None, bool]:
+              declared: bool, quiet: bool = False, plain: bool = False) -> Generator[Item, None, bool]:
         if quiet:  # parse for the note a declared body that is not JSON leaves; walk only if a number renders anew
             return (yield from self._structured(where, steps, data, depth, declared, "json", _parse_json_quiet,
                                                 self.limits.max_json_bytes, "too large to parse as JSON"))
         return (yield from self._structured(where, steps, data, depth, declared, "json", structured.parse_json,
-                                            self.limits.max_json_bytes, "too large to parse as JSON"))
+                                            self.limits.max_json_bytes, "too large to parse as JSON", plain))
 
     def _protobuf(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int,
                   declared: bool) -> Generator[Item, None, bool]:
@@ -374,7 +413,7 @@ class Walker:
 
     def _structured(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int, declared: bool,
                     codec: str, parse: Callable[[bytes], Any], limit: int,
-                    too_large: str) -> Generator[Item, None, bool]:
+                    too_large: str, plain: bool = False) -> Generator[Item, None, bool]:
         """Parse a JSON or protobuf body and walk it; a failure is a note only when the headers declared it."""
         if len(data) > limit:
             if declared:
@@ -394,11 +433,11 @@ class Walker:
             doc = structured.parse_json(data)  # with its numbers, to walk
         if codec == "json" and not isinstance(doc, dict | list):
             return False  # a bare JSON scalar is just text: the other decoders see it
-        yield from self._tree(where, (*steps, codec), doc, depth, codec)
+        yield from self._tree(where, (*steps, codec), doc, depth, codec, plain)
         return True
 
     def _tree(self, where: tuple[str, ...], steps: tuple[str, ...], root: Any, depth: int,
-              label: str) -> Iterator[Item]:
+              label: str, plain: bool = False) -> Iterator[Item]:
         """Values of a parsed JSON or protobuf tree: strings are visited further, numbers scanned."""
         for path, value, too_deep in structured.walk_tree(root, self.limits.max_nesting):
             here = (*where, f"{label}:{path or '$'}")
@@ -411,14 +450,14 @@ class Walker:
                     yield FieldGroup(here, steps, fields)
             elif isinstance(value, str | bytes):
                 data = value.encode("utf-8", "surrogatepass") if isinstance(value, str) else value
-                yield from self.visit(here, steps, data, depth + 1, in_protobuf=label == "protobuf")
+                yield from self.visit(here, steps, data, depth + 1, in_protobuf=label == "protobuf", plain=plain)
             elif isinstance(value, int | float) and not isinstance(value, bool):
                 yield from self._segment(here, steps, str(value).encode())
                 if isinstance(value, int) and -(2**63) <= value < 0:  # a signed varint: its unsigned twin
                     yield from self._segment(here, steps, str(value + 2**64).encode())
 
     def _fields(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int,
-                label: str) -> Generator[Item, None, bool]:
+                label: str, plain: bool = False) -> Generator[Item, None, bool]:
         try:
             fields = structured.parse_form(data, self.limits.max_fields)
         except ValueError as exc:
@@ -430,7 +469,7 @@ class Walker:
         values: list[tuple[str, Scalar]] = [(k, v.decode("utf-8", "replace")) for k, v in fields]
         yield FieldGroup((*where, label), steps, tuple(values))
         for key, value in fields:
-            yield from self.visit((*where, f"{label}:{key}"), steps, value, depth + 1)
+            yield from self.visit((*where, f"{label}:{key}"), steps, value, depth + 1, plain=plain)
         return True
 
     def _multipart(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int,
@@ -528,6 +567,10 @@ def _b64decode(run: bytes) -> bytes | None:
     if len(compact) % 4 == 1:
         compact = compact[:-1]
     compact += b"=" * (-len(compact) % 4)
+    try:  # SIMD: ~17x binascii on a 5 KB run; the same bytes for a compact, padded run (the fallback for any other)
+        return pybase64.b64decode(compact, validate=True)
+    except binascii.Error:
+        pass
     try:
         return binascii.a2b_base64(compact, strict_mode=False)
     except binascii.Error:

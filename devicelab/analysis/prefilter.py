@@ -1,4 +1,4 @@
-"""One hyperscan pass that says whether a value needs more than the matcher: the walker's fast path.
+"""One hyperscan pass (of two databases) that says whether a value needs more than the matcher: the walker's fast path.
 
 The walker decodes every value as far as it can; most values hold nothing to decode and no
 needle. The gate scans a value once for every needle form (as a literal, any occurrence) and for
@@ -11,7 +11,8 @@ the traces a decoder needs before it can reveal something the raw bytes do not h
     SNIFF   gzip / zstd / zlib magic anywhere (a value inside may start with it)
     NESTED  JSON that starts a string or form value (its numbers would be rendered anew)
     LAT/LON the fence's latitude and longitude in any numeric spelling (location.Locator.hints)
-    RUN     16 characters of the Base64 alphabet in a row
+    RUN     16 characters of the Base64 alphabet in a row (looked for only where UPPER and LOWER
+            both occur, which RUN_KNOWN says; elsewhere `has_run` looks when a caller asks)
 and candidates that a second look settles only when they occur: UPPER with LOWER (a mixed-case
 Base64 run, the only kind the walker decodes: `mixed`) and SPACED (JSON after white space).
 
@@ -46,24 +47,34 @@ UPPER = 256  # with LOWER: maybe a mixed-case Base64 run
 LOWER = 512
 SPACED = 1024  # a quote or '=' and white space: maybe JSON after white space
 RUN = 2048  # 16 characters of the Base64 alphabet in a row: a run the walker looks at (decoders._base64_runs)
+RUN_KNOWN = 4096  # whether RUN was looked for: only where UPPER and LOWER both occur (else see has_run)
 #: Any of these makes a value worth walking; LAT and LON only count together.
 LOUD = NEEDLE | PCT | ESC | CTRL | SNIFF | NESTED
 
 # Trigger patterns are few and simple on purpose: a class repeat (`[a-z][0-9]*[A-Z]`) in the same
 # database makes hyperscan scan JSON at a quarter of its literal speed; such checks run second.
+# The pass is two databases (measured on 54 KB of text: one of both, 37 us; needles, byte classes and
+# hints 14 us, plus the short multi-byte traces alone 3.5 us): the traces of two and three bytes add
+# candidates to the needles' literal matcher at nearly every offset. RUN is a pass of its own (14 us on
+# text) made only where UPPER and LOWER both occur, the one place a Base64 run decides a flag. A value
+# under _SPLIT bytes (JSON, Base64, forms) is scanned by one database of all of them (RUN_KNOWN).
 _DEFLATE_SECOND = b"".join(b"\\x%02x" % b for b in range(256) if (0x78 << 8 | b) % 31 == 0)
 _WHITE = rb" \t\r\n\x0b\x0c+"  # what lstrip() and a form's '+' remove before a value
+#: single bytes: with the needles and hints
 _TRIGGERS: tuple[tuple[bytes, int], ...] = (
-    (rb"%[0-9A-Fa-f]{2}", PCT),
     (rb"\x5c", ESC),
     (rb"[\x00-\x08\x0e-\x1a]", CTRL),
+    (rb"[A-Z]", UPPER),
+    (rb"[a-z]", LOWER),
+)
+#: traces of two bytes or more: a database of their own
+_TRACES: tuple[tuple[bytes, int], ...] = (
+    (rb"%[0-9A-Fa-f]{2}", PCT),
     (rb"\x1f\x8b\x08|\x28\xb5\x2f\xfd|\x78[" + _DEFLATE_SECOND + rb"]", SNIFF),
     (rb"[\x22=][\x5b{]", NESTED),
     (rb"[\x22=][" + _WHITE + rb"]", SPACED),
-    (rb"[A-Z]", UPPER),
-    (rb"[a-z]", LOWER),
-    (rb"[A-Za-z0-9+/_\-]{16}", RUN),  # the one repeat that costs less here than in a pass of its own
 )
+_RUN = rb"[A-Za-z0-9+/_\-]{16}"
 # Second looks, each in a database of its own (together they would slow each other down):
 #: letters of both cases in one run of the Base64 alphabet (the walker decodes only such runs);
 _MIXED_RUN = rb"[A-Z][0-9+/_\-\r\n]*[a-z]|[a-z][0-9+/_\-\r\n]*[A-Z]"
@@ -102,6 +113,13 @@ class Gate:
         #: No pattern of the main pass matches more bytes than this (needles, hints, triggers).
         self.reach = max((len(form.needle) for form in forms), default=0) + 16
         self._db = _compile(expressions, flags)
+        # a small value is looked at in one call of one database with every trigger (RUN included)
+        self._whole_bits = [*self._bits, *(bit for _pattern, bit in _TRACES), RUN]
+        self._whole = _compile([*expressions, *(pattern for pattern, _bit in _TRACES), _RUN],
+                               [*flags, *[single] * (len(_TRACES) + 1)])
+        self._traces = _compile([pattern for pattern, _bit in _TRACES], [single] * len(_TRACES))
+        self._trace_bits = [bit for _pattern, bit in _TRACES]
+        self._run = _compile([_RUN], [single])
         self._mixed = _compile([_MIXED_RUN], [single])
         self._spaced = _compile([_SPACED_JSON], [single])
         self._escape = _compile([rb"%[0-9A-Fa-f]{2}"], [0])
@@ -110,8 +128,8 @@ class Gate:
     def _scratch(self) -> dict[int, Any]:
         scratch: dict[int, Any] | None = getattr(self._local, "scratch", None)
         if scratch is None:
-            scratch = self._local.scratch = {id(db): hyperscan.Scratch(db)
-                                             for db in (self._db, self._mixed, self._spaced, self._escape)}
+            dbs = (self._db, self._whole, self._traces, self._run, self._mixed, self._spaced, self._escape)
+            scratch = self._local.scratch = {id(db): hyperscan.Scratch(db) for db in dbs}
         return scratch
 
     def _any(self, db: Any, data: bytes) -> bool:
@@ -126,14 +144,33 @@ class Gate:
         return found[0]
 
     def probe(self, data: bytes) -> int:
-        """The flags of `data`."""
-        found: list[Any] = [0, self._bits]
-        scratch = getattr(self._local, "main", None)
-        if scratch is None:
-            scratch = self._local.main = self._scratch()[id(self._db)]
-        self._db.scan(data, match_event_handler=_flag, context=found, scratch=scratch)
+        """The flags of `data` (RUN only where RUN_KNOWN: see has_run)."""
+        scratches = getattr(self._local, "main", None)
+        if scratches is None:
+            scratch = self._scratch()
+            scratches = self._local.main = (scratch[id(self._db)], scratch[id(self._traces)], scratch[id(self._run)],
+                                            scratch[id(self._whole)])
+        if len(data) < _SPLIT:
+            found: list[Any] = [RUN_KNOWN, self._whole_bits]
+            self._whole.scan(data, match_event_handler=_flag, context=found, scratch=scratches[3])
+            whole: int = found[0]
+            return whole
+        found = [0, self._bits]
+        self._db.scan(data, match_event_handler=_flag, context=found, scratch=scratches[0])
+        found[1] = self._trace_bits
+        self._traces.scan(data, match_event_handler=_flag, context=found, scratch=scratches[1])
         flags: int = found[0]
+        if flags & (UPPER | LOWER) == UPPER | LOWER:
+            found[0], found[1] = RUN_KNOWN, _RUN_BITS
+            self._run.scan(data, match_event_handler=_flag, context=found, scratch=scratches[2])
+            flags |= found[0]
         return flags
+
+    def has_run(self, data: bytes, flags: int = 0) -> bool:
+        """Whether `data` holds a Base64 run (16 characters of the alphabet in a row); `flags` if it knows."""
+        if flags & RUN_KNOWN:
+            return bool(flags & RUN)
+        return self._any(self._run, data)
 
     def loud(self, data: bytes, flags: int, runs: bool | None = None) -> bool:
         """Whether a decoder could reveal in `data` what its bytes do not hold as they are (see above)."""
@@ -152,7 +189,7 @@ class Gate:
         """
         if flags & (UPPER | LOWER) != UPPER | LOWER or len(data) < 16:
             return False
-        return (bool(flags & RUN) if runs is None else runs) and self._any(self._mixed, data)
+        return (self.has_run(data, flags) if runs is None else runs) and self._any(self._mixed, data)
 
     def escapes(self, data: bytes) -> list[int]:
         """Where each %XX escape of `data` starts (escapes cannot overlap: '%' is not a hex digit)."""
@@ -167,7 +204,12 @@ class Gate:
 
     def runs(self, data: bytes) -> bool:
         """Whether `data` holds a Base64 run at all (16 characters of the alphabet in a row)."""
-        return bool(self.probe(data) & RUN)
+        return self.has_run(data)
+
+
+_RUN_BITS = [RUN]
+#: Values at least this long get the split pass (measured: below it, one database costs no more than two).
+_SPLIT = 16384
 
 
 def _compile(expressions: list[bytes], flags: list[int]) -> Any:

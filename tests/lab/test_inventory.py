@@ -40,7 +40,8 @@ handsets:
     [
         (GOOD.replace("    serialno: B2N1\n", ""), "handsets.0.serialno", "required field is missing"),
         (GOOD.replace("model: B2N", "model: B2N\n    colour: red"), "handsets.0.colour", "unknown field"),
-        (GOOD.replace("{serial: B2N1}", "{server: usb9, serial: B2N1}"), "handsets.0.adb.server", "no adb server named 'usb9'"),
+        (GOOD.replace("{serial: B2N1}", "{server: usb9, serial: B2N1}"), "handsets.0.adb.server",
+         "no adb server named 'usb9'"),
         (GOOD + "adb_servers:\n  local: {port: 99999}\n", "adb_servers.local.port", "less than or equal"),
         (GOOD.replace("id: a", "id: 'a b'"), "handsets.0.id", "should match pattern"),
         ("name: rack\n", "(top level)", "needs handsets or a provider"),
