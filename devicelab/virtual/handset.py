@@ -24,6 +24,7 @@ from devicelab.virtual.shell.registry import register_main_class
 from devicelab.virtual.storage import Storage
 from devicelab.virtual.ui import hooks as ui
 from devicelab.virtual.ui import render
+from devicelab.virtual.usbdebug import UsbDebugging, bake_keys
 
 if TYPE_CHECKING:
     from devicelab.virtual.net.stack import HandsetNetwork
@@ -99,10 +100,17 @@ class VirtualHandset:
         self._system_laid_out = b""
         #: the lab's virtual internet as this handset sees it (None: no network at all)
         self.network: HandsetNetwork | None = None
+        #: the USB debugging switch, the host keys adbd trusts, the "Allow USB debugging?" prompt
+        self.usb = UsbDebugging(self)
 
     # -- provisioning (the factory, before the handset leaves it) ------------------------
     def install(self, build: Build) -> None:
-        """Write a build to the current slot, as a factory would."""
+        """Write a build to the current slot, as a factory would; its bootloader is locked or not
+        as the build says (devinfo)."""
+        self.storage.current_slot = build.bootloader.current_slot
+        self.storage.unlocked = not build.bootloader.locked
+        # "OEM unlocking" is off on a shop's phone: `flashing unlock` is refused too
+        self.storage.unlock_allowed = not build.bootloader.locked
         self.storage.write("system", image.system_image(build))
         for part in ("boot", "vendor", "vbmeta", "dtbo"):
             self.storage.write(part, image.small_image(build, part))
@@ -143,6 +151,7 @@ class VirtualHandset:
         for service in (self.adbd, self.fastbootd):
             if service is not None:
                 await service.stop()
+        self.usb.forget_prompt()
         self.system = None
 
     async def _enter(self, target: RebootTarget) -> None:
@@ -168,7 +177,7 @@ class VirtualHandset:
             await self._enter("bootloader")
             return
         self._boot_system(build)
-        if self.adbd is not None:
+        if self.adbd is not None and self.usb.enabled():  # a retail build's adbd stays down
             await self.adbd.start()
         if self.boot_loop_seconds is not None:
             self._boot_timer = asyncio.get_running_loop().call_later(self.boot_loop_seconds, self._boot_reset)
@@ -245,6 +254,7 @@ class VirtualHandset:
             if pkg.path.startswith(("/system/", "/vendor/")):
                 self.fs.write(pkg.path, f"virtual apk {pkg.name}\n".encode(), make_parents=True)
         self.fs.write("/system/bin/sh", b"\x7fELF virtual sh\n", mode=0o755)
+        bake_keys(build, self.fs)
 
     def _recovery_wipe_requested(self) -> bool:
         command = "/cache/recovery/command"

@@ -5,17 +5,49 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import socket
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
+from devicelab.adb import keys
 from devicelab.virtual.adbd import protocol
-from devicelab.virtual.adbd.protocol import A_CLSE, A_CNXN, A_OKAY, A_OPEN, A_WRTE, ProtocolError
+from devicelab.virtual.adbd.protocol import A_AUTH, A_CLSE, A_CNXN, A_OKAY, A_OPEN, A_WRTE, ProtocolError
 from devicelab.virtual.adbd.stream import AdbStream, Handler
 
 log = logging.getLogger(__name__)
 
 #: Opens a service: returns its handler (run once the stream is accepted) or None to refuse.
 ServiceOpener = Callable[[str], Awaitable[Handler | None]]
+
+#: AUTH packet types (arg0)
+AUTH_TOKEN, AUTH_SIGNATURE, AUTH_RSAPUBLICKEY = 1, 2, 3
+
+
+class Authorizer(Protocol):
+    """What a secure adbd asks its handset: whether to ask at all, which host keys it trusts, and
+    the "Allow USB debugging?" prompt for a key it does not know."""
+
+    def required(self) -> bool: ...
+
+    def trusted(self) -> list[RSAPublicKey]: ...
+
+    def ask(self, public_key: bytes, grant: Callable[[], None]) -> None: ...
+
+
+class Open:
+    """An adbd that lets every host in (ro.adb.secure=0, recovery)."""
+
+    def required(self) -> bool:
+        return False
+
+    def trusted(self) -> list[RSAPublicKey]:
+        return []
+
+    def ask(self, public_key: bytes, grant: Callable[[], None]) -> None:
+        grant()
 
 
 class AdbConnection:
@@ -31,6 +63,7 @@ class AdbConnection:
         open_service: ServiceOpener,
         on_change: Callable[[], None] = lambda: None,
         name: str = "adbd",
+        auth: Authorizer | None = None,
     ) -> None:
         self.reader = reader
         self.writer = writer
@@ -40,7 +73,10 @@ class AdbConnection:
         self.name = name
         self.max_payload = protocol.MAX_PAYLOAD
         self.checksums = True  # only hosts older than VERSION_SKIP_CHECKSUM verify them
-        self.connected = False  # CNXN exchanged
+        self.connected = False  # the host sent CNXN: it holds a transport (maybe `unauthorized`)
+        self.authorized = False  # we answered CNXN: streams may open
+        self.auth: Authorizer = auth if auth is not None else Open()
+        self._token = b""
         self.streams: dict[int, AdbStream] = {}
         self._next_id = 1
         self._tasks: set[asyncio.Task[None]] = set()
@@ -91,8 +127,10 @@ class AdbConnection:
         command = header.command
         if command == A_CNXN:
             self._on_connect(header, data)
-        elif not self.connected:
-            log.debug("%s: %s before CNXN ignored", self.name, header.name)
+        elif command == A_AUTH and self.connected and not self.authorized:
+            self._on_auth(header.arg0, data)
+        elif not self.authorized:
+            log.debug("%s: %s before the host was let in ignored", self.name, header.name)
         elif command == A_OPEN:
             self._on_open(header.arg0, data)
         elif command == A_WRTE:
@@ -107,7 +145,7 @@ class AdbConnection:
             stream = self.streams.get(header.arg1)
             if stream is not None and header.arg0 in (0, stream.remote_id):
                 stream.on_close()
-        else:  # AUTH / STLS: this adbd never asks for either
+        else:  # STLS: adb 29 never starts it; AUTH after the host was let in means nothing
             log.debug("%s: %s ignored", self.name, header.name)
 
     def _on_connect(self, header: protocol.Header, data: bytes) -> None:
@@ -117,9 +155,41 @@ class AdbConnection:
         self.max_payload = max(4096, min(header.arg1, protocol.MAX_PAYLOAD))
         self.checksums = header.arg0 < protocol.VERSION_SKIP_CHECKSUM
         self.connected = True
+        self.authorized = False
         log.debug("%s: host says %r", self.name, data[:200])
+        if self.auth.required():
+            self._send_token()
+        else:
+            self._let_in()
+        self.on_change()
+
+    def _let_in(self) -> None:
+        if self._closed or not self.connected or self.authorized:
+            return
+        self.authorized = True
         self.send(A_CNXN, protocol.VERSION, protocol.MAX_PAYLOAD, self.banner())
         self.on_change()
+
+    def _send_token(self) -> None:
+        self._token = secrets.token_bytes(keys.TOKEN_SIZE)
+        self.send(A_AUTH, AUTH_TOKEN, 0, self._token)
+
+    def _on_auth(self, kind: int, data: bytes) -> None:
+        """The host signs our token with each key it has; then it offers its own public key,
+        and the person at the handset decides (the host lists it `unauthorized` meanwhile)."""
+        if kind == AUTH_SIGNATURE:
+            if self._token and any(keys.verifies(k, self._token, data) for k in self.auth.trusted()):
+                self._let_in()
+            else:
+                self._send_token()  # the host tries its next key, then offers its public key
+        elif kind == AUTH_RSAPUBLICKEY:
+            self._token = b""  # a token now would restart the host's cycle at once: wait for the person
+            try:
+                keys.parse_android_public_key(data)
+            except ValueError as exc:
+                log.info("%s: host offered an unusable key: %s", self.name, exc)
+                return
+            self.auth.ask(data.rstrip(b"\0"), self._let_in)
 
     def _on_open(self, remote_id: int, data: bytes) -> None:
         if remote_id == 0:
