@@ -32,12 +32,14 @@ VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bold
 @click.option("--wifi/--no-wifi", default=False, show_default=True, help="Join the lab Wi-Fi in the setup wizard.")
 @click.option("--baseline", type=click.Path(path_type=Path), default=None,
               help="A previous run: new (host, identifier) pairs fail the gate even where the policy is silent.")
+@click.option("--no-flash", is_flag=True, default=False,
+              help="Flash nothing: check the handset already runs --build, then factory-reset it.")
 @click.option("--lease-timeout", type=float, default=None, help="Seconds to wait for free handsets.")
 @click.option("--allure-html/--no-allure-html", default=True, show_default=True,
               help="Render Allure's HTML report (needs the Allure CLI and Java); the results are always written.")
 def gate(build: str, from_build: str | None, lab: str | None, policy: str | None, sim: str | None, out: Path | None,
          handsets: int, window: float, consent: str, wifi: bool, baseline: Path | None,
-         lease_timeout: float | None, allure_html: bool) -> None:
+         lease_timeout: float | None, no_flash: bool, allure_html: bool) -> None:
     """Gate a build: flash, factory reset, first boot, activation, observe, judge.
 
     Exit codes: 0 pass, 1 fail, 2 inconclusive, 3 infrastructure error.
@@ -45,7 +47,7 @@ def gate(build: str, from_build: str | None, lab: str | None, policy: str | None
     options = GateOptions(build=build, from_build=from_build, lab=lab, policy=policy, sim=sim,
                           out=out or Path("reports") / f"gate-{build}", handsets=handsets, window=window,
                           consent=consent, wifi=wifi, baseline=baseline, lease_timeout=lease_timeout,
-                          allure_html=allure_html, command=tuple(sys.argv))
+                          no_flash=no_flash, allure_html=allure_html, command=tuple(sys.argv))
     reporter = Reporter()
     reporter.line(f"[bold]devicelab gate[/] {build}" + (f" (update from {from_build})" if from_build else ""))
     written = run_gate(options, reporter)

@@ -223,6 +223,12 @@ class VirtualHandset:
             self.fs.mkdirs(folder)
         self.clock.mark_boot()
         self.system = AndroidSystem(build, self.hardware, self.userdata, self.radio, self.fs, self.clock)
+        # what the bootloader hands the kernel: the lock state, and the slot it booted
+        self.system.props.update({
+            "ro.boot.flash.locked": "0" if self.storage.unlocked else "1",
+            "ro.boot.verifiedbootstate": "orange" if self.storage.unlocked else "green",
+            "ro.boot.slot_suffix": f"_{self.storage.current_slot}",
+        })
         procfs.install(self.system)
         ui.attach(self)
         if self.network is not None:
