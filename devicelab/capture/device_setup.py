@@ -12,13 +12,17 @@ fails. `teardown()` always clears the proxy setting and removes the CA, also aft
 from __future__ import annotations
 
 import logging
+import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
 from devicelab.adb import ShellResult
-from devicelab.capture.ca import RunCA
+from devicelab.capture.ca import RunCA, lab_ca_cert, lab_ca_dir, subject_hash_old
 from devicelab.errors import CaptureError, DevicelabError
 
 log = logging.getLogger(__name__)
@@ -96,6 +100,28 @@ def apex_bind_script(name: str) -> str:
         _in_namespaces(f"/system/bin/mount --bind {k} {a}"),
         "echo bound",
     ])
+
+
+_PEM = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
+
+
+def baked_lab_ca(handset: HandsetLike, *, timeout: float = 60.0) -> tuple[bool, str]:
+    """Whether the lab's own CA is baked into the system store (a lab build), read as any app may
+    read it; and, when a file of its name holds another certificate, why it is not trusted."""
+    cert = x509.load_pem_x509_certificate(lab_ca_cert())
+    name = f"{subject_hash_old(cert)}.0"
+    result = handset.shell(f"cat {SYSTEM_CACERTS}/{name}", timeout=timeout)
+    if not result.ok:
+        return False, ""
+    der = cert.public_bytes(serialization.Encoding.DER)
+    for block in _PEM.findall(result.stdout.encode()):
+        try:
+            if x509.load_pem_x509_certificate(block).public_bytes(serialization.Encoding.DER) == der:
+                return True, ""
+        except ValueError:
+            continue
+    return False, (f"{SYSTEM_CACERTS}/{name} is not this lab's CA ({lab_ca_dir()}): a lab build made for "
+                   "another lab; its TLS is not read")
 
 
 def install_ca(handset: HandsetLike, ca: RunCA, *, timeout: float = 60.0) -> CaInstall:

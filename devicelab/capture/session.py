@@ -1,6 +1,7 @@
 """`HandsetCapture`: one handset's traffic captured end to end, torn down on every exit path.
 
-start: the proxy (fresh CA) -> the CA into the handset's system store -> the proxy setting ->
+start: the proxy (the lab's own CA where the build bakes it, else a fresh one) -> that CA into the
+handset's system store (unless baked) -> the proxy setting ->
 the socket-table sampler -> the canary. stop: sampler, proxy setting cleared, CA removed, proxy
 stopped — each step tried even when an earlier one failed. What could not be seen (CA refused,
 canary failed, sockets that bypassed the proxy) ends up as coverage gaps for the verdict.
@@ -18,7 +19,7 @@ from devicelab.analysis.scan import ScanReport, scan
 from devicelab.capture.canary import CanaryResult
 from devicelab.capture.config import CaptureConfig
 from devicelab.capture.coverage import ProxyView
-from devicelab.capture.device_setup import CaInstall, DeviceSetup, HandsetLike
+from devicelab.capture.device_setup import CaInstall, DeviceSetup, HandsetLike, baked_lab_ca
 from devicelab.capture.evidence import EvidenceRead
 from devicelab.capture.proxy import Capture
 from devicelab.capture.records import Record
@@ -78,9 +79,16 @@ class HandsetCapture:
         return self
 
     def _start(self) -> None:
-        capture = self.capture.start()
+        # a lab build carries the lab's own CA in its system store: sign with it, install nothing
+        baked, foreign = baked_lab_ca(self.handset, timeout=self.setup.timeout)
+        capture = self.capture.start(lab_ca=baked)
         assert capture.ca is not None
-        self.ca_install = self.setup.install_ca(capture.ca)
+        if foreign:
+            capture.note(foreign)
+        if baked:
+            self.ca_install = CaInstall(True, note="the lab's own CA is baked into the system store (checked)")
+        else:
+            self.ca_install = self.setup.install_ca(capture.ca)
         if self.ca_install.note:
             capture.note(self.ca_install.note)
         # Without the CA, TLS stays closed: each such connection is judged by its host (undecrypted TLS

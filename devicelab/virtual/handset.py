@@ -20,6 +20,7 @@ from devicelab.virtual.android import AndroidSystem, Radio, UserData
 from devicelab.virtual.clock import DeviceClock
 from devicelab.virtual.fs import VirtualFS
 from devicelab.virtual.identity import HardwareIdentity
+from devicelab.virtual.net import trust
 from devicelab.virtual.shell.registry import register_main_class
 from devicelab.virtual.storage import Storage
 from devicelab.virtual.ui import hooks as ui
@@ -261,6 +262,7 @@ class VirtualHandset:
                 self.fs.write(pkg.path, f"virtual apk {pkg.name}\n".encode(), make_parents=True)
         self.fs.write("/system/bin/sh", b"\x7fELF virtual sh\n", mode=0o755)
         bake_keys(build, self.fs)
+        trust.bake_cas(build, self.fs)
 
     def _recovery_wipe_requested(self) -> bool:
         command = "/cache/recovery/command"
