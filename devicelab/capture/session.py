@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
@@ -91,6 +92,12 @@ class HandsetCapture:
             self.ca_install = self.setup.install_ca(capture.ca)
         if self.ca_install.note:
             capture.note(self.ca_install.note)
+        if self.ca_install.overlays:
+            # a tmpfs overlay does not survive a reboot (dm-verity /system): put the CA back after each
+            # one; test doubles without boot hooks never reboot
+            hooks: list[Callable[[], None]] | None = getattr(self.handset, "after_boot", None)
+            if hooks is not None:
+                hooks.append(self._reinstall_ca)
         # Without the CA, TLS stays closed: each such connection is judged by its host (undecrypted TLS
         # to a host the policy does not approve makes the run inconclusive), so this is a note, not a gap.
         host, port = capture.dial_address
@@ -104,6 +111,21 @@ class HandsetCapture:
         capture.set_app_resolver(self.sampler.resolve_app)
         if not self.defer_canary:
             self.run_canary()
+
+    def _reinstall_ca(self) -> None:
+        """After a reboot: the overlay and the CA on it are gone; install them again (a note either way)."""
+        install, ca = self.ca_install, self.capture.ca
+        if install is None or not install.installed or ca is None:
+            return
+        try:
+            if self.handset.shell(" && ".join(f"[ -e {f} ]" for f in install.files), timeout=self.setup.timeout).ok:
+                return
+            self.setup.ca = None  # the reboot took the overlay with it: nothing is left to undo
+            self.ca_install = self.setup.install_ca(ca)
+            self.capture.note(f"CA reinstalled after a reboot: {'ok' if self.ca_install.installed else 'failed'}"
+                              + (f" ({self.ca_install.note})" if self.ca_install.note else ""))
+        except DevicelabError as exc:
+            self.capture.note(f"CA not reinstalled after a reboot: {exc}")
 
     def run_canary(self) -> CanaryResult:
         """Prove the handset's traffic reaches the capture (and is decrypted, where the CA went in)."""
@@ -119,6 +141,9 @@ class HandsetCapture:
         if not self._started:
             return
         self._started = False
+        hooks: list[Callable[[], None]] | None = getattr(self.handset, "after_boot", None)
+        if hooks is not None and self._reinstall_ca in hooks:
+            hooks.remove(self._reinstall_ca)
         errors: list[DevicelabError] = []
         if self.sampler is not None:
             try:

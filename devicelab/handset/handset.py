@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import shlex
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,6 +38,8 @@ class Handset:
         self.identity_warnings: list[str] = []
         #: how SIMs get into this handset's slot; None: an operator is asked (devicelab.handset.sim)
         self.sim_switcher: SimSwitcher | None = None
+        #: run after every boot wait_for_boot saw complete: what a reboot undid is redone (a CA overlay)
+        self.after_boot: list[Callable[[], None]] = []
         self._ui: HandsetUi | None = None
 
     def __repr__(self) -> str:
@@ -143,6 +146,8 @@ class Handset:
                     watch.saw(self.boot_id(call, check=False))
                     fresh = False
                 if self.adb.getprop("sys.boot_completed", timeout=call) == "1":
+                    for hook in list(self.after_boot):
+                        hook()
                     return time.monotonic() - start
             except AdbError:  # adbd went away mid-question
                 watch.dropped()

@@ -48,6 +48,10 @@ BASE_DIRS = (
 )
 
 
+#: Read-only even for root once booted: B2N is system-as-root with dm-verity (no `adb remount`).
+VERITY = ("/system", "/vendor")
+
+
 class BootState(enum.StrEnum):
     OFF = "off"
     BOOTLOADER = "bootloader"
@@ -153,6 +157,7 @@ class VirtualHandset:
             if service is not None:
                 await service.stop()
         self.usb.forget_prompt()
+        self.fs.drop_mounts()  # tmpfs is memory: a reboot or power-off loses it
         self.system = None
 
     async def _enter(self, target: RebootTarget) -> None:
@@ -210,12 +215,15 @@ class VirtualHandset:
             self.userdata = UserData()
             self.fs.wipe("/data")
             self.fs.wipe("/sdcard")
+        # the factory lays /system out; once booted, dm-verity keeps it read-only even for root
+        self.fs.drop_mounts()
+        self.fs.verity = ()
         first_boot = not self.userdata.android_id
         if first_boot:
             self.userdata.first_boot_defaults(build)
         self.userdata.boot_count += 1
-        # /system is what was flashed: laid out again only when a new image was written, so files a
-        # root user put there (a lab CA) survive reboots, as on a remounted real handset
+        # /system is what was flashed: laid out again only when a new image was written; a tmpfs a
+        # root user mounted over part of it (a CA overlay) was dropped above, as on a real B2N
         image_key = hashlib.sha256(self.storage.read("system")).digest()
         if image_key != self._system_laid_out:
             self._lay_out_system_partition(build)
@@ -235,6 +243,7 @@ class VirtualHandset:
         if self.network is not None:
             self.network.system_started(self.system)
         self.system.logcat.write("init", f"init first stage started! build={build.fingerprint}", pid=1)
+        self.fs.verity = VERITY
         self._set_state(BootState.BOOTING)
 
     def _boot_completed(self) -> None:

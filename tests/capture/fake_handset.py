@@ -16,6 +16,7 @@ import shlex
 import ssl
 import subprocess
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -122,6 +123,8 @@ class FakeHandset:
     fail_commands: tuple[str, ...] = ()  # command prefixes that exit 1
     calls: list[str] = field(default_factory=list)
     fetched: list[tuple[str, int | str]] = field(default_factory=list)
+    #: what the handset runs after each boot (devicelab.handset.Handset.after_boot)
+    after_boot: list[Callable[[], None]] = field(default_factory=list)
     _browser: list[Row] = field(default_factory=list)
     _threads: list[threading.Thread] = field(default_factory=list)
 

@@ -140,3 +140,29 @@ def test_retail_bootloader_is_locked_and_refuses_to_flash(retail: VirtualLab, tm
     assert "Flashing is not allowed in Lock State" in flash.stderr
     unlock = fastboot(handset, "flashing", "unlock")
     assert unlock.returncode != 0  # "OEM unlocking" is off on a shop's phone
+
+
+def test_userdebug_root_meets_dm_verity_and_a_tmpfs_overlay_goes_with_the_reboot(adb_port: int) -> None:
+    """B2N is system-as-root with dm-verity: even root cannot write /system; a tmpfs over the CA
+    folder takes a CA until the next reboot (which is why the gate puts it back after each one)."""
+    with VirtualLab(1, build="nokia7plus-00WW_3_22C-userdebug", adb_server_port=adb_port, boot_seconds=0.2) as lab:
+        lab.wait_booted(timeout=10)
+        serial = lab.info()[0].adb_serial
+        wait_until(lambda: listed(adb_port).get(serial) == "device", 10, "the handset")
+        assert "restarting adbd as root" in run_adb(adb_port, "-s", serial, "root").stdout
+        wait_until(lambda: listed(adb_port).get(serial) == "device", 10, "adbd back as root")
+        store = "/system/etc/security/cacerts"
+        direct = run_adb(adb_port, "-s", serial, "shell", f"echo x > {store}/ours.0")
+        assert direct.returncode != 0
+        assert "Read-only file system" in direct.stderr + direct.stdout
+        overlay = run_adb(adb_port, "-s", serial, "shell",
+                          f"mkdir -p /data/local/tmp/k && cp {store}/* /data/local/tmp/k/ && "
+                          f"mount -t tmpfs tmpfs {store} && cp /data/local/tmp/k/* {store}/ && echo x > {store}/ours.0")
+        assert overlay.returncode == 0, overlay.stderr
+        before = run_adb(adb_port, "-s", serial, "shell", f"ls {store}").stdout.split()
+        assert "ours.0" in before
+        run_adb(adb_port, "-s", serial, "reboot")
+        wait_until(lambda: lab.handsets[0].state == BootState.BOOTED and listed(adb_port).get(serial) == "device",
+                   15, "the handset back")
+        after = run_adb(adb_port, "-s", serial, "shell", f"ls {store}").stdout.split()
+        assert set(after) == set(before) - {"ours.0"}
