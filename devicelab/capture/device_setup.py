@@ -11,6 +11,7 @@ fails. `teardown()` always clears the proxy setting and removes the CA, also aft
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 import shlex
@@ -39,6 +40,8 @@ _NO_PROXY = {"", "null", ":0"}
 
 class AdbLike(Protocol):
     def root(self, *, timeout: float = ...) -> bool: ...
+    def reverse(self, device_port: int, host_port: int, *, timeout: float = ...) -> None: ...
+    def remove_reverse(self, device_port: int, *, timeout: float = ...) -> None: ...
     def push(self, local: Path, remote: str, *, timeout: float = ..., verify: bool = ...) -> None: ...
 
 
@@ -230,6 +233,13 @@ def _settings(handset: HandsetLike, args: str, timeout: float) -> ShellResult:
     return result
 
 
+def _loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _int(text: str) -> int:
     try:
         return int(text.strip())
@@ -248,13 +258,19 @@ class DeviceSetup:
         self.timeout = timeout
         self.ca: CaInstall | None = None
         self.proxy_set = False
+        self.reversed_port: int | None = None  # an `adb reverse` rule for the proxy, to remove
 
     def install_ca(self, ca: RunCA) -> CaInstall:
         self.ca = CaInstall(False)  # teardown tries to remove even a half-installed CA
         self.ca = install_ca(self.handset, ca, timeout=self.timeout)
         return self.ca
 
-    def set_proxy(self, host: str, port: int) -> None:
+    def set_proxy(self, host: str, port: int, *, reverse: bool = False) -> None:
+        if reverse and _loopback(host):
+            # the proxy listens on the host's loopback: a phone on USB reaches it only through
+            # `adb reverse` (its own 127.0.0.1 is itself), the rule set up through the adb server
+            self.reversed_port = port
+            self.handset.adb.reverse(port, port, timeout=self.timeout)
         self.proxy_set = True  # teardown clears even if the check below fails
         set_proxy(self.handset, host, port, timeout=self.timeout)
 
@@ -268,6 +284,12 @@ class DeviceSetup:
             except DevicelabError as exc:
                 log.error("[%s] %s", self.handset.serial, exc)
                 errors.append(exc)
+        if self.reversed_port is not None:
+            try:
+                self.handset.adb.remove_reverse(self.reversed_port, timeout=self.timeout)
+                self.reversed_port = None
+            except DevicelabError as exc:  # the rule dies with the link anyway (reboot, unplug)
+                log.warning("[%s] %s", self.handset.serial, exc)
         if self.ca is not None:
             try:
                 remove_ca(self.handset, self.ca, timeout=self.timeout)

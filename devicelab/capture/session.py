@@ -102,7 +102,7 @@ class HandsetCapture:
         # to a host the policy does not approve makes the run inconclusive), so this is a note, not a gap.
         host, port = capture.dial_address
         if self.config.mode == "regular":
-            self.setup.set_proxy(host, port)
+            self.setup.set_proxy(host, port, reverse=self.config.adb_reverse)
         else:
             capture.note(f"wireguard: the handset's WireGuard app must use the client config for {host}:{port}")
         view = ProxyView(proxy=(host, port), tunnel_ip=CLIENT_ADDRESS if self.config.mode == "wireguard" else None)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from devicelab.model.builds import Build
 from devicelab.model.sims import SimProfile
 from devicelab.virtual import image, procfs, screen
+from devicelab.virtual.adbd.reverse import Reverse
 from devicelab.virtual.android import AndroidSystem, Radio, UserData
 from devicelab.virtual.clock import DeviceClock
 from devicelab.virtual.fs import VirtualFS
@@ -107,6 +108,8 @@ class VirtualHandset:
         self.network: HandsetNetwork | None = None
         #: the USB debugging switch, the host keys adbd trusts, the "Allow USB debugging?" prompt
         self.usb = UsbDebugging(self)
+        #: `adb reverse` rules: handset ports that lead to host ports over the adb link
+        self.reverse = Reverse(self)
 
     # -- provisioning (the factory, before the handset leaves it) ------------------------
     def install(self, build: Build) -> None:

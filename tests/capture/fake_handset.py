@@ -106,6 +106,12 @@ class FakeAdb:
         self.handset.calls.append("adb root")
         return self.handset.build_type != "user"
 
+    def reverse(self, device_port: int, host_port: int, *, timeout: float = 10.0) -> None:
+        self.handset.calls.append(f"adb reverse tcp:{device_port} tcp:{host_port}")
+
+    def remove_reverse(self, device_port: int, *, timeout: float = 10.0) -> None:
+        self.handset.calls.append(f"adb reverse --remove tcp:{device_port}")
+
     def push(self, local: Path, remote: str, *, timeout: float = 120.0, verify: bool = True) -> None:
         target = Path(remote)
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -147,3 +147,16 @@ def test_a_foreign_ca_under_the_lab_cas_name_is_not_trusted(fake_handset: FakeHa
         assert capture.ca_install is not None
         assert not capture.ca_install.installed
     assert any("is not this lab's CA" in note for note in capture.read().notes)
+
+
+def test_a_phone_on_usb_reaches_the_proxy_through_adb_reverse(fake_handset: FakeHandset, tmp_path: Path) -> None:
+    with _session(fake_handset, tmp_path, adb_reverse=True) as capture:
+        port = capture.capture.dial_address[1]
+        assert f"adb reverse tcp:{port} tcp:{port}" in fake_handset.calls
+        assert fake_handset.setting("http_proxy") == f"127.0.0.1:{port}"
+    assert f"adb reverse --remove tcp:{port}" in fake_handset.calls
+
+
+def test_adb_reverse_needs_a_proxy_on_loopback() -> None:
+    with pytest.raises(Exception, match="adb_reverse"):
+        CaptureConfig(listen_host="0.0.0.0", advertise_host="192.0.2.10", adb_reverse=True).check()

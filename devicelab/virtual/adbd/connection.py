@@ -77,6 +77,10 @@ class AdbConnection:
         self.authorized = False  # we answered CNXN: streams may open
         self.auth: Authorizer = auth if auth is not None else Open()
         self._token = b""
+        #: streams we opened (adb reverse): local id -> the host's answer (its id, or None: refused)
+        self._opening: dict[int, tuple[str, asyncio.Future[AdbStream | None]]] = {}
+        #: run when the link drops (what belongs to the transport goes with it: reverse listeners)
+        self.on_close: list[Callable[[], None]] = []
         self.streams: dict[int, AdbStream] = {}
         self._next_id = 1
         self._tasks: set[asyncio.Task[None]] = set()
@@ -137,6 +141,10 @@ class AdbConnection:
             stream = self.streams.get(header.arg1)
             if stream is not None and stream.remote_id == header.arg0:
                 stream.on_write(data)
+        elif command == A_OKAY and header.arg1 in self._opening:
+            self._answer_open(header.arg1, header.arg0)
+        elif command == A_CLSE and header.arg1 in self._opening:
+            self._answer_open(header.arg1, None)
         elif command == A_OKAY:
             stream = self.streams.get(header.arg1)
             if stream is not None and stream.remote_id == header.arg0:
@@ -224,6 +232,38 @@ class AdbConnection:
         finally:
             stream.close()
 
+    # -- streams the device opens (adb reverse) ------------------------------------------------
+    async def open_stream(self, service: str, timeout: float = 5.0) -> AdbStream | None:
+        """OPEN a stream to the host (`tcp:PORT` of a reverse rule); None when it refuses.
+
+        Debian's adb server aborts when a device opens a host target no `reverse:forward` set up:
+        callers open only what a rule names."""
+        if self._closed or not self.authorized:
+            return None
+        local_id = self._next_id
+        self._next_id = self._next_id % 0x7FFFFFFF + 1
+        answer: asyncio.Future[AdbStream | None] = asyncio.get_running_loop().create_future()
+        self._opening[local_id] = (service, answer)
+        self.send(A_OPEN, local_id, 0, service.encode() + b"\0")
+        try:
+            return await asyncio.wait_for(answer, timeout)
+        except TimeoutError:
+            return None
+        finally:
+            self._opening.pop(local_id, None)
+
+    def _answer_open(self, local_id: int, remote_id: int | None) -> None:
+        # the stream exists from the host's OKAY on: a WRTE right behind it must find it
+        service, answer = self._opening.pop(local_id)
+        stream = None
+        if remote_id is not None:
+            stream = AdbStream(self, local_id, remote_id, service)
+            self.streams[local_id] = stream
+        if not answer.done():
+            answer.set_result(stream)
+        elif stream is not None:
+            stream.close()
+
     def _spawn(self, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
@@ -237,6 +277,12 @@ class AdbConnection:
         self._flush()
         self._closed = True
         self.connected = False
+        for _service, answer in self._opening.values():
+            if not answer.done():
+                answer.set_result(None)
+        for callback in self.on_close:
+            with contextlib.suppress(Exception):
+                callback()
         for stream in list(self.streams.values()):
             stream.on_close()
         current = asyncio.current_task()
