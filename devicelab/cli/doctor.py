@@ -44,7 +44,8 @@ def doctor(lab: str | None, build_name: str | None, no_flash: bool, as_json: boo
             client = AdbClient(the_lab.servers[entry.adb.server])
             try:  # a handset another run holds is mid-flash or mid-reboot: not ours to judge now
                 with the_lab.lease({"id": entry.id}, timeout=LEASE_WAIT, holder="doctor") as handset:
-                    checks += handset_checks(handset, client, build, no_flash=no_flash)
+                    checks += handset_checks(handset, client, build, no_flash=no_flash,
+                                             proxy=the_lab.inventory.proxy)
             except LeaseTimeoutError:
                 checks.append(warn(entry.id, "lease", "in use by another run: not checked", "run doctor again later"))
     finally:

@@ -8,6 +8,7 @@ them; the gate refuses a build or a handset with a missing check at once (`refus
 
 from __future__ import annotations
 
+import ipaddress
 import time
 import zipfile
 from dataclasses import asdict, dataclass
@@ -19,7 +20,7 @@ from devicelab.adb.client import AdbClient
 from devicelab.errors import ConfigError, DevicelabError, LabNotReadyError
 from devicelab.handset import Handset
 from devicelab.model.builds import Build
-from devicelab.model.inventory import HandsetEntry
+from devicelab.model.inventory import HandsetEntry, ProxySpec
 
 Status = Literal["ok", "missing", "warn"]
 #: HMD Global's USB vendor id: what a udev rule must name for a Nokia to be usable without root
@@ -146,12 +147,32 @@ def adb_check(subject: str, state: str, line: str) -> Check:
                    USB_DEBUGGING_FIX + "; or check the cable and the USB host")
 
 
-def handset_checks(handset: Handset, client: AdbClient, build: Build | None, *, no_flash: bool = False) -> list[Check]:
+def proxy_check(subject: str, entry: HandsetEntry, proxy: ProxySpec) -> Check:
+    """Whether the phone can reach the capture proxy where the lab file puts it."""
+    dial = proxy.advertise_host or proxy.listen_host
+    if proxy.mode != "regular":
+        return ok(subject, "proxy", f"{proxy.mode}: the handset's tunnel app dials {dial}")
+    if not ipaddress.ip_address(dial).is_loopback:
+        return ok(subject, "proxy", f"the handset dials {dial} over the lab network (its Wi-Fi must reach it)")
+    if proxy.adb_reverse:
+        return ok(subject, "proxy", f"{dial} of the host, reached over `adb reverse`")
+    if entry.tags.get("kind") == "virtual":
+        return ok(subject, "proxy", f"{dial}: a virtual handset shares this machine's loopback")
+    return missing(subject, "proxy", f"the proxy listens on {dial} of this machine: a phone on USB cannot reach it "
+                   "(its own loopback is itself)",
+                   "set `proxy: {adb_reverse: true}` in the lab file, or listen on the lab network "
+                   "(`listen_host: 0.0.0.0`, `advertise_host:` this machine's address on the handsets' Wi-Fi)")
+
+
+def handset_checks(handset: Handset, client: AdbClient, build: Build | None, *, no_flash: bool = False,
+                   proxy: ProxySpec | None = None) -> list[Check]:
     """Every check of one handset; those that need adb are skipped (not failed) when adb is missing."""
     entry = handset.entry
     subject = entry.id
     state, line = adb_state(client, entry.adb.serial)
     found = [adb_check(subject, state, line)]
+    if proxy is not None:
+        found.append(proxy_check(subject, entry, proxy))
     if build is not None and not no_flash:
         found.append(image_check(subject, entry, build))
     if state != "device":

@@ -37,7 +37,7 @@ def doctor(path: Path, build: str | None = None) -> dict[str, Check]:
     with Lab.from_file(path) as lab:
         entry = lab.entries[0]
         checks = handset_checks(lab.handset(entry), AdbClient(lab.servers["local"]),
-                                load_build(build) if build else None)
+                                load_build(build) if build else None, proxy=lab.inventory.proxy)
     return {c.name: c for c in checks}
 
 
@@ -98,8 +98,10 @@ def test_a_physical_handset_refuses_a_generated_image(private_adb_port: int, tmp
         stand_in = doctor(lab_file(tmp_path / "virtual.yaml", virtual), "nokia7plus-00WW_3_22C")
     assert physical["image"].status == "missing"
     assert "generated stand-in" in physical["image"].detail
+    assert physical["proxy"].status == "missing"  # the proxy on this machine's loopback, a phone on USB
+    assert "adb_reverse: true" in physical["proxy"].fix
     assert stand_in["image"].status == "ok"
-    for name in ("adb", "build", "bootloader", "flow", "identity", "network"):
+    for name in ("adb", "proxy", "build", "bootloader", "flow", "identity", "network"):
         assert stand_in[name].status == "ok", stand_in[name]
 
 
