@@ -129,3 +129,45 @@ def test_the_gate_refuses_a_retail_build_in_seconds_with_the_fix(tmp_path: Path)
     assert time.monotonic() - start < 60
     assert "USB debugging" in proc.stderr
     assert "fix: gate a lab build" in proc.stderr
+
+
+def _static_gate(lab_path: Path, out: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_cli("gate", "--lab", str(lab_path), "--out", str(out), "--window", "60", "--no-allure-html", *args,
+                   timeout=180)
+
+
+@pytest.mark.slow
+def test_the_gate_refuses_a_locked_bootloader_before_flashing(private_adb_port: int, tmp_path: Path) -> None:
+    with VirtualLab(1, adb_server_port=private_adb_port, boot_seconds=0.2, seed="gate-locked") as virtual:
+        virtual.wait_booted(10)
+        handset = virtual.handsets[0]
+
+        def lock() -> None:
+            handset.storage.unlocked = False
+            handset.reboot("system")
+
+        virtual.call(lock)
+        virtual.wait_booted(10)
+        serial = virtual.info()[0].adb_serial
+        wait_until(lambda: listed(private_adb_port).get(serial) == "device", 10, "the locked handset back")
+        start = time.monotonic()
+        proc = _static_gate(lab_file(tmp_path / "lab.yaml", virtual), tmp_path / "out",
+                            "--build", "nokia7plus-00WW_3_22C_SP05")
+        assert proc.returncode == 3, proc.stdout + proc.stderr
+        assert time.monotonic() - start < 60
+        assert "bootloader: locked" in proc.stdout + proc.stderr
+        assert "OEM unlocking" in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_no_flash_checks_the_fingerprint_and_flashes_nothing(private_adb_port: int, tmp_path: Path) -> None:
+    with VirtualLab(1, adb_server_port=private_adb_port, boot_seconds=0.2, seed="gate-no-flash") as virtual:
+        virtual.wait_booted(10)
+        path = lab_file(tmp_path / "lab.yaml", virtual)
+        other = _static_gate(path, tmp_path / "other", "--no-flash", "--build", "nokia7plus-00WW_3_22C")
+        assert other.returncode == 3, other.stdout + other.stderr
+        assert "check build (--no-flash)" in other.stdout + other.stderr
+        same = _static_gate(path, tmp_path / "same", "--no-flash", "--build", "nokia7plus-00WW_3_22C_SP05")
+        assert same.returncode in (0, 2), same.stdout + same.stderr  # judged: no flash was needed
+        timeline = json.loads((tmp_path / "same" / "verdict.json").read_text())["timeline"]
+        assert not any(step["name"].startswith("flash") for step in timeline)
