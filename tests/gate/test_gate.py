@@ -162,3 +162,14 @@ def test_an_update_from_the_fixed_build_to_the_leaky_one_is_caught(tmp_path: Pat
     steps = [s["name"] for s in verdict["timeline"]]
     assert steps.index("flash nokia7plus-00WW_3_22C_SP05") < steps.index("update to the candidate build")
     assert any(f["host"] == "zzhc.vnet.cn" for f in verdict["handsets"][0]["findings"])
+
+
+def test_the_userdebug_build_is_still_read_after_the_reboot_trigger(tmp_path: Path) -> None:
+    """Its CA lives on a tmpfs over the dm-verity system store, which the gate's reboot trigger
+    drops: the capture puts it back after the boot, so TLS after the reboot is read too."""
+    code, verdict, output = gate(tmp_path / "ud", "--build", "nokia7plus-00WW_3_22C-userdebug", "--sim", "telenor-no")
+    assert code == 1, output  # the zzhc client of the 2019 batch
+    (handset,) = verdict["handsets"]
+    assert [s["name"] for s in verdict["timeline"]].count("reboot") == 1
+    read = {f["host"] for f in handset["flows"] if f["tls"] and not f["undecrypted"]}
+    assert {"activation.hmdglobal.com", "android.clients.google.com"} <= read, handset["flows"]
