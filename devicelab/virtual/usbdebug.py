@@ -82,7 +82,37 @@ class UsbDebugging:
             if system is not None:
                 system.logcat.write("UsbDebuggingManager", f"Received public key: {public_key[:16].decode()}...",
                                     pid=system.system_server_pid())
+            self._show(self.prompt)
         self.prompt.grants.append(grant)
+
+    def _show(self, prompt: Prompt) -> None:
+        """SystemUI's dialog over whatever is on screen (screenshots show it)."""
+        from devicelab.virtual.ui.device import UiUnavailable, ui_state
+        from devicelab.virtual.ui.screens import Screen, Widget
+
+        dialog = Screen(
+            id="usb_debugging", kind="dialog", package="com.android.systemui", activity=".UsbDebuggingActivity",
+            title="Allow USB debugging?", title_id="android:id/alertTitle", cancelable=False,
+            description=f"The computer's RSA key fingerprint is:\n{prompt.fingerprint}",
+            widgets=(Widget(kind="checkbox", id="alwaysUse", text="Always allow from this computer",
+                            key="usb_always_allow"),),
+            footer=(Widget(kind="button", id="android:id/button2", text="Cancel", action="dismiss"),
+                    Widget(kind="button", id="android:id/button1", text="OK", action="dismiss")),
+        )
+        try:
+            ui_state(self.handset).inject(dialog, now=True)
+        except UiUnavailable:
+            log.info("%s: no screen to show the USB debugging prompt on", self.handset.name)
+
+    def _hide(self) -> None:
+        from devicelab.virtual.ui.device import UiUnavailable, ui_state
+
+        try:
+            state = ui_state(self.handset)
+        except UiUnavailable:
+            return
+        if state.overlay is not None and state.overlay.id == "usb_debugging":
+            state.inject_cleared()
 
     # -- the person at the handset -------------------------------------------------------
     def answer(self, *, allow: bool, always: bool) -> dict[str, str]:
@@ -90,6 +120,7 @@ class UsbDebugging:
         prompt, self.prompt = self.prompt, None
         if prompt is None:
             raise UsbDebuggingError("no \"Allow USB debugging?\" prompt is on the screen")
+        self._hide()
         if allow and always:
             fs = self.handset.fs
             fs.mkdirs("/data/misc/adb")

@@ -43,6 +43,15 @@ def retail(adb_port: int) -> Iterator[VirtualLab]:
         lab.stop()
 
 
+def on_screen(lab: VirtualLab) -> str:
+    """The virtual screen's hierarchy (what uiautomator would dump), read in the lab."""
+    from devicelab.virtual.ui.compose import compose
+    from devicelab.virtual.ui.device import ui_state
+    from devicelab.virtual.ui.hierarchy import dump_xml
+
+    return lab.call(lambda: dump_xml(compose(ui_state(lab.handsets[0])).windows))
+
+
 def state_of(lab: VirtualLab, port: int) -> str | None:
     return listed(port).get(lab.info()[0].adb_serial)
 
@@ -69,9 +78,14 @@ def test_retail_build_has_adb_off_until_the_wizard_is_done_and_debugging_is_on(r
     prompt = control(retail, "usb_state")["result"]["prompt"]
     assert prompt is not None
     assert prompt.count(":") == 15
+    screen = on_screen(retail)  # SystemUI's dialog, over the home screen
+    assert "Allow USB debugging?" in screen
+    assert prompt in screen
+    assert "Always allow from this computer" in screen
 
     assert control(retail, "usb_prompt", allow=True, always=True)["ok"]
     wait_until(lambda: state_of(retail, adb_port) == "device", 10, "the handset authorized")
+    assert "Allow USB debugging?" not in on_screen(retail)
     root = run_adb(adb_port, "-s", retail.info()[0].adb_serial, "root")
     assert "adbd cannot run as root in production builds" in root.stdout
 
