@@ -31,6 +31,8 @@ UDEV_FIX = (f'add SUBSYSTEM=="usb", ATTR{{idVendor}}=="{HMD_USB_VENDOR}", MODE="
 USB_DEBUGGING_FIX = ("finish the setup wizard by hand, then Settings > About phone > tap Build number 7 times, "
                      "Settings > System > Developer options > USB debugging on, and accept \"Allow USB debugging?\" "
                      "with \"Always allow from this computer\" ticked")
+#: seconds a fastboot question may take before the handset counts as not in its bootloader
+FASTBOOT_PROBE = 3.0
 #: a device clock this far from the host's makes the timeline and TLS validity suspect
 CLOCK_SKEW = 120.0
 
@@ -175,12 +177,37 @@ def handset_checks(handset: Handset, client: AdbClient, build: Build | None, *, 
         found.append(proxy_check(subject, entry, proxy))
     if build is not None and not no_flash:
         found.append(image_check(subject, entry, build))
+    if state in ("absent", "offline", "bootloader"):
+        found += _bootloader_checks(handset, build)
     if state != "device":
         return found
     try:
         found += _running_checks(handset, build, no_flash=no_flash)
     except DevicelabError as exc:
         found.append(missing(subject, "handset", f"reading it failed: {exc}", "check the cable and adb"))
+    return found
+
+
+def _bootloader_checks(handset: Handset, build: Build | None) -> list[Check]:
+    """A handset off adb may sit in its bootloader: ask fastboot (bounded), as `getvar` answers."""
+    subject = handset.entry.id
+    try:
+        values = {name: handset.fastboot.getvar(name, timeout=FASTBOOT_PROBE)
+                  for name in ("unlocked", "current-slot", "slot-count", "product")}
+    except DevicelabError:
+        return []  # not in fastboot either: the adb check says what to do
+    slots = f"slot {values['current-slot']} of {values['slot-count']}"
+    found = [warn(subject, "fastboot", f"in the bootloader (product {values['product']})",
+                  "`fastboot reboot` before the doctor reads the rest")]
+    if values["unlocked"] != "yes":
+        found.append(missing(subject, "bootloader", f"locked ({slots}): fastboot flash, update and erase are refused",
+                             "unlock it: Developer options > OEM unlocking, then `fastboot flashing unlock` (this "
+                             "wipes the phone)"))
+    else:
+        found.append(ok(subject, "bootloader", f"unlocked ({slots})"))
+    if build is not None and values["product"] != build.bootloader.product:
+        found.append(missing(subject, "product", f"getvar product is {values['product']}, the build is for "
+                             f"{build.bootloader.product}", "gate a build made for this handset"))
     return found
 
 

@@ -171,3 +171,21 @@ def test_no_flash_checks_the_fingerprint_and_flashes_nothing(private_adb_port: i
         assert same.returncode in (0, 2), same.stdout + same.stderr  # judged: no flash was needed
         timeline = json.loads((tmp_path / "same" / "verdict.json").read_text())["timeline"]
         assert not any(step["name"].startswith("flash") for step in timeline)
+
+
+def test_a_handset_in_its_bootloader_is_read_through_fastboot(private_adb_port: int, tmp_path: Path) -> None:
+    with VirtualLab(1, adb_server_port=private_adb_port, boot_seconds=0.2, seed="doctor-fastboot") as virtual:
+        virtual.wait_booted(10)
+        handset = virtual.handsets[0]
+
+        def to_bootloader() -> None:
+            handset.storage.unlocked = False
+            handset.reboot("bootloader")
+
+        virtual.call(to_bootloader)
+        wait_until(lambda: virtual.call(lambda: str(handset.state)) == "bootloader", 10, "the bootloader")
+        checks = doctor(lab_file(tmp_path / "lab.yaml", virtual), "nokia7plus-00CN_3_340")
+    assert checks["fastboot"].status == "warn"
+    assert checks["bootloader"].status == "missing"
+    assert "slot a of 2" in checks["bootloader"].detail
+    assert "product" not in checks  # B2N, as the build wants
