@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import os
 import struct
 import tempfile
@@ -116,8 +117,6 @@ def parse_android_public_key(text: bytes) -> rsa.RSAPublicKey:
 
 def fingerprint(text: bytes) -> str:
     """What Android shows on the prompt: the MD5 of the key's base64, as colon-separated hex."""
-    import hashlib
-
     blob = text.strip(b"\0").split(None, 1)[0]
     digest = hashlib.md5(base64.b64decode(blob)).hexdigest().upper()  # noqa: S324 - what Android shows
     return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
