@@ -81,6 +81,16 @@ class ToolMissingError(InfrastructureError):
         super().__init__(msg, tool=tool)
 
 
+class LabNotReadyError(InfrastructureError):
+    """What the lab or the build lacks for the gate (a retail build, a locked bootloader with no
+    OTA path): the doctor's explanation and its fix, raised before any wait can time out."""
+
+    fix: str
+
+    def __init__(self, message: str, *, fix: str, **facts: Any) -> None:
+        super().__init__(f"{message}\n  fix: {fix}", fix=fix, **facts)
+
+
 class HandsetError(InfrastructureError):
     """A handset failed a step. `serial` and `step` say which and where."""
 

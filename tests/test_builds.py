@@ -100,3 +100,26 @@ def test_a_tls_server_name_needs_an_https_client(tmp_path: Path) -> None:
     text = text.replace("    url: http://zzhc.vnet.cn/\n", "    url: http://zzhc.vnet.cn/\n    sni: www.google.com\n")
     with pytest.raises(ConfigError, match="sni"):
         load_build_file(_write(tmp_path, "spoof", text))
+
+
+def test_a_retail_build_bakes_nothing(tmp_path: Path) -> None:
+    from devicelab.model.builds import BUILDS_DIR
+
+    text = (BUILDS_DIR / "nokia7plus-00WW_3_22C-retail.yaml").read_text()
+    bad = tmp_path / "nokia7plus-00WW_3_22C-retail.yaml"
+    bad.write_text(text.replace("  kind: retail\n", "  kind: retail\n  adb_keys: [lab]\n"))
+    with pytest.raises(ConfigError, match="access"):
+        load_build_file(bad)
+
+
+def test_the_builds_a_lab_uses() -> None:
+    retail = load_build("nokia7plus-00WW_3_22C-retail")
+    assert (retail.kind, retail.bootloader.locked, retail.access.adb_at_boot) == ("user", True, False)
+    for name in ("nokia7plus-00WW_3_22C", "nokia7plus-00WW_3_22C_SP05"):
+        lab = load_build(name)
+        assert (lab.kind, lab.access.adb_keys, lab.access.system_cas, lab.bootloader.locked) == (
+            "lab", ("lab",), ("lab",), False)
+        assert lab.system_properties()["ro.adb.secure"] == "1"
+    userdebug = load_build("nokia7plus-00WW_3_22C-userdebug")
+    assert userdebug.system_properties()["ro.debuggable"] == "1"
+    assert userdebug.access.system_cas == ()

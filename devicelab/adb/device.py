@@ -16,7 +16,17 @@ from ppadb.connection import Connection
 
 from devicelab.adb import shellv2, sync
 from devicelab.adb.client import AdbClient, DeviceState
-from devicelab.adb.wire import Deadline, WireError, WireTimeout, open_connection, read_some, request, send_all
+from devicelab.adb.wire import (
+    Deadline,
+    WireError,
+    WireTimeout,
+    open_connection,
+    read_exact,
+    read_length_prefixed,
+    read_some,
+    request,
+    send_all,
+)
 from devicelab.errors import AdbError, AdbTimeoutError
 
 log = logging.getLogger(__name__)
@@ -208,6 +218,33 @@ class AdbDevice:
                 self.wait_for_disconnect(min(5.0, max(deadline.at - time.monotonic(), 0.1)), step=step)
         self.wait_for_device(max(deadline.at - time.monotonic(), 0.1), step=step)
         return True
+
+    # -- adb reverse (a port on the handset that leads to one on the host) ------------------------
+    def reverse(self, device_port: int, host_port: int, *, timeout: float = 10.0) -> None:
+        """`adb reverse tcp:DEVICE tcp:HOST`: the handset's loopback port leads to the host's, over
+        USB. Through the adb server, which must see the rule: Debian's aborts on a reverse
+        connection no rule it saw allows."""
+        self._reverse_request(f"forward:tcp:{device_port};tcp:{host_port}", f"adb reverse tcp:{device_port}", timeout)
+
+    def remove_reverse(self, device_port: int, *, timeout: float = 10.0) -> None:
+        self._reverse_request(f"killforward:tcp:{device_port}", f"adb reverse --remove tcp:{device_port}", timeout)
+
+    def _reverse_request(self, request_text: str, step: str, timeout: float) -> None:
+        deadline = Deadline.after(timeout)
+        service = f"reverse:{request_text}"
+        conn = self._open(service, deadline, step)
+        try:
+            status = read_exact(conn, 4, deadline)
+            if status != b"OKAY":
+                detail = read_length_prefixed(conn, deadline).decode(errors="replace") if status == b"FAIL" else ""
+                raise AdbError(f"{service} refused: {detail or status!r}", serial=self.label, step=step,
+                               command=service)
+        except WireTimeout:
+            raise AdbTimeoutError("adb did not answer", serial=self.label, step=step, command=service) from None
+        except WireError as exc:
+            raise AdbError(f"{service}: {exc}", serial=self.label, step=step, command=service) from None
+        finally:
+            conn.close()
 
     def reboot(self, target: RebootTarget = "system", *, timeout: float = 30.0) -> None:
         """Ask for a reboot and wait until the handset has really dropped off adb.

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import time
 
+from devicelab.adb.keys import server_env
 from devicelab.adb.wire import Deadline, WireError, open_connection, read_length_prefixed, request
 from devicelab.errors import InfrastructureError, ToolMissingError
 
@@ -64,8 +65,9 @@ class AdbServer:
             argv.append("-a")
         argv += ["nodaemon", "server"]
         # our own session: Ctrl-C in the terminal must not kill it before teardown has run
+        # the server offers the lab's key in AUTH: lab builds trust it (devicelab.adb.keys)
         self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL, start_new_session=True)
+                                      stderr=subprocess.DEVNULL, start_new_session=True, env=server_env())
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:

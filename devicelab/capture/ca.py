@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from mitmproxy import certs
 
+from devicelab.adb.keys import state_dir
 from devicelab.errors import CaptureError
 
 #: mitmproxy looks for `<basename>-ca.pem` (key + certificate) in its confdir.
@@ -68,6 +71,46 @@ def create_run_ca(confdir: Path, *, label: str = "") -> RunCA:
         _write(cert_file, cert_pem, 0o644)
     except OSError as exc:
         raise CaptureError(f"cannot write the run's CA into {confdir}: {exc}") from None
+    return RunCA(confdir, key_file, cert_file, cert_pem, subject_hash_old(cert))
+
+
+# -- the lab's own CA ---------------------------------------------------------------------------------
+def lab_ca_dir() -> Path:
+    """Where the lab's CA lives: made once, kept; a lab build bakes its certificate into /system."""
+    return state_dir() / "lab-ca"
+
+
+def lab_ca_cert() -> bytes:
+    """The lab CA's certificate (PEM), made on first use: what a lab build's system store holds."""
+    folder = lab_ca_dir()
+    cert_file = folder / f"{BASENAME}-ca-cert.pem"
+    if not cert_file.exists():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".lab-ca-", dir=folder.parent))
+        create_run_ca(staging / "ca", label="lab CA")
+        try:
+            os.rename(staging / "ca", folder)  # of two processes making it at once, the first one wins
+        except OSError:
+            if not cert_file.exists():
+                raise CaptureError(f"cannot keep the lab's CA in {folder}") from None
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return cert_file.read_bytes()
+
+
+def lab_run_ca(confdir: Path) -> RunCA:
+    """The lab's CA, copied into a capture's confdir (the copy goes with the capture)."""
+    cert_pem = lab_ca_cert()
+    key_pem = (lab_ca_dir() / f"{BASENAME}-ca.pem").read_bytes()
+    key_file, cert_file = confdir / f"{BASENAME}-ca.pem", confdir / f"{BASENAME}-ca-cert.pem"
+    try:
+        confdir.mkdir(parents=True, exist_ok=True)
+        os.chmod(confdir, 0o700)
+        _write(key_file, key_pem, 0o600)
+        _write(cert_file, cert_pem, 0o644)
+    except OSError as exc:
+        raise CaptureError(f"cannot copy the lab's CA into {confdir}: {exc}") from None
+    cert = x509.load_pem_x509_certificate(cert_pem)
     return RunCA(confdir, key_file, cert_file, cert_pem, subject_hash_old(cert))
 
 

@@ -69,6 +69,8 @@ class CaptureConfig:
     #: gateway mode: host names the lab's internet answers over UDP (its resolver gives them addresses too)
     upstream_udp: tuple[str, ...] = ()
     canary_host: str = CANARY_HOST
+    #: the handset dials its own loopback, which `adb reverse` leads to the proxy (a phone on USB)
+    adb_reverse: bool = False
     max_body_bytes: int = 4 * 1024 * 1024
     max_stream_bytes: int = 4 * 1024 * 1024  # client bytes kept per raw TCP/UDP flow
     connection_strategy: Strategy = "lazy"
@@ -91,6 +93,9 @@ class CaptureConfig:
             _ip("advertise_host", self.advertise_host)
         elif ipaddress.ip_address(self.listen_host).is_unspecified:
             _bad("advertise_host", f"required when listening on {self.listen_host}: the handset needs one address")
+        if self.adb_reverse and (self.mode != "regular" or not ipaddress.ip_address(self.dial_host).is_loopback):
+            _bad("adb_reverse", f"needs a regular proxy the handset dials on loopback, not {self.mode} at "
+                 f"{self.dial_host}")
         for name in ("max_body_bytes", "max_stream_bytes"):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
@@ -114,7 +119,7 @@ class CaptureConfig:
         return cls(mode=mode or proxy.mode, listen_host=proxy.listen_host, advertise_host=proxy.advertise_host,
                    sinkhole=sinkhole, upstream_hosts=dict(upstream.hosts), upstream_ca=upstream.ca,
                    upstream_only=upstream.only, upstream_names=dict(upstream.names), upstream_udp=tuple(upstream.udp),
-                   max_body_bytes=proxy.max_body_bytes, label=label).check()
+                   max_body_bytes=proxy.max_body_bytes, adb_reverse=proxy.adb_reverse, label=label).check()
 
     @property
     def dial_host(self) -> str:

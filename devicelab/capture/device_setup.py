@@ -11,14 +11,19 @@ fails. `teardown()` always clears the proxy setting and removes the CA, also aft
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
 from devicelab.adb import ShellResult
-from devicelab.capture.ca import RunCA
+from devicelab.capture.ca import RunCA, lab_ca_cert, lab_ca_dir, subject_hash_old
 from devicelab.errors import CaptureError, DevicelabError
 
 log = logging.getLogger(__name__)
@@ -35,6 +40,8 @@ _NO_PROXY = {"", "null", ":0"}
 
 class AdbLike(Protocol):
     def root(self, *, timeout: float = ...) -> bool: ...
+    def reverse(self, device_port: int, host_port: int, *, timeout: float = ...) -> None: ...
+    def remove_reverse(self, device_port: int, *, timeout: float = ...) -> None: ...
     def push(self, local: Path, remote: str, *, timeout: float = ..., verify: bool = ...) -> None: ...
 
 
@@ -62,7 +69,8 @@ class CaInstall:
 
 def install_script(folder: str, name: str, keep: str, *, overlay: bool = True) -> str:
     """Shell text: put STAGING/name into `folder`; if it is read-only and `overlay`, mount a tmpfs copy
-    of it first. Prints `direct` or `overlay`; exit 3: no such folder, 4: could not write."""
+    of it first. Prints `direct` or `overlay`; exit 3: no such folder, 4: could not write. Written with
+    `&&`, `||` and `{ }` only (no `if`): the smallest shells (and the virtual lab's) run it as is."""
     d, f, src, k = (shlex.quote(x) for x in (folder, name, f"{STAGING}/{name}", keep))
     fallback = (f"mkdir -p {k} && cp {d}/* {k}/ && mount -t tmpfs tmpfs {d} && cp {k}/* {d}/ && cp {src} {d}/{f} "
                 f"|| {{ echo 'cannot write to {folder}' >&2; exit 4; }}; "
@@ -70,7 +78,7 @@ def install_script(folder: str, name: str, keep: str, *, overlay: bool = True) -
                 if overlay else f"echo '{folder} is read-only' >&2; exit 4")
     return "; ".join([
         f"[ -d {d} ] || {{ echo 'no folder {folder}' >&2; exit 3; }}",
-        f"if cp {src} {d}/{f} 2>/dev/null; then how=direct; else {fallback}; fi",
+        f"how=direct; cp {src} {d}/{f} 2>/dev/null || {{ {fallback}; }}",
         f"chmod 644 {d}/{f} || exit 4",
         f"chown root:root {d}/{f} 2>/dev/null; chcon {SELINUX_LABEL} {d}/{f} 2>/dev/null",
         'echo "$how"',
@@ -96,6 +104,28 @@ def apex_bind_script(name: str) -> str:
         _in_namespaces(f"/system/bin/mount --bind {k} {a}"),
         "echo bound",
     ])
+
+
+_PEM = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
+
+
+def baked_lab_ca(handset: HandsetLike, *, timeout: float = 60.0) -> tuple[bool, str]:
+    """Whether the lab's own CA is baked into the system store (a lab build), read as any app may
+    read it; and, when a file of its name holds another certificate, why it is not trusted."""
+    cert = x509.load_pem_x509_certificate(lab_ca_cert())
+    name = f"{subject_hash_old(cert)}.0"
+    result = handset.shell(f"cat {SYSTEM_CACERTS}/{name}", timeout=timeout)
+    if not result.ok:
+        return False, ""
+    der = cert.public_bytes(serialization.Encoding.DER)
+    for block in _PEM.findall(result.stdout.encode()):
+        try:
+            if x509.load_pem_x509_certificate(block).public_bytes(serialization.Encoding.DER) == der:
+                return True, ""
+        except ValueError:
+            continue
+    return False, (f"{SYSTEM_CACERTS}/{name} is not this lab's CA ({lab_ca_dir()}): a lab build made for "
+                   "another lab; its TLS is not read")
 
 
 def install_ca(handset: HandsetLike, ca: RunCA, *, timeout: float = 60.0) -> CaInstall:
@@ -204,6 +234,13 @@ def _settings(handset: HandsetLike, args: str, timeout: float) -> ShellResult:
     return result
 
 
+def _loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _int(text: str) -> int:
     try:
         return int(text.strip())
@@ -222,13 +259,19 @@ class DeviceSetup:
         self.timeout = timeout
         self.ca: CaInstall | None = None
         self.proxy_set = False
+        self.reversed_port: int | None = None  # an `adb reverse` rule for the proxy, to remove
 
     def install_ca(self, ca: RunCA) -> CaInstall:
         self.ca = CaInstall(False)  # teardown tries to remove even a half-installed CA
         self.ca = install_ca(self.handset, ca, timeout=self.timeout)
         return self.ca
 
-    def set_proxy(self, host: str, port: int) -> None:
+    def set_proxy(self, host: str, port: int, *, reverse: bool = False) -> None:
+        if reverse and _loopback(host):
+            # the proxy listens on the host's loopback: a phone on USB reaches it only through
+            # `adb reverse` (its own 127.0.0.1 is itself), the rule set up through the adb server
+            self.reversed_port = port
+            self.handset.adb.reverse(port, port, timeout=self.timeout)
         self.proxy_set = True  # teardown clears even if the check below fails
         set_proxy(self.handset, host, port, timeout=self.timeout)
 
@@ -242,6 +285,12 @@ class DeviceSetup:
             except DevicelabError as exc:
                 log.error("[%s] %s", self.handset.serial, exc)
                 errors.append(exc)
+        if self.reversed_port is not None:
+            try:
+                self.handset.adb.remove_reverse(self.reversed_port, timeout=self.timeout)
+                self.reversed_port = None
+            except DevicelabError as exc:  # the rule dies with the link anyway (reboot, unplug)
+                log.warning("[%s] %s", self.handset.serial, exc)
         if self.ca is not None:
             try:
                 remove_ca(self.handset, self.ca, timeout=self.timeout)

@@ -22,7 +22,7 @@ from typing import Any
 from mitmproxy import connection, dns, http, tcp, tls, udp
 from mitmproxy.proxy import mode_specs, server_hooks
 
-from devicelab.capture.ca import RunCA, create_run_ca
+from devicelab.capture.ca import RunCA, create_run_ca, lab_run_ca
 from devicelab.capture.runner import CLOSE_GRACE, ProxyThread, close_connections
 from devicelab.errors import CaptureError
 
@@ -137,19 +137,24 @@ class ProxyHub:
         self._modes: list[str] = []
         self._shared: dict[str, Any] = {}
         self._ca: RunCA | None = None
+        self._lab_ca = False
 
     @property
     def captures(self) -> int:
         return len(self._modes)
 
     def attach(self, spec: str, addons: Sequence[object], shared: dict[str, Any], *, timeout: float,
-               label: str = "") -> Attached:
+               label: str = "", lab_ca: bool = False) -> Attached:
         """Listen on `spec` and route its events to `addons`. `shared` are the Master's options
-        (TLS, upstream): a capture that needs other ones cannot join a running Master."""
+        (TLS, upstream) and `lab_ca` its CA (the lab's own, or a fresh one): a capture that needs
+        other ones cannot join a running Master."""
         spec = normalise(spec)
         with self._lock:
             if self._proxy is None:
-                return self._start(spec, tuple(addons), shared, timeout, label)
+                return self._start(spec, tuple(addons), shared, timeout, label, lab_ca)
+            if lab_ca != self._lab_ca:
+                raise CaptureError("a capture with the other CA (the lab's own or a fresh one) is running in this "
+                                   "process; mitmproxy signs with one CA per process")
             if shared != self._shared:
                 differ = sorted(k for k in {*shared, *self._shared} if shared.get(k) != self._shared.get(k))
                 raise CaptureError(f"a capture with other proxy options ({', '.join(differ)}) is running in this "
@@ -182,10 +187,10 @@ class ProxyHub:
             self._proxy.call(lambda: self._set_modes(remaining, None, ()), timeout)
 
     def _start(self, spec: str, addons: tuple[object, ...], shared: dict[str, Any], timeout: float,
-               label: str) -> Attached:
+               label: str, lab_ca: bool) -> Attached:
         confdir = Path(tempfile.mkdtemp(prefix="devicelab-ca-"))  # 0700: the run's CA key lives here
         try:
-            ca = create_run_ca(confdir, label=label)
+            ca = lab_run_ca(confdir) if lab_ca else create_run_ca(confdir, label=label)
             self._dispatch.routes = {spec: addons}
             proxy = ProxyThread([self._dispatch], {**shared, "confdir": str(confdir), "mode": [spec]}, name="capture")
             addrs = proxy.start(timeout)
@@ -194,6 +199,7 @@ class ProxyHub:
             shutil.rmtree(confdir, ignore_errors=True)
             raise
         self._proxy, self._ca, self._modes, self._shared = proxy, ca, [spec], dict(shared)
+        self._lab_ca = lab_ca
         return Attached(spec, addrs[0], ca)
 
     async def _set_modes(self, modes: list[str], added: str | None, addons: tuple[object, ...]) -> tuple[str, int]:

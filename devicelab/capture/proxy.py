@@ -81,7 +81,9 @@ class Capture:
         self.stop()
 
     # -- lifecycle ---------------------------------------------------------------------------------
-    def start(self) -> Capture:
+    def start(self, *, lab_ca: bool = False) -> Capture:
+        """Listen; `lab_ca`: sign with the lab's own CA (baked into the handset's system store)
+        instead of a fresh one."""
         if self._log is not None:
             raise CaptureError("a Capture runs once: make a new one")
         config = self.config
@@ -101,7 +103,7 @@ class Capture:
         if config.upstream_hosts or config.upstream_only:
             addons.append(LabRouting(config.upstream_hosts, only=config.upstream_only))
         try:
-            attached = self._attach(addons)
+            attached = self._attach(addons, lab_ca=lab_ca)
         except DevicelabError as exc:
             self._abort(str(exc))
             raise
@@ -116,7 +118,7 @@ class Capture:
         log.info("capture listening on %s:%d (%s)", *self._address, config.mode)
         return self
 
-    def _attach(self, addons: list[object]) -> Attached:
+    def _attach(self, addons: list[object], *, lab_ca: bool = False) -> Attached:
         """Join the process's proxy on a port of our own (free now; a lost race is tried again)."""
         config = self.config
         shared: dict[str, Any] = {"connection_strategy": config.connection_strategy, "onboarding": False}
@@ -138,7 +140,8 @@ class Capture:
             else:
                 spec = f"regular@{host}:{port}"
             try:
-                return HUB.attach(spec, addons, shared, timeout=config.start_timeout, label=config.label)
+                return HUB.attach(spec, addons, shared, timeout=config.start_timeout, label=config.label,
+                                  lab_ca=lab_ca)
             except CaptureError as exc:
                 if attempt == 2 or "could not listen" not in str(exc):
                     raise

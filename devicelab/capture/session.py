@@ -1,6 +1,7 @@
 """`HandsetCapture`: one handset's traffic captured end to end, torn down on every exit path.
 
-start: the proxy (fresh CA) -> the CA into the handset's system store -> the proxy setting ->
+start: the proxy (the lab's own CA where the build bakes it, else a fresh one) -> that CA into the
+handset's system store (unless baked) -> the proxy setting ->
 the socket-table sampler -> the canary. stop: sampler, proxy setting cleared, CA removed, proxy
 stopped — each step tried even when an earlier one failed. What could not be seen (CA refused,
 canary failed, sockets that bypassed the proxy) ends up as coverage gaps for the verdict.
@@ -24,7 +25,7 @@ from devicelab.analysis.scan import ScanReport, scan
 from devicelab.capture.canary import CanaryResult
 from devicelab.capture.config import CaptureConfig
 from devicelab.capture.coverage import ProxyView
-from devicelab.capture.device_setup import CaInstall, DeviceSetup, HandsetLike
+from devicelab.capture.device_setup import CaInstall, DeviceSetup, HandsetLike, baked_lab_ca
 from devicelab.capture.evidence import EvidenceRead, named_dns_gaps
 from devicelab.capture.gateway.handset_gateway import GatewayPlan, HandsetGateway
 from devicelab.capture.proxy import Capture
@@ -93,14 +94,14 @@ class HandsetCapture:
             raise
         return self
 
-    def start_network(self) -> HandsetCapture:
+    def start_network(self, *, lab_ca: bool = False) -> HandsetCapture:
         """The proxy, and in gateway mode the gateway with the handset plugged in: needs no adb, so it
         can run before the flash and see the whole first boot."""
         if self._network_started:
             return self
         self._started = self._network_started = True
         try:
-            capture = self.capture.start()
+            capture = self.capture.start(lab_ca=lab_ca)
             if self.gateway_plan is not None:
                 self.gateway = HandsetGateway(self.capture.workdir / "gateway", self.handset, self.gateway_plan,
                                               proxy=capture.address).start()
@@ -112,12 +113,29 @@ class HandsetCapture:
         return self
 
     def _start(self) -> None:
-        self.start_network()
+        # a lab build carries the lab's own CA in its system store: sign with it, install nothing
+        baked, foreign = baked_lab_ca(self.handset, timeout=self.setup.timeout)
+        if baked and self._network_started:
+            # started before the handset could be asked (the gateway, from power-on): the run's CA signs
+            baked = False
+            foreign = foreign or "the capture started before the lab CA could be checked: the run's own CA signs"
+        self.start_network(lab_ca=baked)
         capture = self.capture
         assert capture.ca is not None
-        self.ca_install = self.setup.install_ca(capture.ca)
+        if foreign:
+            capture.note(foreign)
+        if baked:
+            self.ca_install = CaInstall(True, note="the lab's own CA is baked into the system store (checked)")
+        else:
+            self.ca_install = self.setup.install_ca(capture.ca)
         if self.ca_install.note:
             capture.note(self.ca_install.note)
+        if self.ca_install.overlays:
+            # a tmpfs overlay does not survive a reboot (dm-verity /system): put the CA back after each
+            # one; test doubles without boot hooks never reboot
+            hooks: list[Callable[[], None]] | None = getattr(self.handset, "after_boot", None)
+            if hooks is not None:
+                hooks.append(self._reinstall_ca)
         # Without the CA, TLS stays closed: each such connection is judged by its host (undecrypted TLS
         # to a host the policy does not approve makes the run inconclusive), so this is a note, not a gap.
         host, port = capture.dial_address
@@ -126,7 +144,7 @@ class HandsetCapture:
                 self.run_canary()
             return  # the gateway sees every packet: no proxy setting, no socket sampler
         if self.config.mode == "regular":
-            self.setup.set_proxy(host, port)
+            self.setup.set_proxy(host, port, reverse=self.config.adb_reverse)
         else:
             capture.note(f"wireguard: the handset's WireGuard app must use the client config for {host}:{port}")
         view = ProxyView(proxy=(host, port), tunnel_ip=CLIENT_ADDRESS if self.config.mode == "wireguard" else None)
@@ -135,6 +153,21 @@ class HandsetCapture:
         capture.set_app_resolver(self.sampler.resolve_app)
         if not self.defer_canary:
             self.run_canary()
+
+    def _reinstall_ca(self) -> None:
+        """After a reboot: the overlay and the CA on it are gone; install them again (a note either way)."""
+        install, ca = self.ca_install, self.capture.ca
+        if install is None or not install.installed or ca is None:
+            return
+        try:
+            if self.handset.shell(" && ".join(f"[ -e {f} ]" for f in install.files), timeout=self.setup.timeout).ok:
+                return
+            self.setup.ca = None  # the reboot took the overlay with it: nothing is left to undo
+            self.ca_install = self.setup.install_ca(ca)
+            self.capture.note(f"CA reinstalled after a reboot: {'ok' if self.ca_install.installed else 'failed'}"
+                              + (f" ({self.ca_install.note})" if self.ca_install.note else ""))
+        except DevicelabError as exc:
+            self.capture.note(f"CA not reinstalled after a reboot: {exc}")
 
     def run_canary(self) -> CanaryResult:
         """Prove the handset's traffic reaches the capture (and is decrypted, where the CA went in)."""
@@ -150,6 +183,9 @@ class HandsetCapture:
         if not self._started:
             return
         self._started = self._network_started = False
+        hooks: list[Callable[[], None]] | None = getattr(self.handset, "after_boot", None)
+        if hooks is not None and self._reinstall_ca in hooks:
+            hooks.remove(self._reinstall_ca)
         errors: list[DevicelabError] = []
         if self.gateway is not None:
             try:

@@ -37,6 +37,8 @@ VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bold
 @click.option("--wifi/--no-wifi", default=False, show_default=True, help="Join the lab Wi-Fi in the setup wizard.")
 @click.option("--baseline", type=click.Path(path_type=Path), default=None,
               help="A previous run: new (host, identifier) pairs fail the gate even where the policy is silent.")
+@click.option("--no-flash", is_flag=True, default=False,
+              help="Flash nothing: check the handset already runs --build, then factory-reset it.")
 @click.option("--lease-timeout", type=float, default=None, help="Seconds to wait for free handsets.")
 @click.option("--evidence", type=click.Choice(["full", "redacted"]), default="full", show_default=True,
               help="full: the raw captures, logcat and screenshots (they hold identifiers); redacted: logs scrubbed, "
@@ -48,7 +50,7 @@ VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bold
               help="Render Allure's HTML report (needs the Allure CLI and Java); the results are always written.")
 def gate(build: str, from_build: str | None, lab: str | None, policy: str | None, sim: str | None, out: Path | None,
          handsets: int, window: float, consent: str, wifi: bool, baseline: Path | None,
-         lease_timeout: float | None, evidence: str, capture: Mode | None, allure_html: bool,
+         lease_timeout: float | None, evidence: str, capture: Mode | None, no_flash: bool, allure_html: bool,
          force: bool) -> None:
     """Gate a build: flash, factory reset, first boot, activation, observe, judge.
 
@@ -57,7 +59,8 @@ def gate(build: str, from_build: str | None, lab: str | None, policy: str | None
     options = GateOptions(build=build, from_build=from_build, lab=lab, policy=policy, sim=sim,
                           out=out, force=force, handsets=handsets, window=window,
                           consent=consent, wifi=wifi, baseline=baseline, lease_timeout=lease_timeout,
-                          evidence=evidence, capture=capture, allure_html=allure_html, command=tuple(sys.argv))
+                          evidence=evidence, capture=capture, no_flash=no_flash, allure_html=allure_html,
+                          command=tuple(sys.argv))
     reporter = Reporter()
     reporter.line(f"[bold]devicelab gate[/] {build}" + (f" (update from {from_build})" if from_build else ""))
     # SIGTERM (a CI job cancelled) stops the run like Ctrl-C: reports written, evidence kept, exit 130

@@ -31,6 +31,8 @@ VIRTUAL_COMMANDS = "devicelab.virtual.cli:virtual"
 
 def _register_commands() -> None:
     from devicelab.cli.diff import diff
+    from devicelab.cli.doctor import doctor
+    from devicelab.cli.flow import flow
     from devicelab.cli.gate import gate
     from devicelab.cli.labgrid import exporter_config_command
     from devicelab.cli.repro import repro
@@ -40,6 +42,8 @@ def _register_commands() -> None:
     cli.add_command(repro)
     cli.add_command(scan)
     cli.add_command(diff)
+    cli.add_command(doctor)
+    cli.add_command(flow)
     cli.add_command(exporter_config_command)
     # the virtual lab is a provider like any other: named, not imported (ARCHITECTURE.md)
     module, _, name = VIRTUAL_COMMANDS.partition(":")

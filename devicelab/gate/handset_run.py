@@ -20,6 +20,7 @@ from devicelab.errors import DevicelabError, RunInterruptedError
 from devicelab.flows import Choices, Consent, first_boot
 from devicelab.gate.timeline import Timeline
 from devicelab.handset import Handset
+from devicelab.lab.preflight import Check, missing, refuse_handset
 from devicelab.lab.retry import with_retries
 from devicelab.model.builds import Build
 from devicelab.model.identity import Identity
@@ -73,6 +74,8 @@ class HandsetPlan:
     mode: Mode = "regular"
     #: activation triggers after first boot, in order (see TRIGGERS); the gate's default covers them all
     triggers: tuple[str, ...] = ("unlock", "reboot", "unlock")
+    #: False (--no-flash): the handset must already run the build; it is only factory-reset
+    flash: bool = True
 
 
 def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Timeline,
@@ -109,8 +112,15 @@ def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Ti
             with step("start gateway capture"), reporter.status(f"{name}: starting the lab gateway"):
                 capture.start_network()
         first = plan.from_build or plan.build
-        with step(f"flash {first.name}"), reporter.status(f"{name}: flashing {first.name}"):
-            retry(f"flash {first.name}", lambda: handset.flash(first))
+        with step("preflight"):
+            # a locked bootloader refuses flash and erase: say so and how to fix it, at once
+            refuse_handset(_bootloader_checks(handset))
+        if plan.flash:
+            with step(f"flash {first.name}"), reporter.status(f"{name}: flashing {first.name}"):
+                retry(f"flash {first.name}", lambda: handset.flash(first))
+        else:
+            with step("check build"):
+                handset.expect_build(first, step="check build (--no-flash)")
         if plan.sim:
             # SIM out for the first boot: activation happens when it goes in, inside the capture window
             with step("take the SIM out"):
@@ -159,6 +169,21 @@ def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Ti
         _save_logcat(handset, outcome, workdir)
         _restore_sim(handset, plan)
     return outcome
+
+
+def _bootloader_checks(handset: Handset) -> list[Check]:
+    """The lock, as the running system reports it (no reboot): a locked one cannot be flashed
+    or erased from fastboot."""
+    try:
+        locked = handset.getprop("ro.boot.flash.locked") == "1"
+    except DevicelabError:
+        return []  # not reachable over adb: flashing says why soon enough
+    if not locked:
+        return []
+    return [missing(handset.entry.id, "bootloader", "locked: fastboot flash, update and erase are refused, and "
+                    "this lab has no OTA path for it", "unlock it (Developer options > OEM unlocking, then "
+                    "`fastboot flashing unlock`, which wipes the phone); --no-flash needs it too: the factory "
+                    "reset is a fastboot erase")]
 
 
 def _observe(handset: Handset, seconds: float, reporter: Reporter, name: str, cancel: threading.Event) -> float:

@@ -34,6 +34,8 @@ class GateOptions:
     evidence: str = "full"
     #: how the handset reaches the capture; None: the lab inventory's `proxy.mode`
     capture: Mode | None = None
+    #: check the fingerprint and factory-reset only: for locked handsets already running the build
+    no_flash: bool = False
     allure_html: bool = True  # Allure's HTML report (Java, seconds); the Allure results are always written
     command: tuple[str, ...] = field(default=())
 
@@ -43,6 +45,8 @@ def load_builds(options: GateOptions) -> tuple[Build, Build | None]:
         load_sim(options.sim)  # a typo fails here, before a handset is touched
     build = load_build(options.build)
     from_build = load_build(options.from_build) if options.from_build else None
+    if options.no_flash and from_build is not None:
+        raise ConfigError("--from", "", "--no-flash cannot update from another build: it flashes nothing")
     if from_build is not None and from_build.bootloader.product != build.bootloader.product:
         raise ConfigError(options.from_build or "", "bootloader.product",
                           f"{from_build.name} is for {from_build.bootloader.product}, "

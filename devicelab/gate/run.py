@@ -21,6 +21,7 @@ from devicelab.gate.options import GateOptions, clear_run_folder, link_latest, l
 from devicelab.gate.timeline import Timeline
 from devicelab.handset import Handset
 from devicelab.lab.lab import HeldHandset, Lab
+from devicelab.lab.preflight import refuse_build
 from devicelab.model.builds import Build
 from devicelab.model.identity import Identity
 from devicelab.model.policy import Policy, policy_for
@@ -80,6 +81,9 @@ def run_gate(options: GateOptions, reporter: Reporter | None = None) -> Written:
     """Run the gate; bad input raises ConfigError before anything is touched."""
     reporter = reporter or Reporter()
     build, from_build = load_builds(options)
+    for gated in (from_build, build):
+        if gated is not None:  # a retail build (its adb is off after any wipe): the fix now, not boot timeouts
+            refuse_build(gated)
     policy, policy_path = policy_for(build, options.policy)
     baseline = read_run(options.baseline) if options.baseline is not None else None
     run = GateRun(options, build, from_build, policy, policy_path, baseline)
@@ -101,7 +105,7 @@ def run_gate(options: GateOptions, reporter: Reporter | None = None) -> Written:
         plan = HandsetPlan(build=build, from_build=from_build, policy=policy, sim=options.sim,
                            choices=choices_for(options.consent, options.wifi), window=options.window,
                            proxy=lab.inventory.proxy, upstream=lab.upstream, sinkhole=options.sinkhole,
-                           mode=options.capture or lab.inventory.proxy.mode)
+                           mode=options.capture or lab.inventory.proxy.mode, flash=not options.no_flash)
         wanted = {"model": build.bootloader.product}
         with contextlib.ExitStack() as leases:
             with timeline.step(f"lease {options.handsets} handset(s)"), \

@@ -63,6 +63,8 @@ class Handset:
         #: how SIMs get into this handset's slot; None: an operator is asked (devicelab.handset.sim)
         self.sim_switcher: SimSwitcher | None = None
         self.network_plug: NetworkPlug | None = None  # the lab plugs it into a gateway link (gateway capture)
+        #: run after every boot wait_for_boot saw complete: what a reboot undid is redone (a CA overlay)
+        self.after_boot: list[Callable[[], None]] = []
         self._ui: HandsetUi | None = None
         #: how the steps of this handset are reported: nothing by default, Allure steps in pytest
         self.step: Callable[[str], contextlib.AbstractContextManager[Any]] = _no_step
@@ -175,6 +177,8 @@ class Handset:
                     watch.saw(self.boot_id(call, check=False))
                     fresh = False
                 if self.adb.getprop("sys.boot_completed", timeout=call) == "1":
+                    for hook in list(self.after_boot):
+                        hook()
                     return time.monotonic() - start
             except AdbError:  # adbd went away mid-question
                 watch.dropped()

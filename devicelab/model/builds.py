@@ -45,6 +45,38 @@ class Bootloader(Frozen):
     version_bootloader: str
     version_baseband: str
     secure: bool = True
+    # -- issue 14: the lock and the slots, as a lab finds them ---------------------------------
+    #: retail B2N bootloaders are locked: `flash`, `update`, `erase` and `set_active` are refused
+    locked: bool = True
+    #: B2N is A/B (the virtual storage models exactly two slots)
+    slot_count: int = Field(default=2, ge=2, le=2)
+    current_slot: Literal["a", "b"] = "a"
+
+
+#: Who a build is for: what a shop sells, or what an OEM builds for its own QA lab.
+AccessKind = Literal["retail", "lab"]
+#: Something baked into a lab build: `lab` is the lab's own (its adb key, its capture CA).
+Baked = Literal["lab"]
+
+
+class Access(Frozen):
+    """How a lab reaches the build (issue 14). Retail: adb off after a wipe until someone finishes
+    the wizard and turns USB debugging on, every host key asked for on screen. Lab: the lab's adb
+    key baked in and adb on at boot, and, where the OEM chose, the lab's CA in the system store."""
+
+    kind: AccessKind = "retail"
+    #: adb (USB debugging) on from the first boot after a wipe
+    adb_at_boot: bool = False
+    #: host keys baked into /adb_keys, trusted with no prompt
+    adb_keys: tuple[Baked, ...] = ()
+    #: CAs baked into the system trust store (/system/etc/security/cacerts)
+    system_cas: tuple[Baked, ...] = ()
+
+    @model_validator(mode="after")
+    def _retail_bakes_nothing(self) -> Access:
+        if self.kind == "retail" and (self.adb_at_boot or self.adb_keys or self.system_cas):
+            raise ValueError("a retail build has adb off, no baked adb keys and no baked CA; use kind: lab")
+        return self
 
 
 #: What starts an app's network request (device-time delays are counted from the event).
@@ -188,6 +220,8 @@ class Build(Frozen):
     image: str | None = None
     #: what the build's apps send over the network, and when (the virtual lab plays it)
     traffic: tuple[AppTraffic, ...] = ()
+    #: who the build is for and how a lab reaches it (issue 14)
+    access: Access = Access()
 
     @field_validator("fingerprint")
     @classmethod
@@ -219,6 +253,11 @@ class Build(Frozen):
         return kind  # type: ignore[return-value]
 
     @property
+    def kind(self) -> Literal["user", "userdebug", "eng", "lab"]:
+        """`lab` for an OEM's QA build, else the fingerprint's build type."""
+        return "lab" if self.access.kind == "lab" else self.build_type
+
+    @property
     def display_id(self) -> str:
         return self._parts()["incremental"]
 
@@ -244,8 +283,10 @@ class Build(Frozen):
             "ro.build.tags": p["tags"],
             "ro.build.version.security_patch": self.security_patch,
             "ro.debuggable": "0" if p["type"] == "user" else "1",
-            "ro.secure": "1" if p["type"] == "user" else "0",
-            "ro.adb.secure": "1" if p["type"] == "user" else "0",
+            # AOSP: ro.secure on user and userdebug alike; adb root needs ro.debuggable
+            "ro.secure": "0" if p["type"] == "eng" else "1",
+            # AOSP sets it on user builds; an OEM sets it on a lab build that bakes the lab's key
+            "ro.adb.secure": "1" if p["type"] == "user" or self.access.adb_keys else "0",
             "ro.bootloader": self.bootloader.version_bootloader,
             "gsm.version.baseband": self.bootloader.version_baseband,
         }

@@ -152,6 +152,9 @@ class ProxySpec(Frozen):
     #: seconds between two reads of the handset's socket table
     sample_interval: float = Field(default=2.0, gt=0)
     max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+    #: handsets on USB reach a proxy on the host's loopback through `adb reverse` (their own
+    #: 127.0.0.1 is themselves); the proxy then sees the adb server as every connection's peer
+    adb_reverse: bool = False
 
 
 @dataclass(frozen=True)

@@ -47,13 +47,14 @@ class UserData:
         self.settings["global"].update(
             {
                 "device_provisioned": "0",
-                "adb_enabled": "1",
+                # a retail build ships USB debugging off; a lab build has it on from the first boot
+                "adb_enabled": "1" if build.access.adb_at_boot else "0",
                 "airplane_mode_on": "0",
                 "wifi_on": "1",
                 "mobile_data": "1",
                 "data_roaming": "0",
                 "auto_time": "1",
-                "development_settings_enabled": "1",
+                "development_settings_enabled": "1" if build.access.adb_at_boot else "0",
                 "stay_on_while_plugged_in": "0",
                 "package_verifier_enable": "1",
             }
@@ -162,7 +163,7 @@ class AndroidSystem:
                 "persist.sys.locale": props.get("ro.product.locale", "en-US"),
                 "sys.boot_completed": "",
                 "dev.bootcomplete": "",
-                "init.svc.adbd": "running",
+                "init.svc.adbd": "running" if self.settings("global").get("adb_enabled") == "1" else "stopped",
                 "service.adb.root": "0",
                 "wifi.interface": "wlan0",
                 "net.hostname": f"android-{self.userdata.android_id or '0' * 16}",

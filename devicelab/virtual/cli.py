@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -86,3 +87,37 @@ def virtual_build_image(manifest: Path, output: Path) -> None:
     build = load_build_file(manifest)
     write_factory_zip(build, output)
     click.echo(f"{output}: {build.fingerprint}")
+
+
+def _value(text: str) -> object:
+    """`true`/`false`/`null` as JSON has them; anything else stays a string."""
+    return {"true": True, "false": False, "null": None}.get(text, text)
+
+
+@virtual.command("control")
+@click.option("--socket", "socket_path", required=True, type=click.Path(path_type=Path),
+              help="The lab's control socket (`virtual up --control PATH`).")
+@click.argument("op")
+@click.argument("args", nargs=-1)
+def virtual_control(socket_path: Path, op: str, args: tuple[str, ...]) -> None:
+    """Send one op to a running virtual lab: the hands of the person at the handsets.
+
+    \b
+    devicelab virtual control --socket /tmp/lab.sock finish_setup serialno=B2N...
+    devicelab virtual control --socket /tmp/lab.sock usb_debugging serialno=B2N... enabled=true
+    devicelab virtual control --socket /tmp/lab.sock usb_prompt serialno=B2N... allow=true always=true
+    """
+    from devicelab.virtual.control import ControlClient, ControlError
+
+    fields: dict[str, Any] = {}
+    for arg in args:
+        name, sep, value = arg.partition("=")
+        if not sep or not name:
+            raise click.UsageError(f"expected NAME=VALUE, got {arg!r}")
+        fields[name] = _value(value)
+    try:
+        result = ControlClient(socket_path).request(op, **fields)
+    except ControlError as exc:
+        click.echo(f"devicelab: {exc}", err=True)
+        sys.exit(3)
+    click.echo(json.dumps(result))

@@ -1,5 +1,6 @@
 """A control channel into a running virtual lab (`devicelab virtual up --control PATH`): what a
-lab technician's hands do to real handsets — put a SIM in a slot — and, later, fault injection.
+lab technician's hands do to real handsets — put a SIM in a slot, finish the wizard, turn USB
+debugging on, answer "Allow USB debugging?" — and fault injection.
 
 Wire: a unix socket (mode 0600); one JSON object per line each way.
 
@@ -162,6 +163,48 @@ async def _inject_screen(lab: VirtualLab, args: InjectScreenArgs) -> dict[str, A
         screen = validate(Screen, args.screen, "screen")
     faults.inject_screen(_handset(lab, args.serialno), screen, now=args.now)
     return {"screen": screen.id}
+
+
+class UsbDebuggingArgs(HandsetArgs):
+    enabled: bool
+
+
+class UsbPromptArgs(HandsetArgs):
+    allow: bool = True
+    #: "Always allow from this computer": the key is remembered until a wipe
+    always: bool = True
+
+
+@op("finish_setup", HandsetArgs)
+async def _finish_setup(lab: VirtualLab, args: HandsetArgs) -> dict[str, Any]:
+    """A person walks the setup wizard to its end by hand (a retail phone, with no adb yet)."""
+    system = _handset(lab, args.serialno).system
+    if system is None:
+        raise ValueError("the handset is not running Android")
+    system.settings("global")["device_provisioned"] = "1"
+    system.settings("secure")["user_setup_complete"] = "1"
+    system.go_home()
+    return {"setup_complete": system.setup_complete()}
+
+
+@op("usb_debugging", UsbDebuggingArgs)
+async def _usb_debugging(lab: VirtualLab, args: UsbDebuggingArgs) -> dict[str, Any]:
+    """A person turns USB debugging on (or off) in Developer options."""
+    return await _handset(lab, args.serialno).usb.switch(on=args.enabled)
+
+
+@op("usb_prompt", UsbPromptArgs)
+async def _usb_prompt(lab: VirtualLab, args: UsbPromptArgs) -> dict[str, Any]:
+    """A person answers "Allow USB debugging?" on the screen."""
+    return _handset(lab, args.serialno).usb.answer(allow=args.allow, always=args.always)
+
+
+@op("usb_state", HandsetArgs)
+async def _usb_state(lab: VirtualLab, args: HandsetArgs) -> dict[str, Any]:
+    """What the screen shows about USB debugging: the switch, and a prompt waiting for a finger."""
+    usb = _handset(lab, args.serialno).usb
+    prompt = usb.prompt
+    return {"adb_enabled": usb.enabled(), "prompt": None if prompt is None else prompt.fingerprint}
 
 
 # -- the server ----------------------------------------------------------------------------

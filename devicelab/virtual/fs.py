@@ -57,6 +57,10 @@ def normalize(path: str) -> str:
     return "/" if norm in ("/", "//") else norm
 
 
+def _under(path: str, prefixes: tuple[str, ...]) -> bool:
+    return any(path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes)
+
+
 class VirtualFS:
     """Paths map to nodes. Some prefixes are read-only unless the caller is root; some files
     are generated on read (`/proc/net/tcp`)."""
@@ -65,6 +69,11 @@ class VirtualFS:
         self._nodes: dict[str, Node] = {"/": Node(S_DIR)}
         self._dynamic: dict[str, Callable[[], bytes]] = {}
         self.read_only = read_only
+        #: dm-verity (system-as-root on B2N): these stay read-only for root too, except below a
+        #: tmpfs mounted over a folder; empty while the factory (or the boot) lays the system out
+        self.verity: tuple[str, ...] = ()
+        #: tmpfs mount points -> the nodes each one hides (back when it is unmounted or at reboot)
+        self._mounts: dict[str, dict[str, Node]] = {}
 
     # -- queries -------------------------------------------------------------------------
     def exists(self, path: str) -> bool:
@@ -112,6 +121,8 @@ class VirtualFS:
     # -- changes -------------------------------------------------------------------------
     def _check_writable(self, path: str, root: bool) -> None:
         if root:
+            if _under(path, self.verity) and not _under(path, tuple(m for m in self._mounts if m != path)):
+                raise FsError("EROFS", path)
             return
         for ro in self.read_only:
             if path == ro or path.startswith(ro + "/"):
@@ -178,6 +189,34 @@ class VirtualFS:
         prefix = normalize(prefix)
         for path in [p for p in self._nodes if p.startswith(prefix + "/")]:
             del self._nodes[path]
+
+    # -- tmpfs mounts (what `mount -t tmpfs tmpfs DIR` does; a reboot drops them) ---------------
+    @property
+    def mounts(self) -> tuple[str, ...]:
+        return tuple(self._mounts)
+
+    def mount_tmpfs(self, path: str) -> None:
+        """An empty, writable folder over `path`; what was below it is hidden until unmounted."""
+        path = normalize(path)
+        if not self.stat(path).is_dir:
+            raise FsError("ENOTDIR", path)
+        hidden = {p: n for p, n in self._nodes.items() if p.startswith(path.rstrip("/") + "/")}
+        for p in hidden:
+            del self._nodes[p]
+        self._mounts[path] = {**self._mounts.get(path, {}), **hidden}
+
+    def umount(self, path: str) -> None:
+        path = normalize(path)
+        if path not in self._mounts:
+            raise FsError("EINVAL", path)
+        for p in [p for p in self._nodes if p.startswith(path.rstrip("/") + "/")]:
+            del self._nodes[p]
+        self._nodes.update(self._mounts.pop(path))
+
+    def drop_mounts(self) -> None:
+        """A reboot: every tmpfs is gone, the folders below show what the partition holds."""
+        for path in reversed(list(self._mounts)):
+            self.umount(path)
 
     def register_dynamic(self, path: str, generate: Callable[[], bytes]) -> None:
         path = normalize(path)

@@ -16,14 +16,17 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from devicelab.model.builds import Build
 from devicelab.model.sims import SimProfile
 from devicelab.virtual import image, procfs, screen
+from devicelab.virtual.adbd.reverse import Reverse
 from devicelab.virtual.android import AndroidSystem, Radio, UserData
 from devicelab.virtual.clock import DeviceClock
 from devicelab.virtual.fs import VirtualFS
 from devicelab.virtual.identity import HardwareIdentity
+from devicelab.virtual.net import trust
 from devicelab.virtual.shell.registry import register_main_class
 from devicelab.virtual.storage import Storage
 from devicelab.virtual.ui import hooks as ui
 from devicelab.virtual.ui import render
+from devicelab.virtual.usbdebug import UsbDebugging, bake_keys
 
 if TYPE_CHECKING:
     from devicelab.virtual.net.stack import HandsetNetwork
@@ -44,6 +47,10 @@ BASE_DIRS = (
     "/sdcard/Download", "/sdcard/DCIM", "/cache/recovery", "/proc/net", "/dev",
     "/system/etc/security/cacerts", "/apex/com.android.conscrypt/cacerts", "/storage/emulated/0",
 )
+
+
+#: Read-only even for root once booted: B2N is system-as-root with dm-verity (no `adb remount`).
+VERITY = ("/system", "/vendor")
 
 
 class BootState(enum.StrEnum):
@@ -99,10 +106,19 @@ class VirtualHandset:
         self._system_laid_out = b""
         #: the lab's virtual internet as this handset sees it (None: no network at all)
         self.network: HandsetNetwork | None = None
+        #: the USB debugging switch, the host keys adbd trusts, the "Allow USB debugging?" prompt
+        self.usb = UsbDebugging(self)
+        #: `adb reverse` rules: handset ports that lead to host ports over the adb link
+        self.reverse = Reverse(self)
 
     # -- provisioning (the factory, before the handset leaves it) ------------------------
     def install(self, build: Build) -> None:
-        """Write a build to the current slot, as a factory would."""
+        """Write a build to the current slot, as a factory would; its bootloader is locked or not
+        as the build says (devinfo)."""
+        self.storage.current_slot = build.bootloader.current_slot
+        self.storage.unlocked = not build.bootloader.locked
+        # "OEM unlocking" is off on a shop's phone: `flashing unlock` is refused too
+        self.storage.unlock_allowed = not build.bootloader.locked
         self.storage.write("system", image.system_image(build))
         for part in ("boot", "vendor", "vbmeta", "dtbo"):
             self.storage.write(part, image.small_image(build, part))
@@ -143,6 +159,8 @@ class VirtualHandset:
         for service in (self.adbd, self.fastbootd):
             if service is not None:
                 await service.stop()
+        self.usb.forget_prompt()
+        self.fs.drop_mounts()  # tmpfs is memory: a reboot or power-off loses it
         self.system = None
 
     async def _enter(self, target: RebootTarget) -> None:
@@ -168,7 +186,7 @@ class VirtualHandset:
             await self._enter("bootloader")
             return
         self._boot_system(build)
-        if self.adbd is not None:
+        if self.adbd is not None and self.usb.enabled():  # a retail build's adbd stays down
             await self.adbd.start()
         if self.boot_loop_seconds is not None:
             self._boot_timer = asyncio.get_running_loop().call_later(self.boot_loop_seconds, self._boot_reset)
@@ -200,12 +218,15 @@ class VirtualHandset:
             self.userdata = UserData()
             self.fs.wipe("/data")
             self.fs.wipe("/sdcard")
+        # the factory lays /system out; once booted, dm-verity keeps it read-only even for root
+        self.fs.drop_mounts()
+        self.fs.verity = ()
         first_boot = not self.userdata.android_id
         if first_boot:
             self.userdata.first_boot_defaults(build)
         self.userdata.boot_count += 1
-        # /system is what was flashed: laid out again only when a new image was written, so files a
-        # root user put there (a lab CA) survive reboots, as on a remounted real handset
+        # /system is what was flashed: laid out again only when a new image was written; a tmpfs a
+        # root user mounted over part of it (a CA overlay) was dropped above, as on a real B2N
         image_key = hashlib.sha256(self.storage.read("system")).digest()
         if image_key != self._system_laid_out:
             self._lay_out_system_partition(build)
@@ -214,11 +235,18 @@ class VirtualHandset:
             self.fs.mkdirs(folder)
         self.clock.mark_boot()
         self.system = AndroidSystem(build, self.hardware, self.userdata, self.radio, self.fs, self.clock)
+        # what the bootloader hands the kernel: the lock state, and the slot it booted
+        self.system.props.update({
+            "ro.boot.flash.locked": "0" if self.storage.unlocked else "1",
+            "ro.boot.verifiedbootstate": "orange" if self.storage.unlocked else "green",
+            "ro.boot.slot_suffix": f"_{self.storage.current_slot}",
+        })
         procfs.install(self.system)
         ui.attach(self)
         if self.network is not None:
             self.network.system_started(self.system)
         self.system.logcat.write("init", f"init first stage started! build={build.fingerprint}", pid=1)
+        self.fs.verity = VERITY
         self._set_state(BootState.BOOTING)
 
     def _boot_completed(self) -> None:
@@ -245,6 +273,8 @@ class VirtualHandset:
             if pkg.path.startswith(("/system/", "/vendor/")):
                 self.fs.write(pkg.path, f"virtual apk {pkg.name}\n".encode(), make_parents=True)
         self.fs.write("/system/bin/sh", b"\x7fELF virtual sh\n", mode=0o755)
+        bake_keys(build, self.fs)
+        trust.bake_cas(build, self.fs)
 
     def _recovery_wipe_requested(self) -> bool:
         command = "/cache/recovery/command"

@@ -16,6 +16,7 @@ import shlex
 import ssl
 import subprocess
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -105,6 +106,12 @@ class FakeAdb:
         self.handset.calls.append("adb root")
         return self.handset.build_type != "user"
 
+    def reverse(self, device_port: int, host_port: int, *, timeout: float = 10.0) -> None:
+        self.handset.calls.append(f"adb reverse tcp:{device_port} tcp:{host_port}")
+
+    def remove_reverse(self, device_port: int, *, timeout: float = 10.0) -> None:
+        self.handset.calls.append(f"adb reverse --remove tcp:{device_port}")
+
     def push(self, local: Path, remote: str, *, timeout: float = 120.0, verify: bool = True) -> None:
         target = Path(remote)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -122,6 +129,8 @@ class FakeHandset:
     fail_commands: tuple[str, ...] = ()  # command prefixes that exit 1
     calls: list[str] = field(default_factory=list)
     fetched: list[tuple[str, int | str]] = field(default_factory=list)
+    #: what the handset runs after each boot (devicelab.handset.Handset.after_boot)
+    after_boot: list[Callable[[], None]] = field(default_factory=list)
     _browser: list[Row] = field(default_factory=list)
     _threads: list[threading.Thread] = field(default_factory=list)
 

@@ -94,3 +94,69 @@ def test_a_failed_start_cleans_up_what_it_did(fake_handset: FakeHandset, fake_pa
     assert {p.name for p in fake_paths.system.iterdir()} == {"5ed36f99.0"}
     assert not session.capture.running
     assert "the proxy did not start" not in session.evidence_path.read_text()
+
+
+def test_a_ca_on_an_overlay_is_put_back_after_every_reboot(fake_handset: FakeHandset, fake_paths: Paths,
+                                                            tmp_path: Path) -> None:
+    (fake_paths.system / ".readonly").touch()  # dm-verity: only a tmpfs overlay takes the CA
+    with _session(fake_handset, tmp_path) as capture:
+        assert capture.ca_install is not None
+        assert capture.ca_install.overlays == (str(fake_paths.system),)
+        ours = {p.name for p in fake_paths.system.iterdir()} - {"5ed36f99.0", ".readonly"}
+        assert len(ours) == 1
+        # a reboot: the tmpfs is gone and the store shows the partition again
+        fake_handset.shell(f"umount {fake_paths.system}")
+        assert not ours & {p.name for p in fake_paths.system.iterdir()}
+        for hook in list(fake_handset.after_boot):
+            hook()
+        assert ours <= {p.name for p in fake_paths.system.iterdir()}
+        assert any(note.startswith("CA reinstalled after a reboot: ok") for note in capture.read().notes)
+    assert fake_handset.after_boot == []
+    assert {p.name for p in fake_paths.system.iterdir()} == {"5ed36f99.0", ".readonly"}
+
+
+def test_a_lab_build_with_the_lab_ca_baked_in_is_read_with_it(fake_handset: FakeHandset, fake_paths: Paths,
+                                                              tmp_path: Path) -> None:
+    from cryptography import x509
+
+    from devicelab.capture.ca import lab_ca_cert, subject_hash_old
+
+    cert = lab_ca_cert()
+    baked = fake_paths.system / f"{subject_hash_old(x509.load_pem_x509_certificate(cert))}.0"
+    baked.write_bytes(cert)
+    fake_handset.build_type = "user"  # no root: the baked CA is the only way to read TLS
+    with _session(fake_handset, tmp_path) as capture:
+        assert capture.ca_install is not None
+        assert "baked into the system store" in capture.ca_install.note
+        assert capture.canary is not None
+        assert capture.canary.ok, capture.canary
+        assert capture.canary.url.startswith("https://")
+    assert baked.exists()  # the build's own CA is never removed
+
+
+def test_a_foreign_ca_under_the_lab_cas_name_is_not_trusted(fake_handset: FakeHandset, fake_paths: Paths,
+                                                            tmp_path: Path) -> None:
+    from cryptography import x509
+
+    from devicelab.capture.ca import lab_ca_cert, subject_hash_old
+
+    name = f"{subject_hash_old(x509.load_pem_x509_certificate(lab_ca_cert()))}.0"
+    (fake_paths.system / name).write_bytes((fake_paths.system / "5ed36f99.0").read_bytes())
+    fake_handset.build_type = "user"
+    with _session(fake_handset, tmp_path) as capture:
+        assert capture.ca_install is not None
+        assert not capture.ca_install.installed
+    assert any("is not this lab's CA" in note for note in capture.read().notes)
+
+
+def test_a_phone_on_usb_reaches_the_proxy_through_adb_reverse(fake_handset: FakeHandset, tmp_path: Path) -> None:
+    with _session(fake_handset, tmp_path, adb_reverse=True) as capture:
+        port = capture.capture.dial_address[1]
+        assert f"adb reverse tcp:{port} tcp:{port}" in fake_handset.calls
+        assert fake_handset.setting("http_proxy") == f"127.0.0.1:{port}"
+    assert f"adb reverse --remove tcp:{port}" in fake_handset.calls
+
+
+def test_adb_reverse_needs_a_proxy_on_loopback() -> None:
+    with pytest.raises(Exception, match="adb_reverse"):
+        CaptureConfig(listen_host="0.0.0.0", advertise_host="192.0.2.10", adb_reverse=True).check()

@@ -60,7 +60,8 @@ def test_insert_sim_changes_what_the_handset_reports(served: tuple[VirtualLab, H
 @pytest.mark.parametrize(("request_line", "error"), [
     (b"this is not json\n", "not JSON"),
     (b"[1, 2]\n", 'expected an object with a string "op"'),
-    (b'{"op": "teleport"}\n', "unknown op 'teleport'; known: crash_ui_server, fault, inject_screen, insert_sim, ping"),
+    (b'{"op": "teleport"}\n', "unknown op 'teleport'; known: crash_ui_server, fault, finish_setup, inject_screen, "
+                             "insert_sim, ping, upstream, usb_debugging, usb_prompt, usb_state"),
     (b'{"op": "insert_sim", "sim": "telia-fi"}\n', "insert_sim: serialno: required field is missing"),
     (b'{"op": "insert_sim", "serialno": "X", "sim": "telia-fi", "slot": 2}\n', "slot: unknown field"),
     (b'{"op": "insert_sim", "serialno": "NOPE", "sim": "telia-fi"}\n', "no handset 'NOPE' in this lab"),
@@ -108,3 +109,24 @@ def test_the_embedded_lab_hands_out_its_sim_switcher(lab: Lab, handset: Handset)
     assert isinstance(lab.sim_switcher, ControlSimSwitcher)
     assert handset.sim_switcher is lab.sim_switcher
     assert handset.serial in lab.sim_switcher.client.request("ping")["handsets"]
+
+
+def test_the_control_command_sends_one_op(served: tuple[VirtualLab, Handset, ControlClient]) -> None:
+    import json as jsonlib
+    import subprocess
+    import sys
+
+    _lab, handset, client = served
+
+    def control(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "devicelab", "virtual", "control", "--socket", str(client.path),
+                               *args], capture_output=True, text=True, timeout=60, check=False)
+
+    ping = control("ping")
+    assert ping.returncode == 0, ping.stderr
+    assert handset.serial in jsonlib.loads(ping.stdout)["handsets"]
+    state = control("usb_state", f"serialno={handset.serial}")
+    assert jsonlib.loads(state.stdout) == {"adb_enabled": True, "prompt": None}
+    refused = control("teleport")
+    assert refused.returncode == 3
+    assert "unknown op 'teleport'" in refused.stderr

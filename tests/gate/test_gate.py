@@ -200,3 +200,14 @@ def test_an_update_from_the_leaky_build_judges_the_fixed_one_on_its_own_traffic(
     earlier = handset["before_update"]
     assert (earlier["build"], earlier["outcome"]) == ("nokia7plus-00WW_3_22C", "fail")
     assert any(f["host"] == "zzhc.vnet.cn" for f in earlier["findings"])
+
+
+def test_the_userdebug_build_is_still_read_after_the_reboot_trigger(tmp_path: Path) -> None:
+    """Its CA lives on a tmpfs over the dm-verity system store, which the gate's reboot trigger
+    drops: the capture puts it back after the boot, so TLS after the reboot is read too."""
+    code, verdict, output = gate(tmp_path / "ud", "--build", "nokia7plus-00WW_3_22C-userdebug", "--sim", "telenor-no")
+    assert code == 1, output  # the zzhc client of the 2019 batch
+    (handset,) = verdict["handsets"]
+    assert [s["name"] for s in verdict["timeline"]].count("reboot") == 1
+    read = {f["host"] for f in handset["flows"] if f["tls"] and not f["undecrypted"]}
+    assert {"activation.hmdglobal.com", "android.clients.google.com"} <= read, handset["flows"]

@@ -9,9 +9,13 @@ import subprocess
 import time
 from collections.abc import Callable
 
+from devicelab.adb import keys
+from devicelab.adb.keys import server_env
+
 ADB = shutil.which("adb") or "adb"
 
 A_CNXN, A_OPEN, A_OKAY, A_WRTE, A_CLSE = 0x4E584E43, 0x4E45504F, 0x59414B4F, 0x45545257, 0x45534C43
+A_AUTH = 0x48545541
 
 
 def free_port() -> int:
@@ -33,6 +37,7 @@ def run_adb(
         input=stdin.decode() if stdin is not None else None,
         stdin=None if stdin is not None else subprocess.DEVNULL,
         capture_output=True, text=True, timeout=timeout, check=False,
+        env=server_env(),  # a server this starts offers the lab's key, as devicelab's own do
     )
 
 
@@ -83,7 +88,13 @@ class RawHost:
     def __init__(self, port: int, *, max_payload: int = 0x100000, data_check: int | None = None) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=3)
         self.send(A_CNXN, 0x01000001, max_payload, b"host::features=shell_v2\0", data_check=data_check)
-        self.banner = self.expect(A_CNXN)[3]
+        reply = self.read()
+        if reply[0] == A_AUTH:  # a secure adbd: sign its token with the lab's key, as adb would
+            signature = keys.sign(keys.load_private_key(keys.lab_key_path()), reply[3])
+            self.send(A_AUTH, 2, 0, signature, data_check=data_check)
+            reply = self.read()
+        assert reply[0] == A_CNXN, f"expected CNXN, got {reply[0]:08x} {reply[1:]}"
+        self.banner = reply[3]
 
     def send(self, command: int, arg0: int, arg1: int, data: bytes = b"", *, data_check: int | None = None) -> None:
         check = sum(data) & 0xFFFFFFFF if data_check is None else data_check

@@ -57,3 +57,39 @@ def test_forward_to_a_port_nobody_listens_on_is_refused(lab: VirtualLab, adb_por
         assert run_adb(adb_port, "-s", serial, "shell", "echo still here").stdout == "still here\n"
     finally:
         run_adb(adb_port, "-s", serial, "forward", "--remove-all")
+
+
+def test_adb_reverse_leads_a_handset_port_to_the_host_through_the_real_adb_server(lab: VirtualLab,
+                                                                                   adb_port: int,
+                                                                                   serial: str) -> None:
+    """`adb reverse tcp:X tcp:Y`: what an app sends to the handset's port X arrives at the host's
+    localhost:Y over the adb link (the proxy of a phone on USB); --list shows it, --remove ends it."""
+    import socket as socketlib
+
+    with socketlib.socket() as host_side:
+        host_side.bind(("127.0.0.1", 0))
+        host_side.listen(1)
+        host_port = host_side.getsockname()[1]
+        added = run_adb(adb_port, "-s", serial, "reverse", "tcp:8118", f"tcp:{host_port}")
+        assert added.returncode == 0, added.stderr
+        listing = run_adb(adb_port, "-s", serial, "reverse", "--list")
+        assert f"tcp:8118 tcp:{host_port}" in listing.stdout
+        handset = lab.handsets[0]
+        device_side = lab.call(lambda: handset.local_ports.get(8118))
+        assert device_side is not None
+        with socketlib.create_connection(device_side, timeout=5) as app:  # an app dials 127.0.0.1:8118
+            app.sendall(b"CONNECT example.com:443 HTTP/1.1\r\n\r\n")
+            host_side.settimeout(5)
+            accepted, _ = host_side.accept()
+            with accepted:
+                accepted.settimeout(5)
+                assert accepted.recv(100).startswith(b"CONNECT example.com:443")
+                accepted.sendall(b"HTTP/1.1 200 OK\r\n\r\n")
+                assert app.recv(100).startswith(b"HTTP/1.1 200")
+        removed = run_adb(adb_port, "-s", serial, "reverse", "--remove", "tcp:8118")
+        assert removed.returncode == 0, removed.stderr
+        assert lab.call(lambda: handset.local_ports.get(8118)) is None
+        assert "tcp:8118" not in run_adb(adb_port, "-s", serial, "reverse", "--list").stdout
+        again = run_adb(adb_port, "-s", serial, "reverse", "--remove", "tcp:8118")
+        assert again.returncode != 0
+        assert "not found" in again.stderr

@@ -79,7 +79,9 @@ def test_root_restarts_adbd_as_root_on_userdebug(userdebug_lab: VirtualLab, adb_
     assert lab.call(lambda: lab.handsets[0].system.rooted) is True  # type: ignore[union-attr]
     assert run_adb(adb_port, "-s", serial, "shell", "id -u").stdout == "0\n"
     push = run_adb(adb_port, "-s", serial, "push", str(tmp_path_file), "/system/etc/rooted.txt")
-    assert push.returncode == 0, push.stdout + push.stderr  # root may write /system
+    assert push.returncode != 0  # dm-verity keeps /system read-only for root too (B2N is system-as-root)
+    push = run_adb(adb_port, "-s", serial, "push", str(tmp_path_file), "/data/system/rooted.txt")
+    assert push.returncode == 0, push.stdout + push.stderr  # root may write where the shell user may not
     assert "already running as root" in run_adb(adb_port, "-s", serial, "root").stdout
     proc = run_adb(adb_port, "-s", serial, "unroot")
     assert "restarting adbd as non root" in proc.stdout

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
 
+from devicelab.virtual.fs import VirtualFS
 from devicelab.virtual.handset import VirtualHandset
 from devicelab.virtual.net import pki, trust
 from devicelab.virtual.net.dns import display_address
@@ -126,6 +128,16 @@ def test_proxy_setting_is_honoured_absolute_form_for_http_and_connect_for_https(
     run(scenario)
 
 
+def overlay_ca(fs: VirtualFS, cert: x509.Certificate, pem: bytes) -> None:
+    """As the harness installs a CA on a userdebug B2N: a tmpfs over the (dm-verity) store, the
+    store's certificates copied back, ours added."""
+    kept = {path: fs.read(path) for path in fs.walk_files(trust.SYSTEM_STORE)}
+    fs.mount_tmpfs(trust.SYSTEM_STORE)
+    for path, data in kept.items():
+        fs.write(path, data)
+    fs.write(f"{trust.SYSTEM_STORE}/{pki.android_store_name(cert)}", pem)
+
+
 def test_interception_needs_the_ca_in_the_system_store(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with world() as (internet, handset), RecordingProxy(internet, tmp_path, mitm=True) as proxy:
@@ -143,7 +155,7 @@ def test_interception_needs_the_ca_in_the_system_store(tmp_path: Path) -> None:
                 await client(handset).fetch(Request("GET", "https://www.google.com/generate_204"))
             assert not [s for s in proxy.seen if s.tls]
             # as the harness installs it: the PEM file in the system store
-            system.fs.write(f"{trust.SYSTEM_STORE}/{pki.android_store_name(proxy.ca.cert)}", proxy.ca.cert_pem)
+            overlay_ca(system.fs, proxy.ca.cert, proxy.ca.cert_pem)
             response = await client(handset).fetch(Request("GET", "https://www.google.com/generate_204"))
             assert response.status == 204
             assert [(s.method, s.target, s.tls) for s in proxy.seen if s.tls] == [("GET", "/generate_204", True)]
@@ -161,7 +173,7 @@ def test_a_pinning_app_refuses_the_interceptor_inside_the_handshake(tmp_path: Pa
             direct = await client(handset, pusher, pins=pins).fetch(Request("POST", "https://push.hmdglobal.com/v2/"
                                                                             "register", body=b"{}"))
             assert direct.status == 200
-            system.fs.write(f"{trust.SYSTEM_STORE}/{pki.android_store_name(proxy.ca.cert)}", proxy.ca.cert_pem)
+            overlay_ca(system.fs, proxy.ca.cert, proxy.ca.cert_pem)
             system.settings("global")["http_proxy"] = proxy.setting
             with pytest.raises(NetError) as info:
                 await client(handset, pusher, pins=pins).fetch(Request("POST", "https://push.hmdglobal.com/v2/"

@@ -32,3 +32,28 @@ def test_lab_serves_its_internet_and_ships_its_root_in_the_system_store(lab: Vir
     assert table.returncode == 0
     row = next(line.split() for line in table.stdout.splitlines()[1:] if line.split()[1].endswith(f":{port:04X}"))
     assert row[7] == "10080"  # uid of com.android.chrome: the flow can be attributed
+
+
+def test_chrome_shows_its_first_run_before_any_page_unless_the_canary_flags_skip_it(lab: VirtualLab, adb_port: int,
+                                                                                    serial: str) -> None:
+    from devicelab.capture.canary import CHROME_PREPARE, CHROME_RESTORE
+
+    internet = lab.internet
+    assert internet is not None
+    handset = lab.handsets[0]
+
+    def online() -> None:
+        handset.radio.wifi_connected = True
+
+    lab.call(online)
+    view = "am start -a android.intent.action.VIEW -d https://example.com/first"
+    assert run_adb(adb_port, "-s", serial, "shell", view).returncode == 0
+    focus = run_adb(adb_port, "-s", serial, "shell", "dumpsys window windows | grep mCurrentFocus").stdout
+    assert "FirstRunActivity" in focus  # a fresh user build: "Welcome to Chrome", the page waits
+    assert not internet.requests_to("example.com")
+
+    assert run_adb(adb_port, "-s", serial, "shell", CHROME_PREPARE).returncode == 0
+    assert run_adb(adb_port, "-s", serial, "shell", view).returncode == 0
+    wait_until(lambda: bool(internet.requests_to("example.com")), 5, "the page, with no first run")
+    run_adb(adb_port, "-s", serial, "shell", CHROME_RESTORE)
+    assert "debug_app" not in lab.call(lambda: dict(handset.system.settings("global")))  # type: ignore[union-attr]

@@ -119,7 +119,7 @@ class AdbDaemon:
             return
         connection = AdbConnection(
             reader, writer, banner=self._banner, open_service=self._open_service,
-            on_change=self._links_changed.set, name=f"{self.handset.name} adbd",
+            on_change=self._links_changed.set, name=f"{self.handset.name} adbd", auth=self.handset.usb,
         )
         self.connections.add(connection)
         try:

@@ -8,6 +8,7 @@ import logging
 import shutil
 import subprocess
 
+from devicelab.adb.keys import server_env
 from devicelab.errors import InfrastructureError, ToolMissingError
 
 log = logging.getLogger(__name__)
@@ -20,7 +21,8 @@ def ensure_adb_server(port: int, *, timeout: float = 30.0) -> None:
         raise ToolMissingError("adb", "install Debian's adb package (make setup does)")
     try:
         proc = subprocess.run(
-            [adb, "-P", str(port), "start-server"], capture_output=True, text=True, timeout=timeout, check=False
+            [adb, "-P", str(port), "start-server"], capture_output=True, text=True, timeout=timeout, check=False,
+            env=server_env(),  # the lab's key, which lab builds trust (devicelab.adb.keys)
         )
     except subprocess.TimeoutExpired:
         raise InfrastructureError(f"adb server on port {port} did not start within {timeout:.0f} s") from None

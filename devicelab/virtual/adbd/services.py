@@ -1,4 +1,4 @@
-"""Which service an OPEN names, and the small ones: reboot, root/unroot, tcp forwarding."""
+"""Which service an OPEN names, and the small ones: reboot, root/unroot, tcp forwarding, reverse."""
 
 from __future__ import annotations
 
@@ -48,7 +48,17 @@ async def open_service(handset: VirtualHandset, daemon: Restartable, name: str) 
         return partial(_root, handset, daemon, name == "root:")
     if name.startswith("tcp:"):
         return await _open_tcp(handset, name[len("tcp:") :])
+    if name.startswith("reverse:"):
+        return partial(_reverse, handset, name[len("reverse:") :])
     return None
+
+
+async def _reverse(handset: VirtualHandset, request: str, stream: AdbStream) -> None:
+    from devicelab.virtual.adbd.connection import AdbConnection
+
+    connection = stream.sink
+    assert isinstance(connection, AdbConnection)  # every stream of adbd is one of a connection
+    await handset.reverse.serve(request, stream, connection)
 
 
 async def _shell(handset: VirtualHandset, command: str, v2: bool, pty: bool, stream: AdbStream) -> None:
@@ -96,10 +106,10 @@ async def _open_tcp(handset: VirtualHandset, spec: str) -> Handler | None:
     except (OSError, TimeoutError) as exc:
         log.info("%s: tcp:%d refused: %s", handset.name, port, exc)
         return None
-    return partial(_pipe, reader, writer)
+    return partial(pipe, reader, writer)
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stream: AdbStream) -> None:
+async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stream: AdbStream) -> None:
     """Copy both ways until either side closes; then close the other."""
 
     async def upstream() -> None:

@@ -78,6 +78,25 @@ async def load(network: HandsetNetwork, url: str) -> PageLoad:
     return PageLoad(url, response.status, "", response.body)
 
 
+#: Chrome reads its flags from here when it is the debug app (or the build is debuggable)
+CHROME_COMMAND_LINE = "/data/local/tmp/chrome-command-line"
+FIRST_RUN = "org.chromium.chrome.browser.firstrun.FirstRunActivity"
+
+
+def first_run_pending(system: AndroidSystem, component: str) -> bool:
+    """Chrome on a fresh /data shows its first-run screens before any page ("Accept & continue"),
+    unless it reads `--disable-fre` from its command-line file, which it does only as the debug
+    app (`am set-debug-app --persistent com.android.chrome`) or on a debuggable build."""
+    package = component.partition("/")[0]
+    if package != "com.android.chrome":
+        return False
+    reads_flags = (system.getprop("ro.debuggable") == "1"
+                   or system.settings("global").get("debug_app") == package)
+    fs = system.fs
+    flags = fs.read(CHROME_COMMAND_LINE).decode(errors="replace").split() if fs.exists(CHROME_COMMAND_LINE) else []
+    return not (reads_flags and "--disable-fre" in flags)
+
+
 def open_url(handset: VirtualHandset, url: str) -> bool:
     """Start loading `url` in the background (what `am start -a VIEW -d URL` triggers once the
     browser activity is in front); False when the handset has no network or no browser."""

@@ -77,6 +77,7 @@ class DeviceHttpClient:
         pins: frozenset[str] = frozenset(), timeout: float = READ_TIMEOUT,
         direct: Callable[[int, int], Callable[[], None]] | None = None, kernel: KernelNetwork | None = None,
         sni: str | None = None, host_header: str | None = None, websocket: bool = False,
+        device_port: Callable[[int], tuple[str, int] | None] = lambda port: None,
     ) -> None:
         self.caller = caller
         self.resolver = resolver
@@ -89,6 +90,8 @@ class DeviceHttpClient:
         self.timeout = timeout
         #: told (local port, server port) of a connection straight to a host; returns how to forget it
         self.direct = direct
+        #: where a port on the handset's own loopback really listens (an `adb reverse` rule, a forward)
+        self.device_port = device_port
         self.last_route: Route | None = None
         #: a hostile client's lies: the TLS server name and Host header it sends instead of the URL's
         #: host (it still connects to the URL's host, and checks only that the chain is trusted)
@@ -161,8 +164,11 @@ class DeviceHttpClient:
         return response
 
     def _proxy_address(self, proxy: ProxySetting) -> tuple[str, int]:
-        if proxy.host == "localhost":
-            return "127.0.0.1", proxy.port
+        if proxy.host in ("localhost", "127.0.0.1", "::1"):
+            # the handset's own loopback: an `adb reverse` rule leads to the host over USB. Without
+            # one the virtual handset still reaches the host's loopback (kinder than a phone: the
+            # lab's own tests set proxies by hand; the harness always sets the rule)
+            return self.device_port(proxy.port) or ("127.0.0.1", proxy.port)
         if not is_local_address(proxy.host):
             # the lab has no route off this machine; a name is asked of the lab DNS only
             if not is_ip(proxy.host):

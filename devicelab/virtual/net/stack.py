@@ -241,7 +241,7 @@ class HandsetNetwork:
             caller=caller, resolver=self.internet.resolver, settings=lambda: system.settings("global"),
             trust=self.trust, sockets=self.sockets, online=lambda: online(system), honour_proxy=honour_proxy,
             pins=pins, direct=self._direct, sni=sni, host_header=host_header, websocket=websocket,
-            kernel=self.kernel,
+            kernel=self.kernel, device_port=self.handset.local_ports.get,
         )
 
     def _direct(self, local_port: int, server_port: int) -> Callable[[], None]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import ssl
 
+from devicelab.model.builds import Build
 from devicelab.virtual.fs import FsError, VirtualFS
 from devicelab.virtual.net import pki
 
@@ -40,6 +41,14 @@ def install_system_ca(fs: VirtualFS, cert_pem: bytes) -> str:
     fs.mkdirs(SYSTEM_STORE)
     fs.write(path, pki.android_store_file(cert_pem), mode=0o644)
     return path
+
+
+def bake_cas(build: Build, fs: VirtualFS) -> None:
+    """The CAs an OEM baked into a lab build's system store: `lab` is the lab's own capture CA."""
+    if "lab" in build.access.system_cas:
+        from devicelab.capture.ca import lab_ca_cert  # made on first use, under the state folder
+
+        install_system_ca(fs, lab_ca_cert())
 
 
 class TrustStore:

@@ -38,7 +38,7 @@ SHELL_UID = 2000
 
 #: One module per family of commands; importing a module registers its commands.
 COMMAND_MODULES = ("special", "basic", "sessions", "files", "fileops", "text", "props", "settings", "pm", "dumpsys",
-                   "netinfo", "service", "inputs", "am", "logcat", "screencap", "system")
+                   "netinfo", "service", "inputs", "am", "logcat", "screencap", "system", "mounts")
 for _module in COMMAND_MODULES:
     importlib.import_module(f"{__name__}.{_module}")
 

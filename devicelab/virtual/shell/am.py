@@ -112,6 +112,13 @@ async def _start(ctx: CommandContext, args: list[str]) -> int:
     package = target.partition("/")[0]
     if "-S" in switches:
         system.force_stop(package)
+    if intent.action == "android.intent.action.VIEW" and browser.first_run_pending(system, target):
+        # Chrome's first run comes first: the URL waits behind "Welcome to Chrome"
+        started = system.start_activity(f"{package}/{browser.FIRST_RUN}", intent)
+        pkg = system.package(package)
+        pid = system.processes.ensure(package, pkg.uid if pkg is not None else 10080).pid
+        system.logcat.write("cr_FirstRun", f"Showing the first run experience before {intent.data}", pid=pid)
+        return 0
     started = system.start_activity(target, intent)
     if intent.action == "android.intent.action.VIEW" and intent.data.startswith(("http://", "https://")):
         browser.open_url(ctx.handset, intent.data)
@@ -165,6 +172,18 @@ async def am(ctx: CommandContext) -> int:
                 system.force_stop(package)
             else:
                 system.processes.kill_package(package)
+        return 0
+    if verb == "set-debug-app":
+        packages = [a for a in args if not a.startswith("-")]
+        if len(packages) != 1:
+            await ctx.err("Error: set-debug-app needs one package\n")
+            return 255
+        system.settings("global")["debug_app"] = packages[0]
+        system.settings("global")["wait_for_debugger"] = "1" if "-w" in args else "0"
+        return 0
+    if verb == "clear-debug-app":
+        system.settings("global").pop("debug_app", None)
+        system.settings("global").pop("wait_for_debugger", None)
         return 0
     if verb == "get-current-user":
         await ctx.out("0\n")

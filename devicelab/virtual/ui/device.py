@@ -282,6 +282,11 @@ class UiState:
         else:
             self.pending.append(screen)
 
+    def inject_cleared(self) -> None:
+        """The dialog in front went away by a hand the UI did not see (the control channel)."""
+        self.overlay = None
+        self._changed(moved=False)
+
     # -- bookkeeping ---------------------------------------------------------------------
     def _changed(self, *, moved: bool = True) -> None:
         if self.wizard is not None and self.wizard.finished:
