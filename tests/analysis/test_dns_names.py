@@ -32,7 +32,8 @@ def _b32(text: str) -> str:
 ])
 def test_an_imei_in_the_labels_of_a_query_is_found(name: str, decoder: str) -> None:
     analysis = Analyzer(Identity(imei=(IMEI,))).analyze(_dns_flow(name))
-    imei = [f for f in analysis.findings if f.kind == "imei" and decoder in f.decoders]
+    # the matcher names a base32 needle form by its alignment ("base32@0"), the decoder by its name
+    imei = [f for f in analysis.findings if f.kind == "imei" and any(d.startswith(decoder) for d in f.decoders)]
     assert imei, name
 
 

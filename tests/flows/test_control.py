@@ -60,8 +60,8 @@ def test_insert_sim_changes_what_the_handset_reports(served: tuple[VirtualLab, H
 @pytest.mark.parametrize(("request_line", "error"), [
     (b"this is not json\n", "not JSON"),
     (b"[1, 2]\n", 'expected an object with a string "op"'),
-    (b'{"op": "teleport"}\n', "unknown op 'teleport'; known: attach_network, crash_ui_server, fault, finish_setup, inject_screen, "
-                             "insert_sim, ping, upstream, usb_debugging, usb_prompt, usb_state"),
+    (b'{"op": "teleport"}\n', "unknown op 'teleport'; known: attach_network, crash_ui_server, fault, finish_setup, "
+                             "inject_screen, insert_sim, ping, upstream, usb_debugging, usb_prompt, usb_state"),
     (b'{"op": "insert_sim", "sim": "telia-fi"}\n', "insert_sim: serialno: required field is missing"),
     (b'{"op": "insert_sim", "serialno": "X", "sim": "telia-fi", "slot": 2}\n', "slot: unknown field"),
     (b'{"op": "insert_sim", "serialno": "NOPE", "sim": "telia-fi"}\n', "no handset 'NOPE' in this lab"),
