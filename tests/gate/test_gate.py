@@ -61,6 +61,20 @@ def test_the_fixed_build_passes_the_global_policy(fixed: tuple[int, dict, str, P
     assert handset["flows"], "a pass must rest on traffic that was seen"
 
 
+def test_the_userdebug_build_takes_the_ca_and_its_tls_is_read(tmp_path: Path) -> None:
+    # the CA install script runs `if cp ...; then ...; fi` on the virtual mksh; the capture then opens TLS
+    code, verdict, output = gate(tmp_path / "ud", "--build", "nokia7plus-00WW_3_22C-userdebug", "--sim", "telenor-no")
+    assert code == 1, output
+    assert "lab error" not in output, output  # the CA came off again, after the window's reboot
+    (handset,) = verdict["handsets"]
+    read = {f["host"] for f in handset["flows"] if f["tls"] and not f["undecrypted"]}
+    assert {"android.clients.google.com", "activation.hmdglobal.com", "www.google.com"} <= read
+    assert {(f["host"], f["kind"]) for f in handset["findings"] if f["tls"]} >= {
+        ("android.clients.google.com", "imei"), ("activation.hmdglobal.com", "imei")}
+    unread = {g["host"] for g in handset["coverage"]["gaps"] if g["kind"] == "tls_undecrypted"}
+    assert unread == {"push.hmdglobal.com"}  # pinned: no CA opens it
+
+
 def test_diff_between_the_builds_shows_the_zzhc_pairs_as_new(leaky: tuple[int, dict, str, Path],
                                                              fixed: tuple[int, dict, str, Path]) -> None:
     proc = subprocess.run([sys.executable, "-m", "devicelab", "diff", str(fixed[3]), str(leaky[3]), "--format",
