@@ -2,7 +2,8 @@
 
     privacy: no unapproved personal data     failed by a violation carrying a finding
     privacy: no forbidden host contacted     failed by any forbidden-host violation
-    coverage: all traffic inspected          inconclusive when a counted coverage gap exists
+    coverage: all traffic inspected          inconclusive when a counted coverage gap exists; its
+                                             details list the blind spots the policy accepts, with why
     lab: <step>                              one per infrastructure error (or failed step)
 
 A check on a handset whose capture was never analysed is "not judged" (an error). Messages start
@@ -108,6 +109,10 @@ def handset_checks(run: RunRecord, result: HandsetResult) -> list[Check]:
               violation_table(result, forbidden) if forbidden else "", forbidden,
               tuple(sorted({v.finding for v in forbidden if v.finding is not None})), steps),
     ]
+    accepted = result.coverage.accepted_blind
+    blind = ("\n\naccepted blind spots (the policy accepts them by name):\n"
+             + table([("GAP", "HOST", "REASON"), *((a.kind, a.host, _cut(a.reason, 100)) for a in accepted)])
+             if accepted else "")
     if gaps:
         kinds = Counter(g.kind for g in gaps)
         message = (f"INCONCLUSIVE: {len(gaps)} coverage gap(s): "
@@ -115,7 +120,12 @@ def handset_checks(run: RunRecord, result: HandsetResult) -> list[Check]:
                    + " — traffic that was not inspected may hide personal data")
         details = table([("GAP", "HOST", "DETAIL", "SOURCE"),
                          *((g.kind, g.host or "-", _cut(g.detail, 80), _cut(g.source, 60)) for g in gaps)])
-        checks.append(Check("coverage", COVERAGE, hid, "inconclusive", message, details, steps=steps))
+        checks.append(Check("coverage", COVERAGE, hid, "inconclusive", message, details + blind, steps=steps))
+    elif accepted:
+        hosts = ", ".join(sorted({a.host for a in accepted}))
+        checks.append(Check("coverage", COVERAGE, hid, "passed",
+                            f"ACCEPTED BLIND: {len(accepted)} blind spot(s) the policy accepts: {hosts}",
+                            blind.strip(), steps=steps))
     else:
         checks.append(Check("coverage", COVERAGE, hid, "passed", steps=steps))
     return checks

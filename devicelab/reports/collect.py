@@ -17,8 +17,8 @@ from devicelab.analysis.decoders import Limits, Segment, Walker, render
 from devicelab.analysis.findings import Finding, redact
 from devicelab.model.traffic import Flow
 from devicelab.analysis.scan import ScanReport
-from devicelab.analysis.verdict import gap_counts
 from devicelab.reports.model import (
+    AcceptedBlind,
     BuildRef,
     CaptureRecord,
     Coverage,
@@ -77,12 +77,15 @@ def handset_result(handset: HandsetInfo, report: ScanReport, redactor: Redactor,
 
 
 def coverage(report: ScanReport, redactor: Redactor) -> Coverage:
+    counted = set(report.verdict.counted_gaps)
+    reasons = dict(report.verdict.accepted)
     return Coverage(
         captures=tuple(CaptureRecord(source=c.source, format=c.format, flows=len(c.flows),
                                      error=redactor.scrub(c.error), skipped=len(c.skipped)) for c in report.captures),
         flows_scanned=len(report.analyses),
         gaps=tuple(GapRecord(kind=g.kind, detail=redactor.scrub(g.detail), host=g.host, source=g.source,
-                             counts=gap_counts(g, report.policy)) for g in report.verdict.gaps),
+                             counts=g in counted, accepted=redactor.scrub(reasons.get(g, "")))
+                   for g in report.verdict.gaps),
         notes=tuple(NoteRecord(host=a.flow.host, flow_index=a.flow.index, source=a.flow.source,
                                location=redactor.scrub(render(n.where)), decoder=n.decoder,
                                problem=redactor.scrub(n.problem))
@@ -90,6 +93,8 @@ def coverage(report: ScanReport, redactor: Redactor) -> Coverage:
         not_searched=tuple(NotSearched(kind=s.kind, identifier=redact(s.identifier),
                                        reason=redactor.scrub(s.reason)) for s in report.needles.skipped),
         matcher=report.engine,
+        accepted_blind=tuple(AcceptedBlind(kind=g.kind, host=g.host, reason=redactor.scrub(reason),
+                                           detail=redactor.scrub(g.detail)) for g, reason in report.verdict.accepted),
     )
 
 

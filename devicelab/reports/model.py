@@ -157,7 +157,17 @@ class GapRecord(Frozen):
     detail: str
     host: str = ""
     source: str = ""
-    counts: bool = True  # False: TLS to an approved host, reported but not making the run inconclusive
+    counts: bool = True  # False: accepted by the policy (`accepted` says why), or moot (see analysis.verdict)
+    accepted: str = ""  # the policy's accept_blind reason, when the policy accepts this blind spot
+
+
+class AcceptedBlind(Frozen):
+    """A blind spot the policy accepts by name: not seen, not counted, and said so with its reason."""
+
+    kind: str
+    host: str
+    reason: str
+    detail: str = ""
 
 
 class NoteRecord(Frozen):
@@ -194,6 +204,8 @@ class Coverage(Frozen):
     notes: tuple[NoteRecord, ...] = ()
     not_searched: tuple[NotSearched, ...] = ()
     matcher: str = ""
+    #: the gaps the policy accepts by name (also in `gaps`, with counts False): their own section
+    accepted_blind: tuple[AcceptedBlind, ...] = ()
 
     @property
     def counted_gaps(self) -> tuple[GapRecord, ...]:
