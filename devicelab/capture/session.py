@@ -161,7 +161,9 @@ class HandsetCapture:
         everything it saw against `identity` and `policy`. Kept as `judged` for the run's reports."""
         self.stop()
         read = self.read()
-        self.judged = scan([read.capture], identity, policy, extra_gaps=self.gaps(read))
+        # what the handset's identity could not give (unread or implausible kinds) limits the search too
+        unread = tuple(getattr(self.handset, "identity_gaps", ()))
+        self.judged = scan([read.capture], identity, policy, extra_gaps=(*self.gaps(read), *unread))
         return self.judged
 
     @property

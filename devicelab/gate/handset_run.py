@@ -102,7 +102,7 @@ def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Ti
             with step(f"insert SIM {plan.sim}"), reporter.status(f"{name}: SIM {plan.sim} in, mobile data on"):
                 handset.insert_sim(plan.sim)
         with step("read identity"):
-            outcome.identity = handset.identity()
+            outcome.identity = handset.identity(plan.sim)
         with step("canary"):
             capture.run_canary()
         with step("first boot"), reporter.status(f"{name}: first boot ({plan.choices.describe()})"):

@@ -149,7 +149,8 @@ def _write(gate: GateRun) -> Written:
             results.append(HandsetResult(handset=info, judged=False))
             continue
         context = FindingContext(logcat=_logcat_around(outcome), screenshots=_screens_for(outcome, shots))
-        results.append(handset_result(info, outcome.report, redactor, context))
+        results.append(handset_result(info, outcome.report, redactor, context,
+                                      identity_warnings=getattr(handset, "identity_warnings", ())))
         consent += [ConsentChoice(name=f"{hid}: {k}", choice="accepted" if v else "declined")
                     for k, v in outcome.consent.items()]
     run = RunRecord(

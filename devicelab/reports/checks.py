@@ -4,6 +4,7 @@
     privacy: no forbidden host contacted     failed by any forbidden-host violation
     coverage: all traffic inspected          inconclusive when a counted coverage gap exists; its
                                              details list the blind spots the policy accepts, with why
+    identity: handset and lab agree          only when they do not: passed, its message the warnings
     lab: <step>                              one per infrastructure error (or failed step)
 
 A check on a handset whose capture was never analysed is "not judged" (an error). Messages start
@@ -24,6 +25,7 @@ CheckStatus = Literal["passed", "failed", "inconclusive", "error"]
 PERSONAL_DATA = "privacy: no unapproved personal data"
 FORBIDDEN_HOSTS = "privacy: no forbidden host contacted"
 COVERAGE = "coverage: all traffic inspected"
+IDENTITY = "identity: handset and lab agree"
 RUN_SCOPE = "run"  # the "handset" of checks about the whole run (a lease that never came)
 
 
@@ -128,6 +130,10 @@ def handset_checks(run: RunRecord, result: HandsetResult) -> list[Check]:
                             blind.strip(), steps=steps))
     else:
         checks.append(Check("coverage", COVERAGE, hid, "passed", steps=steps))
+    if result.identity_warnings:
+        checks.append(Check("identity", IDENTITY, hid, "passed",
+                            f"IDENTITY WARNING: {len(result.identity_warnings)} identifier(s) where the handset and "
+                            "the lab disagree (both searched)", "\n".join(result.identity_warnings), steps=steps))
     return checks
 
 

@@ -56,7 +56,8 @@ class FindingContext:
 
 
 def handset_result(handset: HandsetInfo, report: ScanReport, redactor: Redactor,
-                   context: FindingContext | None = None, *, judged: bool = True) -> HandsetResult:
+                   context: FindingContext | None = None, *, judged: bool = True,
+                   identity_warnings: Sequence[str] = ()) -> HandsetResult:
     """One handset's part of the run record, from its scan report."""
     context = context or FindingContext()
     flows = {(a.flow.source, a.flow.index): a.flow for a in report.analyses}
@@ -73,7 +74,8 @@ def handset_result(handset: HandsetInfo, report: ScanReport, redactor: Redactor,
         for v in report.verdict.violations
     )
     return HandsetResult(handset=handset, judged=judged, findings=records, violations=violations,
-                         coverage=coverage(report, redactor), flows=flow_groups(flows.values()))
+                         coverage=coverage(report, redactor), flows=flow_groups(flows.values()),
+                         identity_warnings=tuple(redactor.scrub(w) for w in identity_warnings))
 
 
 def coverage(report: ScanReport, redactor: Redactor) -> Coverage:

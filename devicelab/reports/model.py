@@ -233,6 +233,8 @@ class HandsetResult(Frozen):
     violations: tuple[ViolationRecord, ...] = ()
     coverage: Coverage = Coverage()
     flows: tuple[FlowGroup, ...] = ()
+    #: where the handset and the lab disagree on an identifier, or the lab's value stood in (scrubbed)
+    identity_warnings: tuple[str, ...] = ()
 
 
 class EvidenceFile(Frozen):

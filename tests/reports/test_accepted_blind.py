@@ -56,3 +56,21 @@ def test_unread_tls_to_an_approved_host_without_accept_blind_is_inconclusive() -
     gaps = run.handsets[0].coverage.counted_gaps
     assert [(g.kind, g.host) for g in gaps] == [("tls_undecrypted", "www.google.com")]
     assert "no: accepted blind spot" in to_html(run)
+
+
+def test_identity_warnings_reach_every_report_format(tmp_path: Path) -> None:
+    warning = "imei: the lab lists 353918051234563 but the handset reports 490154203237518; both are searched"
+    report = h.scan_flows([h.checkin_flow(1)], ah.identity(), h.global_policy())
+    result = handset_result(h.nokia_handset(), report, h.redactor(), identity_warnings=[warning])
+    run = h.run_record([result])
+    (stored,) = to_dict(run)["handsets"][0]["identity_warnings"]
+    assert stored.startswith("imei: the lab lists")
+    assert "490154203237518" not in stored  # scrubbed: the handset's IMEI is an identifier under test
+    assert "Identity warnings" in to_html(run)
+    root = ET.fromstring(to_junit(run))
+    (case,) = [c for c in root.iter("testcase") if c.get("name", "").startswith("identity")]
+    assert "IDENTITY WARNING" in (case.findtext("system-out") or "")
+    AllureWriter(run, ReportFolder(tmp_path, h.redactor())).write()
+    results = [json.loads(p.read_text()) for p in (tmp_path / "allure-results").glob("*-result.json")]
+    (identity,) = [r for r in results if r["name"].startswith("identity")]
+    assert "the lab lists" in identity["statusDetails"]["trace"]
