@@ -8,6 +8,7 @@ import secrets
 import shutil
 import tempfile
 import threading
+import traceback
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -108,16 +109,24 @@ def _run_all(handsets: list[Handset], plan: HandsetPlan, workroot: Path, timelin
     outcomes: dict[str, HandsetOutcome] = {}
 
     def one(handset: Handset) -> None:
-        workdir = workroot / handset.entry.id
-        workdir.mkdir(parents=True)
-        outcomes[handset.entry.id] = run_handset(handset, plan, workdir, timeline, reporter)
+        try:
+            workdir = workroot / handset.entry.id
+            workdir.mkdir(parents=True)
+            outcomes[handset.entry.id] = run_handset(handset, plan, workdir, timeline, reporter)
+        except BaseException as exc:  # whatever ends a handset's thread is recorded for it
+            log.exception("[%s] the handset's run raised %s", handset.serial, type(exc).__name__)
+            outcomes[handset.entry.id] = HandsetOutcome(handset, error=exc, error_step="handset run",
+                                                        error_traceback=traceback.format_exc())
 
     threads = [threading.Thread(target=one, args=(h,), name=f"gate-{h.entry.id}") for h in handsets]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return [outcomes[h.entry.id] for h in handsets if h.entry.id in outcomes]
+    for handset in handsets:  # a leased handset never drops out of the record
+        outcomes.setdefault(handset.entry.id, HandsetOutcome(
+            handset, error=RuntimeError("the handset's run ended without an outcome"), error_step="handset run"))
+    return [outcomes[h.entry.id] for h in handsets]
 
 
 def _write(gate: GateRun) -> Written:
@@ -144,7 +153,8 @@ def _write(gate: GateRun) -> Written:
             if path.suffix == ".png" and stored:
                 shots[path] = stored[0]
         if outcome.error is not None:
-            errors.append(InfraError.from_exception(outcome.error, handset=hid, step=outcome.error_step))
+            errors.append(InfraError.from_exception(outcome.error, handset=hid, step=outcome.error_step,
+                                                    traceback=outcome.error_traceback))
         if outcome.report is None:
             results.append(HandsetResult(handset=info, judged=False))
             continue

@@ -146,7 +146,8 @@ def lab_checks(run: RunRecord) -> list[Check]:
         explained.add((error.handset, step))
         took = tuple(s for s in run.timeline if s.handset == error.handset and s.name == error.step)
         checks.append(Check(f"lab:{step}", f"lab: {step}", error.handset or RUN_SCOPE, "error",
-                            f"LAB: {error.type}: {error.message}", steps=took, infra_type=error.type))
+                            f"LAB: {error.type}: {error.message}", error.traceback, steps=took,
+                            infra_type=error.type))
     for failed in run.timeline:
         if failed.status == "failed" and (failed.handset, failed.name) not in explained:
             explained.add((failed.handset, failed.name))

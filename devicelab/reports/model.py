@@ -93,12 +93,14 @@ class InfraError(Frozen):
     handset: str = ""
     step: str = ""
     message: str
+    traceback: str = ""  # an unexpected error (not a DevicelabError): where it was raised
 
     @classmethod
-    def from_exception(cls, exc: BaseException, *, handset: str = "", step: str = "") -> InfraError:
+    def from_exception(cls, exc: BaseException, *, handset: str = "", step: str = "",
+                       traceback: str = "") -> InfraError:
         facts = exc.facts if isinstance(exc, DevicelabError) else {}
         return cls(type=type(exc).__name__, handset=handset, step=step or str(facts.get("step", "")),
-                   message=str(exc) or type(exc).__name__)
+                   message=str(exc) or type(exc).__name__, traceback=traceback)
 
 
 class RequestExcerpt(Frozen):
