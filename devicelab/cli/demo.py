@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from devicelab.gate import GateOptions, run_gate
-from devicelab.reports.html import reasons
 from devicelab.progress import Reporter
+from devicelab.reports.html import reasons
 
 BUILDS = ("nokia7plus-00WW_3_22C", "nokia7plus-00WW_3_22C_SP05")
 STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bold yellow", "error": "bold magenta"}
