@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup test lint demo bench chaos fuzz clean
+.PHONY: setup test lint demo bench chaos soundness fuzz clean
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -27,6 +27,12 @@ demo: setup
 
 bench: setup
 	$(PY) -m pytest -q -m bench -p no:xdist -s tests/bench/test_bench_table.py
+
+# the proof that the gate never passes blind: every blind spot forced on the leaky and the fixed
+# build, every hostile build (fixtures/builds/hostile/) gated; RUNS=N runs per row. Exit 1 on an
+# unexplained pass or a hang
+soundness: setup
+	$(PY) -m devicelab.virtual.soundness --runs $(or $(RUNS),1)
 
 # every fault injected into gate runs on a build that passes: RUNS=N runs per fault
 chaos: setup
