@@ -173,7 +173,7 @@ def _crash_one_handset() -> Iterator[None]:
 
 PATCHES: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
     "imei_implausible": lambda: _answer_imei("490154203237519"),  # bad Luhn digit
-    "imei_disagrees": lambda: _answer_imei("353918051234563"),  # plausible, not the inventory's
+    "imei_disagrees": lambda: _answer_imei("353918051234561"),  # plausible, not the inventory's
     "crash_one_handset": _crash_one_handset,
 }
 
@@ -193,7 +193,7 @@ def cases() -> list[Case]:
             Case("a handset crashes mid-run (2-handset gate)", build, patch="crash_one_handset", handsets=2,
                  expect="error", sign="KeyError"),
             Case("TLS unopened, approved host without accept_blind", build, policy="no-accept-blind",
-                 sign="flow 1: TLS passed through unopened"),
+                 sign="counted:push.hmdglobal.com"),
             Case("canary failure (Wi-Fi lost in the window)", build, fault=("observing", "wifi_loss", 0.0),
                  sign="canary"),
             Case("body over the size limit (64 bytes kept)", build, proxy=", max_body_bytes: 64",
@@ -263,9 +263,22 @@ def run_case(case: Case, workdir: Path, window: float, timeout: float = HARD_TIM
     if case.tamper and result.outcome != "hang":
         return _rescan(workdir / "out", case.tamper, workdir)
     if case.sign:
-        record = workdir / "out" / "verdict.json"
-        result.seen = record.exists() and case.sign in record.read_text(errors="replace")
+        result.seen = _seen(case.sign, workdir / "out" / "verdict.json")
     return result
+
+
+def _seen(sign: str, record: Path) -> bool:
+    """The run record names the forced blind spot: a text it holds, or ("counted:HOST") a gap to
+    HOST that counts."""
+    if not record.exists():
+        return False
+    text = record.read_text(errors="replace")
+    if not sign.startswith("counted:"):
+        return sign in text
+    host = sign.partition(":")[2]
+    return any(gap.get("host") == host and gap.get("counts")
+               for handset in json.loads(text).get("handsets", [])
+               for gap in handset.get("coverage", {}).get("gaps", []))
 
 
 def _outcome(code: int | None) -> str:

@@ -114,7 +114,7 @@ def test_a_clean_handset_reads_every_kind_without_a_warning_or_gap() -> None:
 
 
 def test_the_needles_are_the_union_of_handset_and_lab_and_a_mismatch_is_a_warning() -> None:
-    lab_imei, lab_mac = "353918051234563", "8c:45:00:ab:cd:ef"
+    lab_imei, lab_mac = "353918051234561", "8c:45:00:ab:cd:ef"
     reading = _read(FakeHandset(known=KnownIdentity(imei=(lab_imei,), wifi_mac=lab_mac)))
     assert set(reading.identity.imei) == {IMEI1, IMEI2, lab_imei}
     assert set(reading.identity.wifi_mac) == {"8c:45:00:12:34:56", lab_mac}

@@ -59,7 +59,7 @@ def test_unread_tls_to_an_approved_host_without_accept_blind_is_inconclusive() -
 
 
 def test_identity_warnings_reach_every_report_format(tmp_path: Path) -> None:
-    warning = "imei: the lab lists 353918051234563 but the handset reports 490154203237518; both are searched"
+    warning = "imei: the lab lists 353918051234561 but the handset reports 490154203237518; both are searched"
     report = h.scan_flows([h.checkin_flow(1)], ah.identity(), h.global_policy())
     result = handset_result(h.nokia_handset(), report, h.redactor(), identity_warnings=[warning])
     run = h.run_record([result])
