@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from devicelab.analysis.decoders import render
 from devicelab.analysis.scan import ScanReport
-from devicelab.analysis.verdict import gap_counts
 
 
 def _cut(text: str, width: int) -> str:
@@ -36,8 +35,10 @@ def to_text(report: ScanReport) -> str:
             lines.append(f"  {v.rule}: {what} -> {v.host} (flow {v.flow_index} of {v.source})")
     if verdict.gaps:
         lines += ["", "coverage gaps:"]
+        reasons = dict(verdict.accepted)
         for g in verdict.gaps:
-            counted = "" if gap_counts(g, report.policy) else " (approved host: not counted)"
+            counted = ("" if g in verdict.counted_gaps else
+                       f" (accepted blind spot: {reasons[g]})" if g in reasons else " (moot: not counted)")
             lines.append(f"  {g.kind}: {g.detail}" + (f" [{g.host}]" if g.host else "") + counted)
     notes = [(a, n) for a in report.analyses for n in a.notes]
     if notes:

@@ -142,6 +142,23 @@ def coverage_gaps(captures: Iterable[CaptureRead]) -> list[CoverageGap]:
     return gaps
 
 
+#: What a decoder or the matcher says when it stopped at a bound (the rest of the body went unsearched).
+LIMIT_SIGNS = ("output cut at", "budget exhausted", "nested deeper than", "rest not", "too large to decode",
+               "scan cut short")
+
+
+def limit_gaps(analyses: Iterable[FlowAnalysis]) -> list[CoverageGap]:
+    """One `decode_limit` gap per flow whose analysis hit a bound: what lies past it was not searched."""
+    gaps: list[CoverageGap] = []
+    for analysis in analyses:
+        hit = [n for n in analysis.notes if any(sign in n.problem for sign in LIMIT_SIGNS)]
+        if hit:
+            detail = "; ".join(f"{n.decoder}: {n.problem}" for n in hit[:3])
+            gaps.append(CoverageGap("decode_limit", f"flow {analysis.flow.index}: {detail}", host=analysis.flow.host,
+                                    source=analysis.flow.source))
+    return gaps
+
+
 def scan(captures: Iterable[CaptureRead], identity: Identity, policy: Policy,
          extra_gaps: Iterable[CoverageGap] = (), analyzer: Analyzer | None = None) -> ScanReport:
     """Analyse every flow of captures already read, and judge the lot."""
@@ -150,6 +167,6 @@ def scan(captures: Iterable[CaptureRead], identity: Identity, policy: Policy,
     flows = [flow for capture in captures for flow in capture.flows]
     analyses = tuple(analyzer.analyze(flow) for flow in flows)
     findings = [f for analysis in analyses for f in analysis.findings]
-    verdict = evaluate(findings, flows, [*coverage_gaps(captures), *extra_gaps], policy)
+    verdict = evaluate(findings, flows, [*coverage_gaps(captures), *limit_gaps(analyses), *extra_gaps], policy)
     return ScanReport(policy, captures, analyses, verdict, analyzer.needles, analyzer.matcher.engine,
                       analyzer.identity.missing_kinds())

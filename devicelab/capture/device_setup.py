@@ -171,6 +171,10 @@ def remove_ca(handset: HandsetLike, install: CaInstall, *, timeout: float = 60.0
     """Undo install_ca; CaptureError if the CA could not be removed (the handset must not keep it)."""
     if not install.installed:
         return
+    # a reboot in the window restarts adbd unprivileged (`adb root` does not survive it): root again
+    if not handset.adb.root(timeout=timeout):
+        raise CaptureError("could not remove the run's CA: adb root refused; the CA is still in the store",
+                           serial=handset.serial)
     problems = _undo(handset, install, timeout)
     if problems:
         raise CaptureError(f"could not remove the run's CA: {'; '.join(problems)}", serial=handset.serial)

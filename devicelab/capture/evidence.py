@@ -19,6 +19,7 @@ from typing import Any, Literal
 from devicelab.analysis.readers import message_flows
 from devicelab.capture.canary import CANARY
 from devicelab.capture.coverage import Attribution, ProxyView, Sighting, Socket, find_bypasses
+from devicelab.capture.device_setup import NOT_INSTALLABLE
 from devicelab.capture.records import MAGIC, Record
 from devicelab.errors import ConfigError
 from devicelab.model.traffic import APP_METADATA_KEY, CaptureRead, CoverageGap, Flow, Request
@@ -108,6 +109,10 @@ def read_evidence(path: Path, *, live: bool = False, include_canary: bool = Fals
     gaps = list(builder.gaps)
     bypasses = builder.coverage(header, gaps)
     capture = CaptureRead(str(path), FORMAT, tuple(flows), error, tuple(skipped + builder.skipped))
+    unread = sum(1 for flow in flows if flow.undecrypted_tls)
+    ca_note = next((note for note in builder.notes if note.startswith(NOT_INSTALLABLE)), None)
+    if unread and ca_note is not None:  # why that TLS stayed closed; the verdict counts it with the TLS
+        gaps.append(CoverageGap("ca_not_installed", f"{ca_note}; {unread} TLS flow(s) unread", source=str(path)))
     canary = builder.canary
     if canary is not None and not canary.get("ok"):
         gaps.append(CoverageGap("canary_failed", str(canary.get("detail") or "canary not seen"),
@@ -239,7 +244,7 @@ class _Builder:
         req, resp, err = parts["request"], parts.get("response"), parts.get("error")
         host, pretty = str(req.get("host", "")), str(req.get("pretty_host") or req.get("host", ""))
         if req.get("body_truncated"):
-            self.gaps.append(CoverageGap("capture_incomplete", f"flow {index}: request body kept "
+            self.gaps.append(CoverageGap("body_truncated", f"flow {index}: request body kept "
                                          f"{len(_b64(req.get('body')))} of {req.get('body_size')} bytes",
                                          host=pretty, source=self.source))
         request = Request(
@@ -277,7 +282,7 @@ class _Builder:
         # the gateway names a UDP destination by the DNS answer the handset got for it
         host = str(start.get("server_sni") or start.get("sni") or start.get("server_name") or server_host)
         if stream.truncated:
-            self.gaps.append(CoverageGap("capture_incomplete", f"flow {index}: only the first {len(stream.data)} "
+            self.gaps.append(CoverageGap("body_truncated", f"flow {index}: only the first {len(stream.data)} "
                                          "client bytes were kept", host=host, source=self.source))
         data = bytes(stream.data)
         tls = bool(start.get("client_tls"))

@@ -247,6 +247,8 @@ class HandsetCapture:
         apart into `judged_before`; the coverage gaps all stay with the candidate (never kinder)."""
         self.stop()
         read = self.read()
+        # what the handset's identity could not give (unread or implausible kinds) limits the search too
+        unread = tuple(getattr(self.handset, "identity_gaps", ()))
         capture = read.capture
         if before is not None:
             # what the earlier build sent is reported apart; a flow without a time stays the candidate's
@@ -254,7 +256,7 @@ class HandsetCapture:
             kept = tuple(f for f in capture.flows if f.timestamp is None or f.timestamp >= before)
             self.judged_before = scan([replace(capture, flows=earlier, error="")], identity, policy)
             capture = replace(capture, flows=kept)
-        self.judged = scan([capture], identity, policy, extra_gaps=self.gaps(read))
+        self.judged = scan([capture], identity, policy, extra_gaps=(*self.gaps(read), *unread))
         if self.on_judged is not None:
             self.on_judged(self.judged)
         return self.judged

@@ -10,6 +10,7 @@ from rich.table import Table
 from devicelab import progress
 from devicelab.gate import GateOptions, run_gate
 from devicelab.progress import Reporter
+from devicelab.reports.html import reasons
 
 BUILDS = ("nokia7plus-00WW_3_22C", "nokia7plus-00WW_3_22C_SP05")
 STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bold yellow", "error": "bold magenta"}
@@ -19,7 +20,7 @@ def run_demo(out: Path = Path("reports/demo")) -> None:
     console = progress.make_console()
     reporter = Reporter(console)
     table = Table(title="devicelab gate on the embedded virtual lab (Telenor SIM, decline all)")
-    for column in ("build", "verdict", "what reached a forbidden host", "report"):
+    for column in ("build", "verdict", "what reached a forbidden host", "why not a pass", "report"):
         table.add_column(column)
     for build in BUILDS:
         console.rule(f"gate {build}")
@@ -27,7 +28,9 @@ def run_demo(out: Path = Path("reports/demo")) -> None:
                                        command=("devicelab", "demo")), reporter)
         run = written.run
         leaked = sorted({f"{v.kind} -> {v.host}" for r in run.handsets for v in r.violations if v.kind})
-        table.add_row(build, f"[{STYLE[run.outcome]}]{run.outcome.upper()}[/]", "\n".join(leaked) or "-",
+        # an inconclusive run says what went unseen: a user build takes no CA, so its TLS stays closed
+        why = "\n".join(reasons(run)) if run.outcome == "inconclusive" else "-"
+        table.add_row(build, f"[{STYLE[run.outcome]}]{run.outcome.upper()}[/]", "\n".join(leaked) or "-", why,
                       str(written.html))
     console.print(table)
     console.print("Open the HTML reports in a browser; verdict.json, junit.xml and allure-results sit beside them.")

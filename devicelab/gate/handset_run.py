@@ -6,6 +6,7 @@ import contextlib
 import logging
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,13 +38,15 @@ INFRA_ATTEMPTS = 2
 
 @dataclass
 class HandsetOutcome:
-    """What one handset's run produced; `error` is the infrastructure failure that ended it early."""
+    """What one handset's run produced; `error` is what ended it early: a lab failure, or anything
+    else the run raised (a bug is an error of this handset, with its traceback, never a lost handset)."""
 
     handset: Handset
     identity: Identity | None = None
     report: ScanReport | None = None
-    error: DevicelabError | None = None
+    error: BaseException | None = None
     error_step: str = ""
+    error_traceback: str = ""  # for an error that is not a DevicelabError: where it came from
     consent: dict[str, bool] = field(default_factory=dict)
     observed: float | None = None
     evidence: list[tuple[Path, str]] = field(default_factory=list)  # (file, description)
@@ -134,7 +137,7 @@ def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Ti
             with step(f"insert SIM {plan.sim}"), reporter.status(f"{name}: SIM {plan.sim} in, mobile data on"):
                 handset.insert_sim(plan.sim)
         with step("read identity"):
-            outcome.identity = handset.identity()
+            outcome.identity = handset.identity(plan.sim)
         with step("canary"):
             capture.run_canary()
         with step("first boot"), reporter.status(f"{name}: first boot ({plan.choices.describe()})"):
@@ -162,6 +165,9 @@ def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Ti
     except DevicelabError as exc:
         outcome.error, outcome.error_step = exc, current
         log.error("[%s] %s: %s", handset.serial, current, exc)
+    except Exception as exc:  # a bug ends this handset's run as an error, on the record
+        outcome.error, outcome.error_step, outcome.error_traceback = exc, current, traceback.format_exc()
+        log.exception("[%s] %s: unexpected %s", handset.serial, current, type(exc).__name__)
     finally:
         outcome.notes += handset.recoveries()  # a step that went on after a recovery says so
         if capture is not None:

@@ -9,6 +9,7 @@ import shutil
 import tempfile
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -146,6 +147,10 @@ def _run_all(run: GateRun, handsets: list[Handset], plan: HandsetPlan, workroot:
             workdir = workroot / handset.entry.id
             workdir.mkdir(parents=True)
             outcomes[handset.entry.id] = run_handset(handset, plan, workdir, run.timeline, reporter, run.cancel)
+        except BaseException as exc:  # whatever ends a handset's thread is recorded for it
+            log.exception("[%s] the handset's run raised %s", handset.serial, type(exc).__name__)
+            outcomes[handset.entry.id] = HandsetOutcome(handset, error=exc, error_step="handset run",
+                                                        error_traceback=traceback.format_exc())
         finally:
             finished.release()
 
@@ -165,7 +170,10 @@ def _run_all(run: GateRun, handsets: list[Handset], plan: HandsetPlan, workroot:
             done += 1
         raise
     finally:
-        run.outcomes = [outcomes[h.entry.id] for h in handsets if h.entry.id in outcomes]
+        for handset in handsets:  # a leased handset never drops out of the record
+            outcomes.setdefault(handset.entry.id, HandsetOutcome(
+                handset, error=RuntimeError("the handset's run ended without an outcome"), error_step="handset run"))
+        run.outcomes = [outcomes[h.entry.id] for h in handsets]
 
 
 def write_run(gate: GateRun) -> Written:
@@ -195,12 +203,14 @@ def write_run(gate: GateRun) -> Written:
             if path.suffix == ".png" and stored:
                 shots[path] = stored[0]
         if outcome.error is not None:
-            errors.append(InfraError.from_exception(outcome.error, handset=hid, step=outcome.error_step))
+            errors.append(InfraError.from_exception(outcome.error, handset=hid, step=outcome.error_step,
+                                                    traceback=outcome.error_traceback))
         if outcome.report is None:
             results.append(HandsetResult(handset=info, judged=False))
             continue
         context = FindingContext(logcat=_logcat_around(outcome), screenshots=_screens_for(outcome, shots))
-        result = handset_result(info, outcome.report, redactor, context)
+        result = handset_result(info, outcome.report, redactor, context,
+                                identity_warnings=getattr(handset, "identity_warnings", ()))
         if from_build is not None and outcome.before_update is not None and outcome.update_at is not None:
             earlier = handset_result(info, outcome.before_update, redactor)
             result = result.model_copy(update={"before_update": EarlierBuild(

@@ -24,7 +24,8 @@ from devicelab.model.builds import Build, available_builds, load_build
 from devicelab.model.identity import Identity
 from devicelab.model.inventory import HandsetEntry, Timeouts
 from devicelab.model.secret import redact
-from devicelab.model.sims import load_sim
+from devicelab.model.sims import SimProfile, load_sim
+from devicelab.model.traffic import CoverageGap
 
 if TYPE_CHECKING:
     from devicelab.handset.ui import HandsetUi
@@ -60,6 +61,7 @@ class Handset:
         self.fastboot = fastboot
         self.timeouts = timeouts
         self.identity_warnings: list[str] = []
+        self.identity_gaps: list[CoverageGap] = []  # what the last identity() could not read or trust
         #: how SIMs get into this handset's slot; None: an operator is asked (devicelab.handset.sim)
         self.sim_switcher: SimSwitcher | None = None
         self.network_plug: NetworkPlug | None = None  # the lab plugs it into a gateway link (gateway capture)
@@ -131,14 +133,17 @@ class Handset:
         return [f"the uiautomator server was restarted {ui.recoveries} time(s); the step went on"]
 
     # -- identity ------------------------------------------------------------------------
-    def identity(self) -> Identity:
-        """The identifiers this handset reports (IMEIs, SIM, MACs, Android ID, cell, ...), checked
-        against the inventory; differences are kept in `identity_warnings`."""
+    def identity(self, sim: str | SimProfile | None = None) -> Identity:
+        """The identifiers this handset reports (IMEIs, SIM, MACs, Android ID, cell, ...) united with
+        what the lab knows (the inventory, and `sim`'s profile: the SIM this run put in). Mismatches
+        are kept in `identity_warnings`; kinds unread or implausible in `identity_gaps` (the capture's
+        judge counts them)."""
         from devicelab.handset.identity import read_identity
 
-        reading = read_identity(self)
+        reading = read_identity(self, load_sim(sim) if isinstance(sim, str) else (sim or self.inserted_sim()))
         secret.remember(value for _, value in reading.identity.identifiers())
         self.identity_warnings = reading.warnings
+        self.identity_gaps = reading.gaps
         return reading.identity
 
     # -- health --------------------------------------------------------------------------

@@ -1,6 +1,21 @@
-"""Reading a handset's identifiers from the handset itself, before a capture, and checking them
-against what the lab knows. What the handset reports is what its traffic would carry; a mismatch
-with the inventory is a warning in the report, not a reason to trust the inventory instead."""
+"""Reading a handset's identifiers from the handset itself, before a capture, and checking them.
+
+The needles a capture is searched for are the union of what the handset reports and what the lab
+knows (the inventory's `known` block and the inserted SIM's profile): a value the handset hides or
+misreports is still searched. Everything that weakens the search is said, never only logged:
+
+- a mismatch between the handset and the lab is a warning in every report (both values searched);
+- a kind the handset should have but that could not be read, from the handset or the lab, is an
+  `identity_unread` gap naming the kind and the reason (IMEI on a phone; IMSI and ICCID with a SIM);
+- a value that fails its kind's plausibility check (model/plausible.py) is not searched and is an
+  `identity_implausible` gap;
+- an Android release without an IPhoneSubInfo table is an unread IMEI/IMSI/ICCID, never a crash.
+
+Read path per release: API 22-29 `service call iphonesubinfo` with the codes of
+android/iphonesubinfo.py. From API 30 the shell cannot read them at all (Android 10 restricted
+non-resettable identifiers to READ_PRIVILEGED_PHONE_STATE, which the shell user does not hold), so
+they come from the lab: list the IMEIs in the inventory, and the SIM profile gives IMSI and ICCID.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +26,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from devicelab.android import iphonesubinfo
+from devicelab.errors import DevicelabError
 from devicelab.model.identity import GeoFence, Identity
+from devicelab.model.plausible import implausible
+from devicelab.model.sims import SimProfile, load_sim
+from devicelab.model.traffic import CoverageGap
 
 if TYPE_CHECKING:
     from devicelab.handset import Handset
@@ -20,81 +39,137 @@ log = logging.getLogger(__name__)
 
 CELL_ID = re.compile(r"CellIdentityLte:\{[^}]*?\bmCi=(\d+)")
 ACCOUNT = re.compile(r"Account \{name=([^,\s]+@[^,\s]+), type=com\.google\}")
-MAC = re.compile(r"^(?:[0-9a-f]{2}:){5}[0-9a-f]{2}$")
-PLACEHOLDER_MAC = "02:00:00:00:00:00"
 #: radius around the serving cell's site within which a reported position is the handset's
 LOCATION_RADIUS_M = 5000.0
+#: API levels whose IPhoneSubInfo the shell may call (codes in android/iphonesubinfo.py)
+SUBINFO_SDKS = range(22, 30)
+#: API levels the reader knows: past 29 the identifiers come from the lab (see the module's docstring)
+KNOWN_SDKS = range(22, 36)
 
 
 @dataclass
 class IdentityReading:
     identity: Identity
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # handset vs lab mismatches, and how each was resolved
+    gaps: list[CoverageGap] = field(default_factory=list)  # identity_unread / identity_implausible
 
 
-def read_identity(handset: Handset) -> IdentityReading:
-    warnings: list[str] = []
-    sdk = int(handset.getprop("ro.build.version.sdk") or "28")
+def _sdk(handset: Handset) -> tuple[int | None, str]:
+    raw = handset.getprop("ro.build.version.sdk").strip()
+    if not raw.isdecimal():
+        return None, f"ro.build.version.sdk is {raw!r}, not an API level"
+    sdk = int(raw)
+    if sdk not in KNOWN_SDKS:
+        return None, f"API level {sdk} is not one devicelab knows ({KNOWN_SDKS.start}-{KNOWN_SDKS.stop - 1})"
+    if sdk not in SUBINFO_SDKS:
+        return sdk, (f"API level {sdk}: the shell may not read device identifiers "
+                     "(READ_PRIVILEGED_PHONE_STATE since Android 10)")
+    return sdk, ""
 
-    def subinfo(method: str, *args: int) -> str:
-        argv = iphonesubinfo.service_call_argv(method, *args, sdk=sdk)
-        argv += ["s16", "com.android.shell"]
-        result = handset.shell(shlex.join(argv))
+
+def _sim_in(handset: Handset) -> tuple[bool, str, SimProfile | None]:
+    """(a SIM is in, its MCC+MNC as the handset reports it, the lab's profile of that SIM if it knows it)."""
+    state, numeric = handset.sim_state()
+    if state not in ("READY", "LOADED"):
+        return False, "", None
+    profile = load_sim(handset.entry.sim) if handset.entry.sim else None
+    if profile is not None and profile.mccmnc != numeric:
+        profile = None  # another SIM than the lab's is in (a run's --sim): no profile values to add
+    return True, numeric, profile
+
+
+def read_identity(handset: Handset, sim: SimProfile | None = None) -> IdentityReading:
+    """What the handset reports, united with what the lab knows. `sim`: the SIM this run inserted
+    (its profile's IMSI and ICCID join the needles), when the caller knows it."""
+    reading = IdentityReading(Identity())
+    sdk, sdk_problem = _sdk(handset)
+
+    def subinfo(method: str, *args: int) -> tuple[str, str]:
+        """(value, why it is empty)."""
+        if sdk is None or sdk not in SUBINFO_SDKS:
+            return "", sdk_problem
+        argv = [*iphonesubinfo.service_call_argv(method, *args, sdk=sdk), "s16", "com.android.shell"]
         try:
-            return iphonesubinfo.parse_parcel_string(result.stdout)
-        except iphonesubinfo.ParcelError as exc:
-            warnings.append(f"{method}: {exc}")
-            return ""
+            result = handset.shell(shlex.join(argv))
+            value = iphonesubinfo.parse_parcel_string(result.stdout)
+        except (iphonesubinfo.ParcelError, DevicelabError) as exc:
+            return "", f"{method}: {exc}"
+        return value, "" if value else f"{method} returned nothing"
 
-    imeis = [v for v in (subinfo("getDeviceIdForPhone", slot) for slot in (0, 1)) if v]
-    imsi, iccid, msisdn = subinfo("getSubscriberId"), subinfo("getIccSerialNumber"), subinfo("getLine1Number")
-    wifi_mac = handset.shell("cat /sys/class/net/wlan0/address").stdout.strip().lower()
-    bt_mac = handset.shell("settings get secure bluetooth_address").stdout.strip().lower()
-    android_id = handset.shell("settings get secure android_id").stdout.strip()
-    registry = handset.shell("dumpsys telephony.registry").stdout
-    cell = CELL_ID.search(registry)
+    sim_in, mccmnc, profile = _sim_in(handset)
+    if sim is not None and (not mccmnc or sim.mccmnc == mccmnc):
+        profile = sim
+    read: dict[str, list[str]] = {}
+    why: dict[str, str] = {}
+
+    def take(kind: str, value: str, problem: str = "") -> None:
+        value = value.strip()
+        if not value:
+            why.setdefault(kind, problem or "not reported")
+            return
+        bad = implausible(kind, value, mccmnc=mccmnc)
+        if bad is not None:
+            why.setdefault(kind, f"the handset reports an implausible value ({bad})")
+            reading.gaps.append(CoverageGap("identity_implausible", f"{kind}: {bad}; not searched"))
+            return
+        read.setdefault(kind, []).append(value.lower() if kind.endswith("_mac") else value)
+
+    for slot in (0, 1):
+        take("imei", *subinfo("getDeviceIdForPhone", slot))
+    if sim_in:
+        take("imsi", *subinfo("getSubscriberId"))
+        take("iccid", *subinfo("getIccSerialNumber"))
+        msisdn, _ = subinfo("getLine1Number")
+        if msisdn:
+            take("msisdn", msisdn)
+    take("wifi_mac", handset.shell("cat /sys/class/net/wlan0/address").stdout)
+    take("bt_mac", handset.shell("settings get secure bluetooth_address").stdout.replace("null", ""))
+    take("android_id", handset.shell("settings get secure android_id").stdout.replace("null", ""))
+    take("serial", handset.serial)
+    cell = CELL_ID.search(handset.shell("dumpsys telephony.registry").stdout)
+    if cell:
+        take("cell_id", cell.group(1))
     accounts = ACCOUNT.findall(handset.shell("dumpsys account").stdout)
+
+    known = handset.entry.known
+    lab: dict[str, tuple[str, ...]] = {
+        "imei": known.imei, "wifi_mac": tuple(v.lower() for v in (known.wifi_mac,) if v),
+        "bt_mac": tuple(v.lower() for v in (known.bt_mac,) if v), "serial": (known.serial,) if known.serial else (),
+    }
+    if profile is not None:
+        lab["imsi"], lab["iccid"] = (profile.imsi,), (profile.iccid,)
+    needles: dict[str, tuple[str, ...]] = {}
+    for kind in sorted({*read, *lab}):
+        ours, theirs = tuple(read.get(kind, ())), lab.get(kind, ())
+        if ours and theirs and {v.lower() for v in ours} != {v.lower() for v in theirs}:
+            reading.warnings.append(f"{kind}: the lab lists {', '.join(theirs)} but the handset reports "
+                                    f"{', '.join(ours)}; both are searched")
+        elif theirs and not ours:
+            reading.warnings.append(f"{kind}: not read from the handset ({why.get(kind, 'not reported')}); "
+                                    f"searching the lab's {', '.join(theirs)}")
+        needles[kind] = tuple(dict.fromkeys((*ours, *theirs)))
+
+    expected = ["imei"] if handset.getprop("ro.radio.noril").lower() not in ("1", "true", "yes") else []
+    expected += ["imsi", "iccid"] if sim_in else []
+    for kind in expected:
+        if not needles.get(kind):
+            reading.gaps.append(CoverageGap("identity_unread", f"{kind}: {why.get(kind, 'not reported')}; "
+                                            "its values were not searched"))
+
     location = None
     inserted = handset.inserted_sim()  # the SIM in the slot now (`--sim`), not the lab's default
     if inserted is not None:
         site = inserted.cell.location
         location = GeoFence(lat=site.lat, lon=site.lon, radius_m=LOCATION_RADIUS_M)
-    identity = Identity(
-        imei=tuple(imeis),
-        imsi=(imsi,) if imsi else (),
-        iccid=(iccid,) if iccid else (),
-        msisdn=(msisdn,) if msisdn else (),
-        serial=(handset.serial,),
-        wifi_mac=(wifi_mac,) if MAC.match(wifi_mac) and wifi_mac != PLACEHOLDER_MAC else (),
-        bt_mac=(bt_mac,) if MAC.match(bt_mac) else (),
-        android_id=(android_id,) if re.fullmatch(r"[0-9a-f]{1,16}", android_id) else (),
-        email=tuple(accounts),
-        cell_id=(cell.group(1),) if cell else (),
-        location=location,
-        fingerprint=handset.fingerprint(),
+    reading.identity = Identity(
+        imei=needles.get("imei", ()), imsi=needles.get("imsi", ()), iccid=needles.get("iccid", ()),
+        msisdn=needles.get("msisdn", ()), serial=needles.get("serial", ()), wifi_mac=needles.get("wifi_mac", ()),
+        bt_mac=needles.get("bt_mac", ()), android_id=needles.get("android_id", ()), email=tuple(accounts),
+        cell_id=needles.get("cell_id", ()), location=location, fingerprint=handset.fingerprint(),
         operator=handset.getprop("gsm.sim.operator.alpha") or None,
     )
-    warnings += cross_check(handset, identity)
-    for warning in warnings:
+    for warning in reading.warnings:
         log.warning("[%s] identity: %s", handset.serial, warning)
-    return IdentityReading(identity, warnings)
-
-
-def cross_check(handset: Handset, identity: Identity) -> list[str]:
-    """Differences between what the handset reports and what the inventory says."""
-    known = handset.entry.known
-    found: list[str] = []
-
-    def compare(kind: str, expected: tuple[str, ...], actual: tuple[str, ...]) -> None:
-        if expected and tuple(v.lower() for v in expected) != tuple(v.lower() for v in actual):
-            found.append(f"{kind}: the lab lists {', '.join(expected)} but the handset reports "
-                         f"{', '.join(actual) or 'nothing'}")
-
-    compare("imei", known.imei, identity.imei)
-    compare("wifi_mac", (known.wifi_mac,) if known.wifi_mac else (), identity.wifi_mac)
-    compare("bt_mac", (known.bt_mac,) if known.bt_mac else (), identity.bt_mac)
-    sim = handset.inserted_sim()
-    if sim is not None:
-        compare("iccid", (sim.iccid,), identity.iccid)
-        compare("imsi", (sim.imsi,), identity.imsi)
-    return found
+    for gap in reading.gaps:
+        log.warning("[%s] identity gap: %s: %s", handset.serial, gap.kind, gap.detail)
+    return reading

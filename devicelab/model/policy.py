@@ -10,6 +10,14 @@
       - host: zzhc.vnet.cn
         reason: China Telecom self-registration; must not run outside China
 
+Opaque traffic (TLS left closed, a connection around the proxy, a body cut short, a decode limit)
+to a host is a counted gap, approved hosts included: nothing proves what it carried. A rule may
+accept it by name, with the reason shown in every report:
+
+      - host: push.hmdglobal.com
+        may_receive: []
+        accept_blind: "pins its key: no lab CA opens it; HMD's push token only (vendor statement)"
+
 Host patterns are globs on the host name, case-insensitive: `*.google.com` matches
 `android.clients.google.com` but not `google.com`. A forbidden host fails the run when it is
 contacted at all, even with nothing found in the traffic.
@@ -82,6 +90,8 @@ class ApprovedHost(Frozen):
     may_receive: tuple[Kind, ...] = ()
     tls_required: bool | None = None  # None: the policy's default
     note: str = ""
+    #: why traffic to this host that the capture cannot read is accepted ("" = it is a counted gap)
+    accept_blind: str = ""
 
 
 class IdentifierRule(Frozen):
@@ -150,6 +160,12 @@ class Policy(Frozen):
         if self.forbidden_rule(host) is not None:
             return False
         return bool(self.approved_rules(host)) or any(rule.allows(host) for rule in self.identifiers.values())
+
+    def blind_accepted(self, host: str) -> str | None:
+        """The reason a rule gives for accepting unread traffic to `host`; None when it is a gap."""
+        if not host or self.forbidden_rule(host) is not None:
+            return None
+        return next((rule.accept_blind for rule in self.approved_rules(host) if rule.accept_blind.strip()), None)
 
     def judge(self, kind: str, host: str, tls: bool) -> list[str]:
         """The rules an identifier of `kind` sent to `host` breaks (empty when allowed)."""

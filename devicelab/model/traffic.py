@@ -114,7 +114,16 @@ GapKind = Literal[
     "name_mismatch",  # the client named one host (SNI, Host) and connected to another
     "opaque_connection",  # the gateway's packet record shows a connection no flow reads (its bytes unread)
     "quic_without_fallback",  # a QUIC attempt (UDP/443, dropped) never followed by TCP to that host
+    "body_truncated",  # a body kept only up to the capture's max_body_bytes / max_stream_bytes
+    "decode_limit",  # analysis stopped at a bound (output cut, budget, nesting, too many values)
+    "ca_not_installed",  # the run's CA is not trusted by the handset, and TLS went unread
+    "identity_unread",  # an identifier kind the handset should have could not be read
+    "identity_implausible",  # a value read fails its kind's plausibility check
+    "handset_error",  # a handset's run ended on an error: its window was not fully observed
 ]
+
+#: Gaps about one host's traffic that a policy rule may accept by name (`accept_blind`).
+BLIND_KINDS = frozenset({"tls_undecrypted", "unproxied_connection", "body_truncated", "decode_limit"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,9 @@
 
     privacy: no unapproved personal data     failed by a violation carrying a finding
     privacy: no forbidden host contacted     failed by any forbidden-host violation
-    coverage: all traffic inspected          inconclusive when a counted coverage gap exists
+    coverage: all traffic inspected          inconclusive when a counted coverage gap exists; its
+                                             details list the blind spots the policy accepts, with why
+    identity: handset and lab agree          only when they do not: passed, its message the warnings
     lab: <step>                              one per infrastructure error (or failed step)
 
 A check on a handset whose capture was never analysed is "not judged" (an error). Messages start
@@ -23,6 +25,7 @@ CheckStatus = Literal["passed", "failed", "inconclusive", "error"]
 PERSONAL_DATA = "privacy: no unapproved personal data"
 FORBIDDEN_HOSTS = "privacy: no forbidden host contacted"
 COVERAGE = "coverage: all traffic inspected"
+IDENTITY = "identity: handset and lab agree"
 RUN_SCOPE = "run"  # the "handset" of checks about the whole run (a lease that never came)
 
 
@@ -108,6 +111,10 @@ def handset_checks(run: RunRecord, result: HandsetResult) -> list[Check]:
               violation_table(result, forbidden) if forbidden else "", forbidden,
               tuple(sorted({v.finding for v in forbidden if v.finding is not None})), steps),
     ]
+    accepted = result.coverage.accepted_blind
+    blind = ("\n\naccepted blind spots (the policy accepts them by name):\n"
+             + table([("GAP", "HOST", "REASON"), *((a.kind, a.host, _cut(a.reason, 100)) for a in accepted)])
+             if accepted else "")
     if gaps:
         kinds = Counter(g.kind for g in gaps)
         message = (f"INCONCLUSIVE: {len(gaps)} coverage gap(s): "
@@ -115,9 +122,18 @@ def handset_checks(run: RunRecord, result: HandsetResult) -> list[Check]:
                    + " — traffic that was not inspected may hide personal data")
         details = table([("GAP", "HOST", "DETAIL", "SOURCE"),
                          *((g.kind, g.host or "-", _cut(g.detail, 80), _cut(g.source, 60)) for g in gaps)])
-        checks.append(Check("coverage", COVERAGE, hid, "inconclusive", message, details, steps=steps))
+        checks.append(Check("coverage", COVERAGE, hid, "inconclusive", message, details + blind, steps=steps))
+    elif accepted:
+        hosts = ", ".join(sorted({a.host for a in accepted}))
+        checks.append(Check("coverage", COVERAGE, hid, "passed",
+                            f"ACCEPTED BLIND: {len(accepted)} blind spot(s) the policy accepts: {hosts}",
+                            blind.strip(), steps=steps))
     else:
         checks.append(Check("coverage", COVERAGE, hid, "passed", steps=steps))
+    if result.identity_warnings:
+        checks.append(Check("identity", IDENTITY, hid, "passed",
+                            f"IDENTITY WARNING: {len(result.identity_warnings)} identifier(s) where the handset and "
+                            "the lab disagree (both searched)", "\n".join(result.identity_warnings), steps=steps))
     return checks
 
 
@@ -130,7 +146,8 @@ def lab_checks(run: RunRecord) -> list[Check]:
         explained.add((error.handset, step))
         took = tuple(s for s in run.timeline if s.handset == error.handset and s.name == error.step)
         checks.append(Check(f"lab:{step}", f"lab: {step}", error.handset or RUN_SCOPE, "error",
-                            f"LAB: {error.type}: {error.message}", steps=took, infra_type=error.type))
+                            f"LAB: {error.type}: {error.message}", error.traceback, steps=took,
+                            infra_type=error.type))
     for failed in run.timeline:
         if failed.status == "failed" and (failed.handset, failed.name) not in explained:
             explained.add((failed.handset, failed.name))

@@ -18,8 +18,8 @@ from devicelab.analysis.findings import Finding
 from devicelab.model.secret import redact
 from devicelab.model.traffic import Flow
 from devicelab.analysis.scan import ScanReport
-from devicelab.analysis.verdict import gap_counts
 from devicelab.reports.model import (
+    AcceptedBlind,
     BuildRef,
     CaptureRecord,
     Coverage,
@@ -57,7 +57,8 @@ class FindingContext:
 
 
 def handset_result(handset: HandsetInfo, report: ScanReport, redactor: Redactor,
-                   context: FindingContext | None = None, *, judged: bool = True) -> HandsetResult:
+                   context: FindingContext | None = None, *, judged: bool = True,
+                   identity_warnings: Sequence[str] = ()) -> HandsetResult:
     """One handset's part of the run record, from its scan report."""
     context = context or FindingContext()
     flows = {(a.flow.source, a.flow.index): a.flow for a in report.analyses}
@@ -74,16 +75,20 @@ def handset_result(handset: HandsetInfo, report: ScanReport, redactor: Redactor,
         for v in report.verdict.violations
     )
     return HandsetResult(handset=handset, judged=judged, findings=records, violations=violations,
-                         coverage=coverage(report, redactor), flows=flow_groups(flows.values()))
+                         coverage=coverage(report, redactor), flows=flow_groups(flows.values()),
+                         identity_warnings=tuple(redactor.scrub(w) for w in identity_warnings))
 
 
 def coverage(report: ScanReport, redactor: Redactor) -> Coverage:
+    counted = set(report.verdict.counted_gaps)
+    reasons = dict(report.verdict.accepted)
     return Coverage(
         captures=tuple(CaptureRecord(source=c.source, format=c.format, flows=len(c.flows),
                                      error=redactor.scrub(c.error), skipped=len(c.skipped)) for c in report.captures),
         flows_scanned=len(report.analyses),
         gaps=tuple(GapRecord(kind=g.kind, detail=redactor.scrub(g.detail), host=g.host, source=g.source,
-                             counts=gap_counts(g, report.policy)) for g in report.verdict.gaps),
+                             counts=g in counted, accepted=redactor.scrub(reasons.get(g, "")))
+                   for g in report.verdict.gaps),
         notes=tuple(NoteRecord(host=a.flow.host, flow_index=a.flow.index, source=a.flow.source,
                                location=redactor.scrub(render(n.where)), decoder=n.decoder,
                                problem=redactor.scrub(n.problem))
@@ -92,6 +97,8 @@ def coverage(report: ScanReport, redactor: Redactor) -> Coverage:
                                        reason=redactor.scrub(s.reason)) for s in report.needles.skipped),
         missing_kinds=report.missing_kinds,
         matcher=report.engine,
+        accepted_blind=tuple(AcceptedBlind(kind=g.kind, host=g.host, reason=redactor.scrub(reason),
+                                           detail=redactor.scrub(g.detail)) for g, reason in report.verdict.accepted),
     )
 
 

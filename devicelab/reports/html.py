@@ -196,6 +196,11 @@ _GAP_WORDS = {
     "canary_failed": "the planted canary was not seen", "unproxied_connection": "traffic that bypassed the proxy",
     "empty_capture": "nothing was captured",
     "name_mismatch": "a client that named one host and connected to another",
+    "empty_capture": "nothing was captured", "body_truncated": "a body cut at the capture's size limit",
+    "decode_limit": "a body the analysis stopped decoding at a limit",
+    "ca_not_installed": "the lab's CA was not trusted, so TLS stayed closed",
+    "identity_unread": "an identifier the lab could not read", "identity_implausible": "an implausible identifier",
+    "handset_error": "a handset whose run broke off",
 }
 
 

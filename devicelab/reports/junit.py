@@ -46,6 +46,8 @@ def _testcase(parent: ET.Element, check: Check, classname: str) -> None:
     elif check.status == "error":
         ET.SubElement(case, "error", type=check.infra_type or "not-judged", message=check.message).text = (
             check.details or check.message)
+    elif check.message:  # a pass that says something (accepted blind spots, identity warnings)
+        ET.SubElement(case, "system-out").text = f"{check.message}\n\n{check.details}".strip()
 
 
 def _counts(checks: Sequence[Check]) -> dict[str, str]:

@@ -94,12 +94,14 @@ class InfraError(Frozen):
     handset: str = ""
     step: str = ""
     message: str
+    traceback: str = ""  # an unexpected error (not a DevicelabError): where it was raised
 
     @classmethod
-    def from_exception(cls, exc: BaseException, *, handset: str = "", step: str = "") -> InfraError:
+    def from_exception(cls, exc: BaseException, *, handset: str = "", step: str = "",
+                       traceback: str = "") -> InfraError:
         facts = exc.facts if isinstance(exc, DevicelabError) else {}
         return cls(type=type(exc).__name__, handset=handset, step=step or str(facts.get("step", "")),
-                   message=str(exc) or type(exc).__name__)
+                   message=str(exc) or type(exc).__name__, traceback=traceback)
 
 
 class RequestExcerpt(Frozen):
@@ -159,7 +161,17 @@ class GapRecord(Frozen):
     detail: str
     host: str = ""
     source: str = ""
-    counts: bool = True  # False: TLS to an approved host, reported but not making the run inconclusive
+    counts: bool = True  # False: accepted by the policy (`accepted` says why), or moot (see analysis.verdict)
+    accepted: str = ""  # the policy's accept_blind reason, when the policy accepts this blind spot
+
+
+class AcceptedBlind(Frozen):
+    """A blind spot the policy accepts by name: not seen, not counted, and said so with its reason."""
+
+    kind: str
+    host: str
+    reason: str
+    detail: str = ""
 
 
 class NoteRecord(Frozen):
@@ -198,6 +210,8 @@ class Coverage(Frozen):
     #: identifier kinds the identity had no value for, so never searched
     missing_kinds: tuple[str, ...] = ()
     matcher: str = ""
+    #: the gaps the policy accepts by name (also in `gaps`, with counts False): their own section
+    accepted_blind: tuple[AcceptedBlind, ...] = ()
 
     @property
     def counted_gaps(self) -> tuple[GapRecord, ...]:
@@ -256,6 +270,8 @@ class HandsetResult(Frozen):
     flows: tuple[FlowGroup, ...] = ()
     before_update: EarlierBuild | None = None
     destinations: tuple[DestinationRecord, ...] = ()
+    #: where the handset and the lab disagree on an identifier, or the lab's value stood in (scrubbed)
+    identity_warnings: tuple[str, ...] = ()
 
 
 def leaks(violations: tuple[ViolationRecord, ...]) -> int:

@@ -24,7 +24,7 @@ from devicelab.lab.lab import Lab
 from devicelab.model.builds import Build, load_build
 from devicelab.model.policy import Policy, policy_for
 from devicelab.model.secret import install_log_scrubber, redact
-from devicelab.testing.assertions import PrivacyViolation
+from devicelab.testing.assertions import CoverageIncomplete, PrivacyViolation
 from devicelab.testing.capture import RAW, capture, capture_settings, capture_upstream
 from devicelab.testing.capture import configure as configure_capture
 from devicelab.testing.session_report import WORKER_KEY, XdistHooks, evidence_dir, session_report
@@ -55,6 +55,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--expect-leak", metavar="REASON", default=None,
                     help="The build under test is known to leak: every test that captures must fail with a "
                          "privacy violation (strict xfail, REASON printed); one that passes fails the run.")
+    group.addoption("--expect-inconclusive", metavar="REASON", default=None,
+                    help="The lab cannot see all of this build's traffic (REASON): every test that captures must "
+                         "end inconclusive (strict xfail); one that passes, or fails otherwise, fails the run.")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -68,13 +71,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    reason = config.getoption("--expect-leak")
-    if not reason:
-        return
+    leak, blind = config.getoption("--expect-leak"), config.getoption("--expect-inconclusive")
+    if leak and blind:
+        raise pytest.UsageError("--expect-leak and --expect-inconclusive exclude each other")
     for item in items:
-        if "capture" in getattr(item, "fixturenames", ()):
-            # only a privacy violation is the expected failure: a lab error or a blind capture still fails
-            item.add_marker(pytest.mark.xfail(reason=f"known leak: {reason}", raises=PrivacyViolation, strict=True))
+        if "capture" not in getattr(item, "fixturenames", ()):
+            continue
+        if leak:  # only a privacy violation is the expected failure: a lab error or a blind capture still fails
+            item.add_marker(pytest.mark.xfail(reason=f"known leak: {leak}", raises=PrivacyViolation, strict=True))
+        elif blind:  # only "could not see everything" is expected: a leak or a pass fails the run
+            item.add_marker(pytest.mark.xfail(reason=f"known blind spot: {blind}", raises=CoverageIncomplete,
+                                              strict=True))
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

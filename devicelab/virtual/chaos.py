@@ -44,10 +44,11 @@ from devicelab.virtual.faults import FaultInjector
 from devicelab.virtual.ground_truth import lost_flows
 from devicelab.virtual.provider import CHECKOUT
 
-__all__ = ["PLAN", "RECOVERY_NOTE", "Fault", "Row", "RunResult", "coverage_problem", "lost_flows", "main",
+__all__ = ["LAB", "PLAN", "RECOVERY_NOTE", "Fault", "Row", "RunResult", "coverage_problem", "inject_all", "lab_state",
+           "lost_flows", "main",
            "recovery_note", "run_once", "summarise", "table"]
 
-BUILD = "nokia7plus-00WW_3_22C_SP05"  # passes when nothing goes wrong
+BUILD = "nokia7plus-00WW_3_22C_SP05"  # leaks nothing; inconclusive since issue 13 (a user build: its TLS is unread)
 HARD_TIMEOUT = 240.0  # a run longer than this is a hang
 
 
@@ -140,7 +141,7 @@ def run_once(fault: str | None, window: float, workdir: Path, timeout: float = H
                         details.append(f"probe failed: {type(exc).__name__}: {exc}")
                     injected_at.append(time.monotonic())
                     continue
-                applied, detail = _inject(state, plan.kind, plan.seconds)
+                applied, detail = inject_all(state, plan.kind, plan.seconds)
                 details.append(detail)
                 if applied:
                     injected_at.append(time.monotonic())
@@ -219,7 +220,7 @@ def lab_state(state: Path) -> dict[str, object]:
     return found
 
 
-def _inject(state: Path, fault: str, seconds: float, patience: float = 5.0) -> tuple[bool, str]:
+def inject_all(state: Path, fault: str, seconds: float, patience: float = 5.0) -> tuple[bool, str]:
     """Inject into every handset of the run's lab, again until it lands (a uiautomator server
     that is not up yet) or `patience` runs out; (took effect somewhere, what happened)."""
     end = time.monotonic() + patience

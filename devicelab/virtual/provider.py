@@ -42,6 +42,9 @@ class VirtualOptions(Frozen):
     sim: str | None = "telenor-no"
     boot_seconds: float | None = Field(default=0.5, ge=0, le=600)
     clock_scale: float = Field(default=60.0, gt=0)
+    #: the inventory lists the handsets' IMEIs and MACs, as a lab that wrote them down would; False:
+    #: a lab that knows nothing but serials (identity reading then rests on the handset alone)
+    known_identity: bool = True
 
     @model_validator(mode="after")
     def _a_handset_per_host(self) -> VirtualOptions:
@@ -179,7 +182,8 @@ class VirtualProvider:
                     region=info.get("region", ""),
                     sim=sim,
                     known=KnownIdentity(imei=tuple(info.get("imei", ())), serial=info["serialno"],
-                                        wifi_mac=info.get("wifi_mac"), bt_mac=info.get("bt_mac")),
+                                        wifi_mac=info.get("wifi_mac"), bt_mac=info.get("bt_mac"))
+                    if self.options.known_identity else KnownIdentity(serial=info["serialno"]),
                     tags={"kind": "virtual", "host": host},
                 )
             )

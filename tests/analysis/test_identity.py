@@ -34,7 +34,7 @@ def test_json_and_lists(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("text", "field", "problem"), [
     ("imei: 490154203237518\n", "imei", "quoted strings"),
     ("imei: ['490154203237518', 12]\n", "imei.1", "valid string"),
-    ("iccid: ['8947080037110452718', '89470']\n", "iccid.1", "17-22 digits"),
+    ("iccid: ['8947080037110452710', '89470']\n", "iccid.1", "17-22 digits"),
     ("wifi_mac: 8c:45:00:12:34\n", "wifi_mac.0", "MAC"),
     ("location: {lat: 95, lon: 10, radius_m: 100}\n", "location.lat", "less than or equal to 90"),
     ("location: {lat: 59.9, lon: 10}\n", "location.radius_m", "required field is missing"),

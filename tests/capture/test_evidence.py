@@ -201,3 +201,40 @@ def test_har_export_keeps_requests_and_bodies(tmp_path: Path) -> None:
     har.write_text(json.dumps(to_har(records)))
     (flow,) = read_har(har).flows
     assert (flow.host, flow.status, flow.request.content) == ("zzhc.vnet.cn", 200, b"MEID=356938035643809")
+
+
+def test_scan_of_an_evidence_log_keeps_the_gaps_it_stores(tmp_path: Path) -> None:
+    # F7: re-judging a gate's evidence offline must not turn its inconclusive into a pass
+    from devicelab.capture.files import scan_files
+    from devicelab.model.identity import Identity
+    from devicelab.model.policy import Policy
+
+    path = _write(tmp_path / "e.jsonl", [
+        _request("a", host="ok.example", body=b"nothing"),
+        {"kind": "canary", "ok": False, "detail": "no decrypted request within 5 s"},
+        {"kind": "sampler", "samples": 0, "failures": 5}, {"kind": "stop"},
+    ])
+    policy = Policy(name="p", approved=({"host": "ok.example"},))  # type: ignore[arg-type]
+    report = scan_files([path], Identity(imei=("356938035643809",)), policy)
+    assert report.verdict.outcome == "inconclusive"
+    assert {g.kind for g in report.verdict.counted_gaps} == {"canary_failed", "unproxied_connection"}
+
+
+def test_a_body_cut_at_the_size_limit_is_a_body_truncated_gap_naming_its_host(tmp_path: Path) -> None:
+    path = _write(tmp_path / "e.jsonl", [
+        _request("a", host="activation.hmdglobal.com", body=b"x" * 10, body_truncated=True, body_size=99),
+        {"kind": "stop"},
+    ])
+    assert [(g.kind, g.host) for g in read_evidence(path).gaps] == [("body_truncated", "activation.hmdglobal.com")]
+
+
+def test_the_ca_not_installed_is_a_gap_only_when_tls_went_unread(tmp_path: Path) -> None:
+    note = {"kind": "note", "note": "CA not installable: TLS will not be decrypted (user build: no root)"}
+    tls = {"kind": "tls_failed", "id": "t", "ts": 11.0, "client": "127.0.0.1:40002", "sni": "www.google.com",
+           "server": "142.250.74.36:443", "error": "unknown ca", "side": "client"}
+    plain = read_evidence(_write(tmp_path / "a.jsonl", [note, _request("a"), {"kind": "stop"}]))
+    assert "ca_not_installed" not in {g.kind for g in plain.gaps}
+    closed = read_evidence(_write(tmp_path / "b.jsonl", [note, tls, {"kind": "stop"}]))
+    (gap,) = [g for g in closed.gaps if g.kind == "ca_not_installed"]
+    assert "user build" in gap.detail
+    assert "1 TLS flow" in gap.detail

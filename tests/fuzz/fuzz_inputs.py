@@ -25,7 +25,7 @@ with atheris.instrument_imports(include=["devicelab"]):
     from devicelab.model.identity import Identity
     from devicelab.model.traffic import Flow, Request
 
-IDENTITY = Identity(imei=("490154203237518",), iccid=("8947080037110452718",), wifi_mac=("8c:45:00:12:34:56",),
+IDENTITY = Identity(imei=("490154203237518",), iccid=("8947080037110452710",), wifi_mac=("8c:45:00:12:34:56",),
                     android_id=("51b6be48bac8c569",))
 ANALYZER = Analyzer(IDENTITY)
 ENCODINGS = ("", "gzip", "deflate", "br", "zstd", "gzip, br", "identity", "x-unknown")

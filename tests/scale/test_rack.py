@@ -26,6 +26,8 @@ from tests.scale.conftest import _start, _stop, _until
 from tests.scale.test_labgrid_allocator import acquired_places, reservations
 
 BUILD = "nokia7plus-00WW_3_22C_SP05"
+#: why the user build cannot pass in the virtual lab (see README, "When devicelab says pass")
+BLIND = "a user build takes no lab CA and the XTRA daemon goes around the proxy"
 ROOT = Path(__file__).resolve().parents[2]
 RACK = """name: rack
 provider:
@@ -146,7 +148,7 @@ def test_two_concurrent_gate_runs_share_four_handsets(rack: tuple[Lab, LabgridCl
     runs = {"a": _gate(lab_file, tmp_path / "a", 3), "b": _gate(lab_file, tmp_path / "b", 2)}
     codes = _together(runs, tmp_path)
     logs = {name: (tmp_path / f"{name}.log").read_text() for name in runs}
-    assert codes == {"a": 0, "b": 0}, logs
+    assert codes == {"a": 2, "b": 2}, logs  # inconclusive: the user build's TLS is unread (README)
     intervals: dict[str, list[tuple[datetime, datetime, str]]] = {}
     for name in runs:
         run = read_run(tmp_path / name)
@@ -172,7 +174,8 @@ def _suite(lab_file: Path, results: Path) -> list[str]:
     """The privacy suite's first boot (x 2 answers: one test per worker) on two xdist workers,
     Allure results to `results`. No --rootdir: pytest would not read the project's configuration."""
     return [sys.executable, "-m", "pytest", "-q", "-p", "xdist", "-n", "2", "--lab", str(lab_file), "--alluredir",
-            str(results), "-k", "first_boot_sends", str(ROOT / "suites/test_privacy.py")]
+            str(results), "-k", "first_boot_sends", str(ROOT / "suites/test_privacy.py"),
+            "--expect-inconclusive", BLIND]
 
 
 def test_two_concurrent_suite_runs_over_xdist_share_the_rack(rack: tuple[Lab, LabgridClient, Path],
@@ -186,7 +189,7 @@ def test_two_concurrent_suite_runs_over_xdist_share_the_rack(rack: tuple[Lab, La
         # one report per run on its controller: the results of both workers, in one folder
         results = [json.loads(p.read_text()) for p in (tmp_path / name).glob("*-result.json")]
         assert len(results) == 2
-        assert {r["status"] for r in results} == {"passed"}
+        assert {r["status"] for r in results} == {"skipped"}  # the expected inconclusive (strict xfail)
         for result in results:
             handset = next(p["value"] for p in result["parameters"] if p["name"] == "handset")
             host = next(label["value"] for label in result["labels"] if label["name"] == "host")
@@ -197,7 +200,7 @@ def test_two_concurrent_suite_runs_over_xdist_share_the_rack(rack: tuple[Lab, La
         # the privacy verdicts of both workers, gathered by the controller
         verdicts = json.loads((tmp_path / name / VERDICTS_FILE).read_text())
         assert len(verdicts) == 2
-        assert {v["outcome"] for v in verdicts} == {"pass"}
+        assert {v["outcome"] for v in verdicts} == {"inconclusive"}
         assert {v["host"] for v in verdicts} <= {"host-1", "host-2"}
         assert "devicelab privacy verdicts" in (tmp_path / f"{name}.log").read_text()
     _never_twice(calls)

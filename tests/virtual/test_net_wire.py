@@ -52,7 +52,7 @@ def test_zzhc_body_is_base64_default_of_the_json() -> None:
                              "MACID", "IMEI1", "IMEI2", "OSVER", "ACCESSTYPE", "REGDATE"]
     assert decoded["MEID"] == decoded["IMEI1"] == f.imei1
     assert decoded["IMEI2"] == f.imei2
-    assert decoded["SIM1ICCID"] == "8947080037110452718"
+    assert decoded["SIM1ICCID"] == "8947080037110452710"
     assert decoded["SIM1LTEIMSI"] == "242016000451873"
     assert decoded["SIM1CELLID"] == "219769344"  # the SIM profile's LTE ECI as decimal
     assert decoded["MACID"] == "8c:45:00:20:dc:7e"

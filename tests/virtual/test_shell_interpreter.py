@@ -135,10 +135,63 @@ def test_redirections() -> None:
 def test_syntax_errors_are_reported_not_raised() -> None:
     async def body() -> None:
         handset = await boot()
-        for bad in ("echo 'open", "; ls", "ls |", "(echo", "if true; then echo; fi", "echo $((1+1))"):
+        for bad in ("echo 'open", "; ls", "ls |", "(echo", "echo $((1+1))", "if true; then echo", "if true; fi",
+                    "if; then echo; fi", "if true; then fi", "while true; done", "for; do echo; done",
+                    "for x in a b do echo; done", "fi", "then echo", "case x in esac", "{ echo; then }"):
             result = await sh(handset, bad)
             assert result.exit_code != 0, bad
             assert result.stderr.startswith(b"/system/bin/sh: "), bad
+
+    scenario(body)
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("if true; then echo yes; else echo no; fi", "yes\n"),
+        ("if false; then echo yes; else echo no; fi", "no\n"),
+        ("if false; then echo a; elif true; then echo b; else echo c; fi", "b\n"),
+        ("if false; then echo a; elif false; then echo b; fi; echo $?", "0\n"),  # no branch ran: 0
+        ("if true; then false; fi; echo $?", "1\n"),  # the branch's status
+        ("if false; then :; else (exit 3); fi; echo $?", "3\n"),
+        ("if ! false; then echo negated; fi", "negated\n"),
+        ("if\ntrue\nthen\necho multi\nfi", "multi\n"),
+        ("if true; then if false; then echo x; else echo nested; fi; fi", "nested\n"),
+        ("if true; then echo out; fi > /data/local/tmp/o; cat /data/local/tmp/o", "out\n"),
+        ("if true; then echo a; fi | wc -l", "1\n"),
+        ("echo if then fi do done", "if then fi do done\n"),  # reserved words only at a command's start
+        ("for x in a b c; do echo $x; done", "a\nb\nc\n"),
+        ("for x in $(echo 1 2); do echo [$x]; done", "[1]\n[2]\n"),
+        ("set -- p q; for x; do echo $x; done", "p\nq\n"),
+        ("for x in; do echo never; done; echo $?", "0\n"),
+        ("for x in a b c; do if [ $x = b ]; then continue; fi; echo $x; done", "a\nc\n"),
+        ("for x in a b c; do [ $x = b ] && break; echo $x; done; echo end", "a\nend\n"),
+        ("for x in 1 2; do for y in a b; do [ $y = b ] && continue 2; echo $x$y; done; done", "1a\n2a\n"),
+        ("for x in 1 2; do for y in a b; do break 2; done; echo never; done; echo $x", "1\n"),
+        ("i=; while [ \"$i\" != xxx ]; do i=${i}x; echo $i; done", "x\nxx\nxxx\n"),
+        ("until true; do echo never; done; echo $?", "0\n"),
+        ("while false; do :; done; echo $?", "0\n"),
+        ("printf 'a\\nb\\n' | while read l; do echo got $l; done", "got a\ngot b\n"),
+        ("true && false || echo recovered", "recovered\n"),
+        ("false || false && echo never; echo $?", "1\n"),
+        ("true || echo skipped; echo $?", "0\n"),
+        ("break; echo $?", "1\n"),
+    ],
+)
+def test_control_flow(command: str, expected: str) -> None:
+    async def body() -> None:
+        handset = await boot()
+        assert await out(handset, command) == expected
+
+    scenario(body)
+
+
+def test_an_endless_loop_hits_the_command_budget() -> None:
+    async def body() -> None:
+        handset = await boot()
+        result = await asyncio.wait_for(sh(handset, "while true; do :; done"), 60)
+        assert result.exit_code == 1
+        assert b"commands in one command line" in result.stderr
 
     scenario(body)
 

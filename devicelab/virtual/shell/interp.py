@@ -21,7 +21,10 @@ from devicelab.virtual.shell.fds import BufferSink, FdIO, NullSink, apply_redire
 from devicelab.virtual.shell.io import CommandContext, ShellIO
 from devicelab.virtual.shell.syntax import (
     AndOr,
+    For,
     Group,
+    If,
+    Loop,
     Node,
     Pipeline,
     Redirect,
@@ -46,6 +49,15 @@ class ExitShell(Exception):
     def __init__(self, code: int) -> None:
         super().__init__(code)
         self.code = code
+
+
+class LoopControl(Exception):
+    """`break N` / `continue N`: unwinds to the N-th enclosing loop."""
+
+    def __init__(self, levels: int, *, again: bool) -> None:
+        super().__init__(levels)
+        self.levels = levels
+        self.again = again  # continue, not break
 
 
 class ShellLimit(Exception):
@@ -98,6 +110,7 @@ class Shell:
         self.background: list[asyncio.Task[None]] = []
         self.io: FdIO | None = None
         self.substituted: int | None = None  # status of the last $(...) of the current command
+        self.loops = 0  # loops we are inside (break/continue outside one are errors)
 
     # -- running ------------------------------------------------------------------------
     async def run_text(self, text: str, io: ShellIO) -> int:
@@ -180,7 +193,73 @@ class Shell:
     async def run_node(self, node: Node, io: FdIO) -> int:
         if isinstance(node, Simple):
             return await self.run_simple(node, io)
-        return await self.run_group(node, io)
+        if isinstance(node, Group):
+            return await self.run_group(node, io)
+        redirected = await self._redirected(node.redirects, io)
+        if redirected is None:
+            self.status = 1
+            return 1
+        if isinstance(node, If):
+            status = await self.run_if(node, redirected)
+        elif isinstance(node, Loop):
+            status = await self.run_loop(node, redirected)
+        else:
+            status = await self.run_for(node, redirected)
+        self.status = status
+        return status
+
+    async def run_if(self, node: If, io: FdIO) -> int:
+        # POSIX: the status of the branch that ran, or 0 when none did; a condition's status never leaks
+        for condition, body in node.branches:
+            if await self.run_list(condition, io) == 0:
+                return await self.run_list(body, io)
+        if node.otherwise is not None:
+            return await self.run_list(node.otherwise, io)
+        return 0
+
+    async def run_loop(self, node: Loop, io: FdIO) -> int:
+        status = 0
+        while (await self.run_list(node.condition, io) == 0) != node.until:
+            self.budget.spend()  # `while true; do :; done` must end
+            outcome = await self._iteration(node.body, io)
+            if outcome is None:
+                break
+            status = outcome
+        return status
+
+    async def run_for(self, node: For, io: FdIO) -> int:
+        if node.words is None:
+            values = self.args[1:]
+        else:
+            values = []
+            try:
+                for word in node.words:
+                    values += await expand_word(word, self.scope())
+            except ExpansionError as exc:
+                await io.stderr(f"{self.name}: {exc}\n".encode())
+                return 1
+        status = 0
+        for value in values:
+            self.budget.spend()
+            self.vars[node.name] = value
+            outcome = await self._iteration(node.body, io)
+            if outcome is None:
+                break
+            status = outcome
+        return status
+
+    async def _iteration(self, body: Script, io: FdIO) -> int | None:
+        """Run a loop body once; its status, or None when `break` leaves this loop."""
+        self.loops += 1
+        try:
+            return await self.run_list(body, io)
+        except LoopControl as control:
+            if control.levels > 1:
+                control.levels -= 1
+                raise
+            return None if not control.again else self.status
+        finally:
+            self.loops -= 1
 
     async def run_group(self, group: Group, io: FdIO) -> int:
         redirected = await self._redirected(group.redirects, io)

@@ -8,7 +8,7 @@ import posixpath
 from devicelab.virtual.fs import FsError
 from devicelab.virtual.shell import access
 from devicelab.virtual.shell.fds import FdIO
-from devicelab.virtual.shell.interp import ExitShell, Shell, builtin
+from devicelab.virtual.shell.interp import ExitShell, LoopControl, Shell, builtin
 from devicelab.virtual.shell.syntax import ShellSyntaxError, is_assignment, parse
 
 
@@ -26,6 +26,19 @@ async def _exit(shell: Shell, argv: list[str], io: FdIO) -> int:
             await _error(shell, io, f"exit: {argv[1]}: bad number")
             raise ExitShell(1) from None
     raise ExitShell(shell.status)
+
+
+@builtin("break")
+@builtin("continue")
+async def _loop_control(shell: Shell, argv: list[str], io: FdIO) -> int:
+    levels = 1
+    if len(argv) > 1:
+        if not argv[1].isdecimal() or int(argv[1]) < 1:
+            return await _error(shell, io, f"{argv[0]}: {argv[1]}: bad number")
+        levels = int(argv[1])
+    if not shell.loops:
+        return await _error(shell, io, f"{argv[0]}: can't {argv[0]}")
+    raise LoopControl(min(levels, shell.loops), again=argv[0] == "continue")
 
 
 @builtin("cd")

@@ -1,8 +1,10 @@
 """The grammar of the virtual `/system/bin/sh`: what lab tools send, parsed into a small tree.
 
 Supported: `;`, `&`, newlines, `&&`, `||`, pipes, `!`, `( ... )`, `{ ...; }`, redirections
-(`>`, `>>`, `<`, `N>`, `N>&M`, `&>`), quotes, `$VAR`, `${...}`, `$(...)` and backticks.
-Control flow (`if`, `for`, `while`, `case`) is refused with a clear syntax error.
+(`>`, `>>`, `<`, `N>`, `N>&M`, `&>`), quotes, `$VAR`, `${...}`, `$(...)` and backticks, and the
+control flow Android's mksh runs in lab scripts: `if/then/elif/else/fi`, `while`/`until ... do ...
+done`, `for NAME [in WORDS]; do ... done` (with `break`/`continue`). `case`, `select`, functions
+and `[[ ]]` are refused with a clear syntax error.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ MAX_NESTING = 32
 METACHARS = frozenset(" \t\r\n;&|()<>")
 OPERATORS = ("&>>", "&&", "||", ";;", "&>", ">>", ">&", "<&", "<<", ">|", "<>", ";", "&", "|", "(", ")", "<", ">")
 REDIRECT_OPS = frozenset({">", ">>", "<", ">&", "<&", "&>", "&>>", ">|", "<>"})
+_UNSUPPORTED = frozenset({"case", "esac", "select", "function", "[[", "]]"})
 RESERVED = frozenset({"if", "then", "else", "elif", "fi", "do", "done", "while", "until", "for", "case", "esac",
                       "select", "function", "[[", "]]"})
 
@@ -52,7 +55,30 @@ class Group:
     redirects: tuple[Redirect, ...]
 
 
-Node = Simple | Group
+@dataclass(frozen=True)
+class If:
+    branches: tuple[tuple[Script, Script], ...]  # (condition, body) for `if` and each `elif`
+    otherwise: Script | None
+    redirects: tuple[Redirect, ...]
+
+
+@dataclass(frozen=True)
+class Loop:
+    condition: Script
+    body: Script
+    until: bool  # `until`: run while the condition fails
+    redirects: tuple[Redirect, ...]
+
+
+@dataclass(frozen=True)
+class For:
+    name: str
+    words: tuple[str, ...] | None  # None: no `in`, iterate over "$@"
+    body: Script
+    redirects: tuple[Redirect, ...]
+
+
+Node = Simple | Group | If | Loop | For
 
 
 @dataclass(frozen=True)
@@ -198,7 +224,7 @@ class _Parser:
         while (token := self.peek()) is not None and token.kind == "newline":
             self.pos += 1
 
-    def script(self, closer: str | None = None) -> Script:
+    def script(self, closer: str | frozenset[str] | None = None) -> Script:
         items: list[tuple[AndOr, bool]] = []
         while True:
             self.skip_newlines()
@@ -215,10 +241,13 @@ class _Parser:
             items.append((and_or, background))
 
     @staticmethod
-    def _closes(token: Token, closer: str | None) -> bool:
-        if closer == ")":
-            return token.kind == "op" and token.value == ")"
-        return closer == "}" and token.kind == "word" and token.value == "}"
+    def _closes(token: Token, closer: str | frozenset[str] | None) -> bool:
+        if closer is None:
+            return False
+        closers = frozenset({closer}) if isinstance(closer, str) else closer
+        if token.kind == "op":
+            return token.value == ")" and ")" in closers
+        return token.kind == "word" and token.value in closers
 
     def and_or(self) -> AndOr:
         first = self.pipeline()
@@ -252,9 +281,82 @@ class _Parser:
         if token.kind == "word" and token.value == "{":
             self.next()
             return Group(self._nested("}"), False, self.redirects())
+        if token.kind == "word" and token.value == "if":
+            return self.if_clause()
+        if token.kind == "word" and token.value in ("while", "until"):
+            return self.loop()
+        if token.kind == "word" and token.value == "for":
+            return self.for_clause()
         if token.kind == "word" and token.value in RESERVED:
-            raise ShellSyntaxError(f"'{token.value}': control flow is not supported by the virtual shell")
+            if token.value in _UNSUPPORTED:
+                raise ShellSyntaxError(f"'{token.value}' is not supported by the virtual shell")
+            raise self.unexpected(token)
         return self.simple()
+
+    def _part(self, closers: frozenset[str]) -> tuple[Script, str]:
+        """A non-empty list up to one of `closers` (reserved words); returns it and the closer met."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise ShellSyntaxError("groups are nested too deeply")
+        body = self.script(closers)
+        token = self.peek()
+        if token is None or not self._closes(token, closers):
+            raise ShellSyntaxError(f"missing '{sorted(closers)[0]}'" if len(closers) == 1 else
+                                   "unexpected end of command line")
+        if not body.items:
+            raise self.unexpected(token)
+        self.next()
+        self.depth -= 1
+        return body, token.value
+
+    def if_clause(self) -> If:
+        self.next()  # if
+        branches: list[tuple[Script, Script]] = []
+        otherwise: Script | None = None
+        while True:
+            condition, _ = self._part(frozenset({"then"}))
+            body, closer = self._part(frozenset({"elif", "else", "fi"}))
+            branches.append((condition, body))
+            if closer == "else":
+                otherwise, _ = self._part(frozenset({"fi"}))
+                break
+            if closer == "fi":
+                break
+        return If(tuple(branches), otherwise, self.redirects())
+
+    def loop(self) -> Loop:
+        until = self.next().value == "until"
+        condition, _ = self._part(frozenset({"do"}))
+        body, _ = self._part(frozenset({"done"}))
+        return Loop(condition, body, until, self.redirects())
+
+    def for_clause(self) -> For:
+        self.next()  # for
+        name = self.peek()
+        if name is None or name.kind != "word" or not is_assignment(f"{name.value}="):
+            raise self.unexpected(name)
+        self.next()
+        words: tuple[str, ...] | None = None
+        self.skip_newlines()
+        token = self.peek()
+        if token is not None and token.kind == "word" and token.value == "in":
+            self.next()
+            found: list[str] = []
+            while (token := self.peek()) is not None and token.kind == "word":
+                found.append(self.next().value)
+            words = tuple(found)
+            if token is None or (token.kind == "op" and token.value != ";"):
+                raise self.unexpected(token)
+            self.next()  # ; or newline
+        elif token is not None and token.kind == "op" and token.value == ";":
+            self.next()
+        self.skip_newlines()
+        token = self.peek()
+        if token is None or token.kind != "word" or token.value != "do":
+            raise self.unexpected(token)
+        self.next()
+        body, _ = self._part(frozenset({"done"}))
+        return For(name.value, words, body, self.redirects())
 
     def _nested(self, closer: str) -> Script:
         self.depth += 1
