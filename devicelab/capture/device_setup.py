@@ -11,6 +11,7 @@ fails. `teardown()` always clears the proxy setting and removes the CA, also aft
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shlex
 from dataclasses import dataclass
@@ -141,6 +142,9 @@ def remove_ca(handset: HandsetLike, install: CaInstall, *, timeout: float = 60.0
     """Undo install_ca; CaptureError if the CA could not be removed (the handset must not keep it)."""
     if not install.installed:
         return
+    # a reboot during the run (a trigger, a differential repeat) drops adbd's root: ask again
+    with contextlib.suppress(DevicelabError):
+        handset.adb.root(timeout=timeout)
     problems = _undo(handset, install, timeout)
     if problems:
         raise CaptureError(f"could not remove the run's CA: {'; '.join(problems)}", serial=handset.serial)

@@ -49,7 +49,8 @@ class Bootloader(Frozen):
 #: What starts an app's network request (device-time delays are counted from the event).
 TriggerKind = Literal["boot", "unlock", "screen_on", "sim_changed", "fingerprint_changed", "periodic"]
 #: What an app sends; each kind is one behaviour of the virtual lab (devicelab.virtual.net.apps).
-PayloadKind = Literal["checkin", "activation", "connectivity", "analytics", "zzhc", "pinned_push", "direct_daemon"]
+PayloadKind = Literal["checkin", "activation", "connectivity", "analytics", "zzhc", "pinned_push", "direct_daemon",
+                      "telemetry"]
 #: Consent choices the setup wizard records (their settings keys: devicelab.virtual.consent).
 ConsentName = Literal[
     "google_usage_diagnostics", "google_error_reports", "oem_ux_program", "oem_analytics", "oem_privacy_agreed",

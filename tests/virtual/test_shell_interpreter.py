@@ -132,10 +132,24 @@ def test_redirections() -> None:
     scenario(body)
 
 
+def test_if_then_elif_else_fi_as_the_ca_install_uses_it() -> None:
+    async def body() -> None:
+        handset = await boot()
+        assert (await sh(handset, "if true; then echo yes; else echo no; fi")).stdout == b"yes\n"
+        assert (await sh(handset, "if false; then echo a; elif true; then echo b; else echo c; fi")).stdout == b"b\n"
+        assert (await sh(handset, "if false; then echo a; fi; echo $?")).stdout == b"0\n"
+        result = await sh(handset, "if cp /nope /data/local/tmp/x 2>/dev/null; then how=direct; else how=copy; fi; "
+                                   "echo $how")
+        assert result.stdout == b"copy\n"
+
+    scenario(body)
+
+
 def test_syntax_errors_are_reported_not_raised() -> None:
     async def body() -> None:
         handset = await boot()
-        for bad in ("echo 'open", "; ls", "ls |", "(echo", "if true; then echo; fi", "echo $((1+1))"):
+        for bad in ("echo 'open", "; ls", "ls |", "(echo", "for x in a; do echo; done", "if true; echo; fi",
+                    "if true; then echo", "echo $((1+1))"):
             result = await sh(handset, bad)
             assert result.exit_code != 0, bad
             assert result.stderr.startswith(b"/system/bin/sh: "), bad

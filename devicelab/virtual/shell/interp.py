@@ -22,6 +22,7 @@ from devicelab.virtual.shell.io import CommandContext, ShellIO
 from devicelab.virtual.shell.syntax import (
     AndOr,
     Group,
+    If,
     Node,
     Pipeline,
     Redirect,
@@ -180,7 +181,21 @@ class Shell:
     async def run_node(self, node: Node, io: FdIO) -> int:
         if isinstance(node, Simple):
             return await self.run_simple(node, io)
+        if isinstance(node, If):
+            return await self.run_if(node, io)
         return await self.run_group(node, io)
+
+    async def run_if(self, node: If, io: FdIO) -> int:
+        redirected = await self._redirected(node.redirects, io)
+        if redirected is None:
+            return 1
+        for condition, body in node.branches:
+            if await self.run_list(condition, redirected) == 0:
+                return await self.run_list(body, redirected)
+        if node.otherwise is not None:
+            return await self.run_list(node.otherwise, redirected)
+        self.status = 0
+        return 0
 
     async def run_group(self, group: Group, io: FdIO) -> int:
         redirected = await self._redirected(group.redirects, io)

@@ -2,7 +2,8 @@
 
 Supported: `;`, `&`, newlines, `&&`, `||`, pipes, `!`, `( ... )`, `{ ...; }`, redirections
 (`>`, `>>`, `<`, `N>`, `N>&M`, `&>`), quotes, `$VAR`, `${...}`, `$(...)` and backticks.
-Control flow (`if`, `for`, `while`, `case`) is refused with a clear syntax error.
+`if ... then ... elif ... else ... fi` (lab tools' install scripts use it); other control flow
+(`for`, `while`, `case`) is refused with a clear syntax error.
 """
 
 from __future__ import annotations
@@ -52,7 +53,14 @@ class Group:
     redirects: tuple[Redirect, ...]
 
 
-Node = Simple | Group
+@dataclass(frozen=True)
+class If:
+    branches: tuple[tuple[Script, Script], ...]  # (condition, body): `if` and each `elif`
+    otherwise: Script | None
+    redirects: tuple[Redirect, ...]
+
+
+Node = Simple | Group | If
 
 
 @dataclass(frozen=True)
@@ -218,7 +226,8 @@ class _Parser:
     def _closes(token: Token, closer: str | None) -> bool:
         if closer == ")":
             return token.kind == "op" and token.value == ")"
-        return closer == "}" and token.kind == "word" and token.value == "}"
+        # "}" or reserved words ending an `if` part, e.g. "elif|else|fi"
+        return closer is not None and token.kind == "word" and token.value in closer.split("|")
 
     def and_or(self) -> AndOr:
         first = self.pipeline()
@@ -252,9 +261,26 @@ class _Parser:
         if token.kind == "word" and token.value == "{":
             self.next()
             return Group(self._nested("}"), False, self.redirects())
+        if token.kind == "word" and token.value == "if":
+            self.next()
+            return self._if()
         if token.kind == "word" and token.value in RESERVED:
             raise ShellSyntaxError(f"'{token.value}': control flow is not supported by the virtual shell")
         return self.simple()
+
+    def _if(self) -> If:
+        branches: list[tuple[Script, Script]] = []
+        otherwise: Script | None = None
+        while True:
+            condition = self._nested("then")
+            body = self._nested("elif|else|fi")
+            branches.append((condition, body))
+            word = self.tokens[self.pos - 1].value
+            if word == "elif":
+                continue
+            if word == "else":
+                otherwise = self._nested("fi")
+            return If(tuple(branches), otherwise, self.redirects())
 
     def _nested(self, closer: str) -> Script:
         self.depth += 1
