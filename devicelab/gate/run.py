@@ -22,10 +22,10 @@ from devicelab.handset import Handset
 from devicelab.lab.lab import HeldHandset, Lab
 from devicelab.model.builds import Build
 from devicelab.model.identity import Identity
-from devicelab.model.policy import Policy, policy_for
+from devicelab.model.policy import DERIVED_KIND, Policy, policy_for
 from devicelab.progress import Reporter
 from devicelab.reports.collect import FindingContext, handset_result
-from devicelab.reports.diff import new_pairs
+from devicelab.reports.diff import DIFFERENTIAL_NOTE, new_pairs
 from devicelab.reports.evidence import EvidenceBundle
 from devicelab.reports.model import (
     BuildRef,
@@ -171,19 +171,19 @@ def _differential(run: GateRun) -> None:
     judged by the policy. Fewer than two judged handsets compare nothing, and the run says so."""
     judged = [o for o in run.outcomes if o.report is not None]
     if len(judged) < 2:
-        run.notes.append(f"differential: {len(judged)} handset(s) judged, nothing to compare")
+        run.notes.append(f"{DIFFERENTIAL_NOTE} {len(judged)} handset(s) judged, nothing to compare")
         return
     traffic = {o.handset.entry.id: traffic_of(o.handset.entry.id, o.report, o.repeat_starts)
                for o in judged if o.report is not None}
     identities = {o.identity.model_dump_json() for o in judged if o.identity is not None}
     if len(identities) < len(judged):
-        run.notes.append("differential: two handsets reported the same identity; nothing follows it")
+        run.notes.append(f"{DIFFERENTIAL_NOTE} two handsets reported the same identity: nothing can follow it")
     derived = derive(list(traffic.values()))
     for outcome in judged:
         assert outcome.report is not None
         found = findings_for(traffic[outcome.handset.entry.id], derived)
         outcome.report = with_derived(outcome.report, found, run.policy)
-    run.notes.append(f"differential: {len(judged)} handsets, {DIFFERENTIAL_REPEATS} windows each, "
+    run.notes.append(f"{DIFFERENTIAL_NOTE} {len(judged)} handsets, {DIFFERENTIAL_REPEATS} windows each, "
                      f"{len(derived)} identity-derived field(s)")
 
 
@@ -195,7 +195,10 @@ def write_run(gate: GateRun) -> Written:
     # what the handsets reported, and what the lab knows of every handset: an error from before a
     # handset was read (a lease that timed out names the lab's handsets) is redacted as well
     identities = [o.identity for o in outcomes if o.identity is not None] + gate.lab_identities
-    redactor = Redactor(identities)
+    # a differential run's identity-derived values are as identifying as the identifiers themselves
+    derived = [f.identifier for o in outcomes if o.report is not None for f in o.report.findings
+               if f.kind == DERIVED_KIND]
+    redactor = Redactor(identities, derived)
     if options.out is not None and options.force:
         clear_run_folder(gate.out)
     bundle = EvidenceBundle(gate.out)
