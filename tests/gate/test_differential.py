@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from devicelab.capture.evidence import read_evidence
+from devicelab.errors import ConfigError
+from devicelab.gate.options import GateOptions, load_builds
 from devicelab.model.builds import BUILDS_DIR
 from tests.gate.test_gate import gate
 
@@ -91,3 +93,11 @@ def test_false_positives_over_every_build_is_zero(tmp_path: Path, capsys: pytest
         print(f"\ndifferential false positives over {len(builds)} builds: {len(false_positives)}"
               + "".join(f"\n  {fp}" for fp in false_positives))
     assert false_positives == []
+
+
+@pytest.mark.parametrize(("extra", "field"), [({"handsets": 1}, "--handsets"),
+                                             ({"handsets": 2, "from_build": "nokia7plus-00WW_3_22C"}, "--from")])
+def test_a_differential_run_needs_two_handsets_and_one_build(extra: dict, field: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_builds(GateOptions(build="nokia7plus-00WW_3_22C_SP05", differential=True, **extra))
+    assert caught.value.field == field
