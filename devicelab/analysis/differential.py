@@ -9,7 +9,8 @@ segment. A field is `identity_derived` when its value
 
     differs between the handsets,
     is the same on every request of each handset, in at least two repeats (a nonce or a session
-        token changes: never flagged),
+        token changes: never flagged), and missing from none of them (a token the server handed
+        out after the first request is state, not identity),
     is no time and no counter (a number near the capture's time, a date, too few bits to identify),
     and is not where the analyzer already found a known identifier.
 
@@ -162,6 +163,7 @@ def derive(handsets: Sequence[HandsetTraffic]) -> list[DerivedField]:
     # (flow key, where) -> handset -> observations
     table: dict[tuple[tuple[str, str, str, str], tuple[str, ...]], dict[str, list[Observation]]] = {}
     explained: set[tuple[tuple[str, str, str, str], tuple[str, ...]]] = set()
+    requests: dict[tuple[str, tuple[str, str, str, str]], int] = {}  # (handset, flow key) -> requests
     for handset in handsets:
         by_flow = {(f.source, f.index): f for f in handset.flows}
         for finding in handset.findings:
@@ -172,6 +174,7 @@ def derive(handsets: Sequence[HandsetTraffic]) -> list[DerivedField]:
             if flow.protocol != "http" or flow.undecrypted_tls:
                 continue
             key = flow_key(flow)
+            requests[(handset.name, key)] = requests.get((handset.name, key), 0) + 1
             repeat = handset.repeat_of(flow)
             for where, value in fields(flow).items():
                 per = table.setdefault((key, where), {})
@@ -190,6 +193,8 @@ def derive(handsets: Sequence[HandsetTraffic]) -> list[DerivedField]:
             distinct = {o.value for o in per[name]}
             if len(distinct) != 1:
                 break  # changes within a handset: a nonce, a session token, a time
+            if len(per[name]) < requests[(name, key)]:
+                break  # missing from some requests: state learnt on the way (a server's token), not the handset
             seen_in = {o.repeat for o in per[name]}
             needed = 2 if repeats_of[name] > 1 else 1
             if len(per[name]) < 2 or len(seen_in) < needed:

@@ -159,3 +159,12 @@ def test_policy_derived_to_an_approved_host_is_shown_or_needs_review() -> None:
     assert approved.judge(DERIVED_KIND, "connectivitycheck.gstatic.com", True) != []
     review = approved.model_copy(update={"review_derived": True})
     assert [r.split(":")[0] for r in review.judge(DERIVED_KIND, "activation.hmdglobal.com", True)] == ["review-derived"]
+
+
+def test_a_token_the_server_hands_out_after_the_first_request_is_not_the_identity() -> None:
+    def with_token(name: str) -> HandsetTraffic:
+        token = secrets.token_hex(8)  # the server's, kept by the handset from its second request on
+        flows = [flow(i, T0 + 1000.0 * i, "c.example", "/checkin", {"token": token} if i else {"first": True},
+                      app="gms") for i in range(3)]
+        return HandsetTraffic(name, flows, (), (T0 + 1500.0,))
+    assert derive([with_token("a"), with_token("b")]) == []
