@@ -29,6 +29,7 @@ import phonenumbers
 
 from devicelab.analysis.numeric import base32_stable, base58, bcd, int64, mobile_identity, varint
 from devicelab.model.identity import Identity
+from devicelab.model.policy import DERIVED_KIND
 
 #: Where a needle may not continue: "digit"/"alnum" on both sides; "varint": no continuation byte
 #: (0x80 set) before it; "token": no letter or digit before it (a geohash cell goes on with finer digits).
@@ -201,6 +202,8 @@ _VARIANTS: dict[str, Callable[[str], list[Variant]]] = {
     "imei": _imei, "meid": _meid, "imsi": lambda v: [Variant("as-is", v, False)], "iccid": _iccid,
     "msisdn": _msisdn, "serial": _serial, "wifi_mac": _mac, "bt_mac": _mac, "android_id": _android_id,
     "advertising_id": _advertising_id, "email": _email, "cell_id": _cell_id,
+    # a value a differential run found following the identity: redacted as sent, whatever it is
+    DERIVED_KIND: lambda v: [Variant("as-is", v, False)],
 }
 
 

@@ -48,19 +48,24 @@ VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bold
                    "the handset and records every packet from power-on; needs CAP_NET_ADMIN.")
 @click.option("--allure-html/--no-allure-html", default=True, show_default=True,
               help="Render Allure's HTML report (needs the Allure CLI and Java); the results are always written.")
+@click.option("--differential", is_flag=True,
+              help="Gate on two handsets of different identities, each watched twice (a reboot between), and "
+                   "flag values that follow the identity in any encoding (identity_derived). Implies --handsets 2.")
 def gate(build: str, from_build: str | None, lab: str | None, policy: str | None, sim: str | None, out: Path | None,
          handsets: int, window: float, consent: str, wifi: bool, baseline: Path | None,
          lease_timeout: float | None, evidence: str, capture: Mode | None, no_flash: bool, allure_html: bool,
-         force: bool) -> None:
+         force: bool, differential: bool) -> None:
     """Gate a build: flash, factory reset, first boot, activation, observe, judge.
 
     Exit codes: 0 pass, 1 fail, 2 inconclusive, 3 infrastructure error, 130 stopped (SIGINT/SIGTERM).
     """
+    if differential and handsets == 1:
+        handsets = 2  # a differential run compares two identities
     options = GateOptions(build=build, from_build=from_build, lab=lab, policy=policy, sim=sim,
                           out=out, force=force, handsets=handsets, window=window,
                           consent=consent, wifi=wifi, baseline=baseline, lease_timeout=lease_timeout,
                           evidence=evidence, capture=capture, no_flash=no_flash, allure_html=allure_html,
-                          command=tuple(sys.argv))
+                          command=tuple(sys.argv), differential=differential)
     reporter = Reporter()
     reporter.line(f"[bold]devicelab gate[/] {build}" + (f" (update from {from_build})" if from_build else ""))
     # SIGTERM (a CI job cancelled) stops the run like Ctrl-C: reports written, evidence kept, exit 130

@@ -60,6 +60,8 @@ class HandsetOutcome:
     before_update: ScanReport | None = None
     #: the gateway's connection table, reconciled (empty without a gateway)
     connections: list[dict[str, Any]] = field(default_factory=list)
+    #: host times at which repeats 2, 3, ... of the window began (a differential run's reboots)
+    repeat_starts: list[float] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,8 @@ class HandsetPlan:
     triggers: tuple[str, ...] = ("unlock", "reboot", "unlock")
     #: False (--no-flash): the handset must already run the build; it is only factory-reset
     flash: bool = True
+    #: windows watched, a reboot before each after the first; the capture runs through them all
+    repeats: int = 1
 
 
 def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Timeline,
@@ -158,6 +162,14 @@ def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Ti
                 outcome.notes.append(note)
         with step(f"observe {plan.window:.0f} device s"):
             outcome.observed = _observe(handset, plan.window, reporter, name, cancel)
+        for repeat in range(2, plan.repeats + 1):
+            outcome.repeat_starts.append(time.time())  # what follows is this repeat's traffic
+            with step(f"reboot (repeat {repeat})"), reporter.status(f"{name}: reboot for repeat {repeat}"):
+                note = pull(handset, "reboot", sim=plan.sim, build=plan.build)
+            if note:
+                outcome.notes.append(note)
+            with step(f"observe {plan.window:.0f} device s (repeat {repeat})"):
+                outcome.observed = (outcome.observed or 0.0) + _observe(handset, plan.window, reporter, name, cancel)
         # the handset may have lost its network (or SIM) during the window: prove it still reaches the capture
         with step("canary after the window"):
             capture.run_canary()

@@ -38,11 +38,17 @@ class GateOptions:
     no_flash: bool = False
     allure_html: bool = True  # Allure's HTML report (Java, seconds); the Allure results are always written
     command: tuple[str, ...] = field(default=())
+    #: differential identity run: two handsets (or more), each repeating its window after a reboot
+    differential: bool = False
 
 
 def load_builds(options: GateOptions) -> tuple[Build, Build | None]:
     if options.sim is not None:
         load_sim(options.sim)  # a typo fails here, before a handset is touched
+    if options.differential and options.handsets < 2:
+        raise ConfigError("--differential", "--handsets", "a differential run compares two handsets or more")
+    if options.differential and options.from_build:
+        raise ConfigError("--differential", "--from", "a differential run gates one build, not an update")
     build = load_build(options.build)
     from_build = load_build(options.from_build) if options.from_build else None
     if options.no_flash and from_build is not None:

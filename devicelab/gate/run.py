@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from devicelab.analysis.differential import derive, findings_for, traffic_of, with_derived
 from devicelab.capture.config import CANARY_HOST
 from devicelab.capture.gateway import privilege
 from devicelab.errors import ConfigError, DevicelabError, RunInterruptedError
@@ -25,11 +26,11 @@ from devicelab.lab.lab import HeldHandset, Lab
 from devicelab.lab.preflight import refuse_build
 from devicelab.model.builds import Build
 from devicelab.model.identity import Identity
-from devicelab.model.policy import Policy, policy_for
+from devicelab.model.policy import DERIVED_KIND, Policy, policy_for
 from devicelab.progress import Reporter
 from devicelab.reports import destinations
 from devicelab.reports.collect import FindingContext, handset_result
-from devicelab.reports.diff import new_pairs
+from devicelab.reports.diff import DIFFERENTIAL_NOTE, new_pairs
 from devicelab.reports.evidence import EvidenceBundle
 from devicelab.reports.model import (
     BuildRef,
@@ -49,6 +50,8 @@ from devicelab.reports.writer import Written, write_reports
 log = logging.getLogger(__name__)
 #: seconds a stopped handset may take to finish its step and stop its capture
 STOP_GRACE = 30.0
+#: windows per handset in a differential run: a value seen in both is stable, not a boot's nonce
+DIFFERENTIAL_REPEATS = 2
 
 
 @dataclass
@@ -73,6 +76,7 @@ class GateRun:
     cancel: threading.Event = field(default_factory=threading.Event)
     interrupted: str = ""  # why and during what, when the operator stopped the run
     out: Path = Path()  # the run folder
+    notes: list[str] = field(default_factory=list)  # the run's own (a differential run's summary)
 
     def __post_init__(self) -> None:
         self.run_id = self.run_id or f"{self.started:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
@@ -106,7 +110,8 @@ def run_gate(options: GateOptions, reporter: Reporter | None = None) -> Written:
         plan = HandsetPlan(build=build, from_build=from_build, policy=policy, sim=options.sim,
                            choices=choices_for(options.consent, options.wifi), window=options.window,
                            proxy=lab.inventory.proxy, upstream=lab.upstream, sinkhole=options.sinkhole,
-                           mode=options.capture or lab.inventory.proxy.mode, flash=not options.no_flash)
+                           mode=options.capture or lab.inventory.proxy.mode, flash=not options.no_flash,
+                           repeats=DIFFERENTIAL_REPEATS if options.differential else 1)
         wanted = {"model": build.bootloader.product}
         with contextlib.ExitStack() as leases:
             with timeline.step(f"lease {options.handsets} handset(s)"), \
@@ -115,6 +120,9 @@ def run_gate(options: GateOptions, reporter: Reporter | None = None) -> Written:
                                                                timeout=options.lease_timeout,
                                                                holder=f"gate {run.run_id}"))
             _run_all(run, [h.handset for h in run.held], plan, workroot, reporter)
+        if options.differential:
+            with timeline.step("differential analysis"):
+                _differential(run)
     except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM through the command's handler
         run.cancel.set()
         # where it stopped: a step of the lab's (main thread) or the step each handset was in
@@ -176,6 +184,27 @@ def _run_all(run: GateRun, handsets: list[Handset], plan: HandsetPlan, workroot:
         run.outcomes = [outcomes[h.entry.id] for h in handsets]
 
 
+def _differential(run: GateRun) -> None:
+    """Compare the handsets' traffic; each handset's report gains its `identity_derived` findings,
+    judged by the policy. Fewer than two judged handsets compare nothing, and the run says so."""
+    judged = [o for o in run.outcomes if o.report is not None]
+    if len(judged) < 2:
+        run.notes.append(f"{DIFFERENTIAL_NOTE} {len(judged)} handset(s) judged, nothing to compare")
+        return
+    traffic = {o.handset.entry.id: traffic_of(o.handset.entry.id, o.report, o.repeat_starts)
+               for o in judged if o.report is not None}
+    identities = {o.identity.model_dump_json() for o in judged if o.identity is not None}
+    if len(identities) < len(judged):
+        run.notes.append(f"{DIFFERENTIAL_NOTE} two handsets reported the same identity: nothing can follow it")
+    derived = derive(list(traffic.values()))
+    for outcome in judged:
+        assert outcome.report is not None
+        found = findings_for(traffic[outcome.handset.entry.id], derived)
+        outcome.report = with_derived(outcome.report, found, run.policy)
+    run.notes.append(f"{DIFFERENTIAL_NOTE} {len(judged)} handsets, {DIFFERENTIAL_REPEATS} windows each, "
+                     f"{len(derived)} identity-derived field(s)")
+
+
 def write_run(gate: GateRun) -> Written:
     """Every report of a gate-shaped run (the gate's, or one attempt of `devicelab repro`)."""
     options, build, from_build, outcomes = gate.options, gate.build, gate.from_build, gate.outcomes
@@ -184,7 +213,10 @@ def write_run(gate: GateRun) -> Written:
     # what the handsets reported, and what the lab knows of every handset: an error from before a
     # handset was read (a lease that timed out names the lab's handsets) is redacted as well
     identities = [o.identity for o in outcomes if o.identity is not None] + gate.lab_identities
-    redactor = Redactor(identities)
+    # a differential run's identity-derived values are as identifying as the identifiers themselves
+    derived = [f.identifier for o in outcomes if o.report is not None for f in o.report.findings
+               if f.kind == DERIVED_KIND]
+    redactor = Redactor(identities, derived)
     if options.out is not None and options.force:
         clear_run_folder(gate.out)
     bundle = EvidenceBundle(gate.out, redactor=redactor if options.evidence == "redacted" else None)
@@ -233,7 +265,7 @@ def write_run(gate: GateRun) -> Written:
         handsets=tuple(results),
         consent=tuple(consent), observation_seconds=max((o.observed or 0 for o in outcomes), default=None),
         timeline=tuple(sorted(gate.timeline.steps, key=lambda s: s.start)), infra_errors=tuple(errors),
-        notes=tuple(f"{o.handset.entry.id}: {note}" for o in outcomes for note in o.notes),
+        notes=(*(f"{o.handset.entry.id}: {note}" for o in outcomes for note in o.notes), *gate.notes),
         interrupted=gate.interrupted,
     )
     if gate.baseline is not None:

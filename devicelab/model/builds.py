@@ -83,7 +83,7 @@ class Access(Frozen):
 TriggerKind = Literal["boot", "unlock", "screen_on", "sim_changed", "fingerprint_changed", "periodic"]
 #: What an app sends; each kind is one behaviour of the virtual lab (devicelab.virtual.net.apps).
 PayloadKind = Literal["checkin", "activation", "connectivity", "analytics", "zzhc", "pinned_push", "direct_daemon",
-                      "template"]
+                      "template", "telemetry"]
 #: Consent choices the setup wizard records (their settings keys: devicelab.virtual.consent).
 ConsentName = Literal[
     "google_usage_diagnostics", "google_error_reports", "oem_ux_program", "oem_analytics", "oem_privacy_agreed",

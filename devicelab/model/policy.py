@@ -57,6 +57,8 @@ if set(get_args(Kind)) != set(ALL_KINDS):  # pragma: no cover - the two lists mu
 _HOST_PATTERN = re.compile(r"[a-z0-9*?]([a-z0-9*?.-]*[a-z0-9*?])?")
 
 POLICIES_DIR = FIXTURES / "policies"
+#: A finding of a value that follows the handset's identity in an unknown encoding (differential runs)
+DERIVED_KIND = "identity_derived"
 
 
 def _host_pattern(value: str) -> str:
@@ -128,6 +130,8 @@ class Policy(Frozen):
     approved: tuple[ApprovedHost, ...] = ()
     forbidden: tuple[ForbiddenHost, ...] = ()
     identifiers: dict[Kind, IdentifierRule] = Field(default_factory=dict)
+    #: identity-derived data to an approved host is shown; with this it also needs review (a violation)
+    review_derived: bool = False
 
     @model_validator(mode="after")
     def _coherent(self) -> Policy:
@@ -169,6 +173,8 @@ class Policy(Frozen):
 
     def judge(self, kind: str, host: str, tls: bool) -> list[str]:
         """The rules an identifier of `kind` sent to `host` breaks (empty when allowed)."""
+        if kind == DERIVED_KIND:
+            return self._judge_derived(host, tls)
         id_rule = self.identifiers.get(kind)  # type: ignore[call-overload]
         if id_rule is not None:
             return self._judge_identifier(kind, id_rule, host, tls)
@@ -188,6 +194,20 @@ class Policy(Frozen):
             broken.append("plain-text: personal data must travel inside TLS")
         return broken
 
+
+    def _judge_derived(self, host: str, tls: bool) -> list[str]:
+        """Which identifier it is nobody knows: a host that may receive none must not get it."""
+        forbidden = self.forbidden_rule(host)
+        if forbidden is not None:
+            return [f"forbidden-host: {forbidden.host} ({forbidden.reason})"]
+        receives = any(rule.may_receive for rule in self.approved_rules(host)) or any(
+            rule.allows(host) for rule in self.identifiers.values())
+        broken = [] if receives else ["identity-derived: this host may receive no identifier"]
+        if receives and self.review_derived:
+            broken.append("review-derived: identity-derived data to an approved host needs review")
+        if self.tls_required and not tls:
+            broken.append("plain-text: personal data must travel inside TLS")
+        return broken
 
     def _judge_identifier(self, kind: str, rule: IdentifierRule, host: str, tls: bool) -> list[str]:
         broken: list[str] = []

@@ -14,9 +14,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from devicelab.model.policy import normalize_host
+from devicelab.model.policy import DERIVED_KIND, normalize_host
 from devicelab.model.outcome import Outcome
 from devicelab.reports.model import RunRecord
+
+#: how a differential gate run's record says it was one (a run-level note)
+DIFFERENTIAL_NOTE = "differential:"
 
 Transport = Literal["tls", "plain", "mixed"]
 _LABEL: dict[Transport, str] = {"tls": "TLS", "plain": "plain", "mixed": "TLS + plain"}
@@ -126,8 +129,17 @@ def pairs(run: RunRecord) -> set[Pair]:
 
 
 def new_pairs(baseline: RunRecord, run: RunRecord) -> list[Pair]:
-    """(host, kind) pairs in `run` that `baseline` did not have: for a gate that fails on them."""
-    return sorted(pairs(run) - pairs(baseline))
+    """(host, kind) pairs in `run` that `baseline` did not have: for a gate that fails on them.
+    `identity_derived` pairs count only against a differential baseline (another run cannot see them)."""
+    fresh = pairs(run) - pairs(baseline)
+    if not is_differential(baseline):
+        fresh = {p for p in fresh if p.kind != DERIVED_KIND}
+    return sorted(fresh)
+
+
+def is_differential(run: RunRecord) -> bool:
+    """Whether the run compared handsets (gate --differential): only such a run finds `identity_derived`."""
+    return any(note.startswith(DIFFERENTIAL_NOTE) for note in run.notes)
 
 
 def transports(run: RunRecord) -> dict[str, Transport]:
@@ -175,6 +187,9 @@ def caveats(baseline: RunRecord, run: RunRecord) -> tuple[str, ...]:
                      + ", ".join(f"{k} {choices_a.get(k, '-')}→{choices_b.get(k, '-')}"
                                  for k in sorted(set(choices_a) | set(choices_b))
                                  if choices_a.get(k) != choices_b.get(k)))
+    if is_differential(baseline) != is_differential(run):
+        notes.append(f"only the {'baseline' if is_differential(baseline) else 'run'} was differential: "
+                     f"{DERIVED_KIND} pairs of one and not the other say nothing about the build")
     if (baseline.observation_seconds or 0) != (run.observation_seconds or 0):
         notes.append(f"different observation windows: {baseline.observation_seconds or 0:.0f} vs "
                      f"{run.observation_seconds or 0:.0f} device seconds")
@@ -210,7 +225,8 @@ def to_text(diff: RunDiff) -> str:
 
     def pair_line(sign: str, p: Pair) -> str:
         d = diff.details[p]
-        return (f"  {sign} {p.host}  {p.kind}  [{_LABEL[transport_of(d.transports)]}; {', '.join(sorted(d.apps))}; "
+        kind = f"{p.kind} (follows the identity, encoding unknown)" if p.kind == DERIVED_KIND else p.kind
+        return (f"  {sign} {p.host}  {kind}  [{_LABEL[transport_of(d.transports)]}; {', '.join(sorted(d.apps))}; "
                 f"{'; '.join(sorted(d.locations)[:3])}{'; …' if len(d.locations) > 3 else ''}]")
 
     for title, sign, items in (("new (host, identifier) pairs:", "+", diff.pairs_added),

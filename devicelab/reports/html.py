@@ -19,6 +19,7 @@ from markupsafe import Markup, escape
 
 from devicelab.reports.checks import run_checks
 from devicelab.model.outcome import Outcome
+from devicelab.model.policy import DERIVED_KIND
 from devicelab.reports.model import FindingRecord, RunRecord, leaks
 from devicelab.reports.redaction import MARKER
 
@@ -62,8 +63,9 @@ class Contact:
     handsets: set[str] = field(default_factory=set)
 
 
-def finding_groups(run: RunRecord) -> list[HostGroup]:
-    """Findings of every handset, grouped by host (violating hosts first) and folded into rows."""
+def finding_groups(run: RunRecord, *, derived: bool = False) -> list[HostGroup]:
+    """Findings of every handset, grouped by host (violating hosts first) and folded into rows.
+    `derived`: only a differential run's `identity_derived` findings (their own section); else the others."""
     groups: dict[str, HostGroup] = {}
     rows: dict[tuple[str, str, str, str, tuple[str, ...], str | None, bool], FindingRow] = {}
     for result in run.handsets:
@@ -72,6 +74,8 @@ def finding_groups(run: RunRecord) -> list[HostGroup]:
             if v.finding is not None:
                 rules[v.finding].add(v.rule_type)
         for i, f in enumerate(result.findings):
+            if (f.kind == DERIVED_KIND) != derived:
+                continue
             group = groups.setdefault(f.host, HostGroup(f.host))
             key = (f.host, f.kind, f.identifier, f.location, f.decoders, f.app, f.tls)
             row = rows.get(key)
@@ -164,6 +168,8 @@ class ViolationGroup:
 
 
 _RULE_TITLES = {"forbidden-host": "Forbidden host", "unapproved-host": "Unapproved host",
+                "identity-derived": "Identity-derived data to a host that may receive no identifier",
+                "review-derived": "Identity-derived data: review required",
                 "kind-not-approved": "Identifier not approved for this host", "plain-text": "Plain text"}
 
 
@@ -248,6 +254,7 @@ def to_html(run: RunRecord) -> str:
     checks = run_checks(run)
     return template.render(
         run=run, outcome=run.outcome, meaning=MEANING[run.outcome], reasons=reasons(run), groups=finding_groups(run),
+        derived=finding_groups(run, derived=True),
         contacts=contacts(run), violations=violation_groups(run), checks=checks,
         violation_count=sum(leaks(r.violations) for r in run.handsets),
         lab_checks=[c for c in checks if c.id.startswith("lab:")], version=_devicelab_version(),

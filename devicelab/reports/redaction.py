@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from devicelab.model.secret import redact
 from devicelab.analysis.forms import Form, build_needles
 from devicelab.analysis.matcher import Matcher
+from devicelab.model.policy import DERIVED_KIND
 from devicelab.model.identity import GeoFence, Identity
 
 #: A redacted value as `findings.redact` writes it.
@@ -50,10 +51,11 @@ class _Needle:
 class Redactor:
     """Replaces the identifiers of some identities (every searched form) and their positions in text."""
 
-    def __init__(self, identities: Iterable[Identity] = ()) -> None:
+    def __init__(self, identities: Iterable[Identity] = (), derived: Iterable[str] = ()) -> None:
+        """`derived`: values a differential run found following the identity (redacted like identifiers)."""
         self._fences: list[GeoFence] = []
         needles: dict[tuple[str, bool, str], _Needle] = {}
-        pairs: list[tuple[str, str]] = []
+        pairs: list[tuple[str, str]] = [(DERIVED_KIND, value) for value in sorted(set(derived))]
         for identity in identities:
             pairs += identity.identifiers()
             if identity.location is not None:

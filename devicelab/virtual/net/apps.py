@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from devicelab.model.builds import AppTraffic, PayloadKind
-from devicelab.virtual.net import checkin, template, zzhc
+from devicelab.virtual.net import checkin, telemetry, template, zzhc
 from devicelab.virtual.net.facts import DeviceFacts
 from devicelab.virtual.net.httpclient import DeviceHttpClient, NetError, Request
 from devicelab.virtual.net.protobuf import Message
@@ -196,6 +196,24 @@ async def templated(ctx: AppContext) -> bool:
     return await template.send(ctx.spec, ctx.facts, ctx.client, lambda text: ctx.info(ctx.spec.name, text))
 
 
+async def telemetry_report(ctx: AppContext) -> bool:
+    """A telemetry SDK's report, the IMEI encrypted inside (virtual.net.telemetry); its sequence
+    number lives in the app's preferences, so it grows across reboots."""
+    seq = ctx.memory.get("seq", 0)
+    seq = (seq if isinstance(seq, int) else 0) + 1
+    ctx.memory["seq"] = seq
+    body = telemetry.report(ctx.facts, seq)
+    headers = (("Content-Type", "application/json; charset=utf-8"), ("Content-Length", str(len(body))),
+               ("User-Agent", OKHTTP_USER_AGENT))
+    try:
+        response = await ctx.client.fetch(Request("POST", ctx.spec.url, headers, body))
+    except NetError as exc:
+        ctx.warn("LtTelemetry", f"report #{seq} failed: {exc}")
+        return False
+    ctx.info("LtTelemetry", f"report #{seq}: HTTP {response.status}")
+    return 200 <= response.status < 300
+
+
 BEHAVIOURS: dict[PayloadKind, Behaviour] = {
     "connectivity": connectivity,
     "checkin": google_checkin,
@@ -205,4 +223,5 @@ BEHAVIOURS: dict[PayloadKind, Behaviour] = {
     "pinned_push": pinned_push,
     "direct_daemon": direct_daemon,
     "template": templated,
+    "telemetry": telemetry_report,
 }
