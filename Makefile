@@ -12,7 +12,7 @@ lint: setup
 	.venv/bin/mypy
 
 LEAK := the 2019 China Telecom self-registration client sends IMEI, IMSI, ICCID, cell ID and Wi-Fi MAC to zzhc.vnet.cn
-BLIND := a user build takes no lab CA (its TLS stays closed) and the XTRA daemon goes around the proxy
+BLIND := the XTRA daemon goes around the proxy: the regular capture cannot read it (the gateway capture can)
 
 test: lint
 	# the harness's own tests, then the suites on the build a release would ship: it leaks nothing the

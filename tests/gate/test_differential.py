@@ -71,11 +71,14 @@ def test_differential_fails_on_the_telemetry_field_and_no_nonce_time_or_counter(
     assert not any(value in reports for value in sent)
 
 
-def test_differential_on_the_fixed_build_finds_nothing_derived(tmp_path: Path) -> None:
+def test_differential_on_the_fixed_build_finds_nothing_derived_where_it_may_not_go(tmp_path: Path) -> None:
     code, verdict, output = gate(tmp_path / "fixed", "--build", "nokia7plus-00WW_3_22C_SP05", "--sim", "telenor-no",
                                  "--differential")
-    assert code == 0, output
-    assert derived(verdict) == []
+    assert code == 2, output  # no violation; inconclusive only for the XTRA daemon around the proxy
+    assert not any(h["violations"] for h in verdict["handsets"])
+    # with its TLS read (a lab build), checkin's logging_id shows: the Android ID under a fixed XOR,
+    # derived from the identity indeed, sent to a host that may receive the Android ID: shown, not a violation
+    assert {f["host"] for _, f in derived(verdict)} <= {"android.clients.google.com"}
     assert any(n.startswith("differential: 2 handsets") for n in verdict["notes"])
 
 

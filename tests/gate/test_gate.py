@@ -55,17 +55,20 @@ def test_the_2019_leaky_build_fails_with_the_zzhc_finding(leaky: tuple[int, dict
     assert any("RegistrationTask: Params:" in line and "⟦imei" in line for line in logged), logged[:3]
 
 
-def test_the_fixed_user_build_is_inconclusive_because_its_tls_went_unread(fixed: tuple[int, dict, str, Path]) -> None:
-    # a user build takes no CA: its TLS to approved Google and HMD hosts is unread, and unread traffic
-    # proves nothing, approved host or not (it was a pass until issue 13: a pass resting on one plain request)
+def test_the_fixed_build_is_read_and_inconclusive_only_where_a_daemon_goes_around_the_proxy(
+        fixed: tuple[int, dict, str, Path]) -> None:
+    # a lab build trusts the lab's CA: its TLS to Google and HMD is read. The XTRA daemon goes around
+    # the proxy and unread traffic proves nothing, approved host or not (issue 13: no pass resting on
+    # what was not seen); the regular capture cannot read it, the gateway capture can
     code, verdict, output, _out = fixed
     assert code == 2, output
     (handset,) = verdict["handsets"]
     assert handset["violations"] == []
     assert not any(f["host"] == "zzhc.vnet.cn" for f in handset["findings"])
     counted = {(g["kind"], g["host"]) for g in handset["coverage"]["gaps"] if g["counts"]}
-    assert {("tls_undecrypted", "android.clients.google.com"), ("tls_undecrypted", "activation.hmdglobal.com"),
-            ("ca_not_installed", ""), ("unproxied_connection", "xtrapath1.izatcloud.net")} <= counted
+    assert counted == {("unproxied_connection", "xtrapath1.izatcloud.net")}
+    read = {f["host"] for f in handset["flows"] if f["tls"] and not f["undecrypted"]}
+    assert {"android.clients.google.com", "activation.hmdglobal.com"} <= read
     # the pinned push is the one blind spot the global policy accepts, by name and with its reason
     accepted = handset["coverage"]["accepted_blind"]
     assert {a["host"] for a in accepted} == {"push.hmdglobal.com"}
@@ -90,11 +93,11 @@ def test_the_userdebug_build_takes_the_ca_and_its_tls_is_read(tmp_path: Path) ->
     assert "lab error" not in output, output  # the CA came off again, after the window's reboot
     (handset,) = verdict["handsets"]
     read = {f["host"] for f in handset["flows"] if f["tls"] and not f["undecrypted"]}
-    assert {"android.clients.google.com", "activation.hmdglobal.com", "www.google.com"} <= read
+    assert {"android.clients.google.com", "activation.hmdglobal.com"} <= read
     assert {(f["host"], f["kind"]) for f in handset["findings"] if f["tls"]} >= {
         ("android.clients.google.com", "imei"), ("activation.hmdglobal.com", "imei")}
     unread = {g["host"] for g in handset["coverage"]["gaps"] if g["kind"] == "tls_undecrypted"}
-    assert unread == {"push.hmdglobal.com"}  # pinned: no CA opens it
+    assert "push.hmdglobal.com" in unread  # pinned: no CA opens it (anything else unread is a counted gap)
 
 
 def test_diff_between_the_builds_shows_the_zzhc_pairs_as_new(leaky: tuple[int, dict, str, Path],
@@ -123,7 +126,7 @@ def test_the_gate_fails_on_new_pairs_against_a_baseline(tmp_path: Path, fixed: t
 
 
 def test_the_china_build_with_a_china_telecom_sim_breaks_no_rule_of_the_china_policy(tmp_path: Path) -> None:
-    # no violation; inconclusive (not pass) because the user build's TLS and the XTRA daemon went unread
+    # no violation; inconclusive (not pass) because the XTRA daemon went around the proxy, unread
     code, verdict, output = gate(tmp_path / "cn", "--build", "nokia7plus-00CN_3_340", "--sim", "china-telecom")
     assert code == 2, output
     assert verdict["policy"]["name"] == "china"
@@ -131,7 +134,7 @@ def test_the_china_build_with_a_china_telecom_sim_breaks_no_rule_of_the_china_po
     assert handset["violations"] == []
     assert any(f["host"] == "zzhc.vnet.cn" and f["kind"] == "iccid" for f in handset["findings"])
     counted = {g["kind"] for g in handset["coverage"]["gaps"] if g["counts"]}
-    assert {"tls_undecrypted", "unproxied_connection"} <= counted
+    assert "unproxied_connection" in counted
 
 
 def test_what_the_capture_cannot_see_is_inconclusive_never_pass(tmp_path: Path) -> None:
@@ -231,7 +234,8 @@ def test_an_update_from_the_leaky_build_judges_the_fixed_one_on_its_own_traffic(
     code, verdict, output = gate(tmp_path / "fix", "--build", "nokia7plus-00WW_3_22C_SP05", "--from",
                                  "nokia7plus-00WW_3_22C", "--sim", "telenor-no")
     (handset,) = verdict["handsets"]
-    assert code == 0, output
+    assert code == 2, output  # no violation of its own; inconclusive only for the XTRA daemon (see above)
+    assert handset["violations"] == []
     assert not any(f["host"] == "zzhc.vnet.cn" for f in handset["findings"])
     assert handset["flows"], "the candidate is judged on traffic of its own"
     earlier = handset["before_update"]

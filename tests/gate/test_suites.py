@@ -69,7 +69,8 @@ def test_a_suite_reports_like_the_gate(tmp_path: Path) -> None:
     results, kept = tmp_path / "allure", tmp_path / "kept"
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
                            str(SUITES), "-k", "first_boot_sends and decline", "--build", "nokia7plus-00WW_3_22C_SP05",
-                           "--alluredir", str(results), "--devicelab-out", str(kept)],
+                           "--alluredir", str(results), "--devicelab-out", str(kept),
+                           "--expect-inconclusive", "the XTRA daemon goes around the proxy"],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:]
     (result,) = [json.loads(p.read_text()) for p in results.glob("*-result.json")]
@@ -90,7 +91,7 @@ def test_a_suite_reports_like_the_gate(tmp_path: Path) -> None:
     # kept without Allure: one folder per judged test, and the run's verdicts
     (folder,) = [p for p in kept.iterdir() if p.is_dir()]
     assert {"verdict.json", "findings.txt"} <= {p.name for p in folder.iterdir()}
-    assert json.loads((kept / "devicelab-verdicts.json").read_text())[0]["outcome"] == "pass"
+    assert json.loads((kept / "devicelab-verdicts.json").read_text())[0]["outcome"] == "inconclusive"
     assert f"evidence and verdicts: {kept}" in proc.stdout
 
 def _suite(*args: str) -> subprocess.CompletedProcess[str]:
@@ -99,15 +100,15 @@ def _suite(*args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=600)
 
 
-def test_the_fixed_user_build_is_inconclusive_and_expect_inconclusive_says_so() -> None:
-    # the user build takes no CA: its TLS is unread, so the suite cannot pass (README: When devicelab says pass)
+def test_the_fixed_build_is_inconclusive_and_expect_inconclusive_says_so() -> None:
+    # the XTRA daemon goes around the proxy: unread, so the suite cannot pass (README: When devicelab says pass)
     blind = _suite("--build", "nokia7plus-00WW_3_22C_SP05")
     assert blind.returncode == 1, blind.stdout[-2000:]
     assert "CoverageIncomplete" in blind.stdout
-    assert "ca_not_installed" in blind.stdout
-    expected = _suite("--build", "nokia7plus-00WW_3_22C_SP05", "--expect-inconclusive", "user build: no CA")
+    assert "unproxied_connection: xtrapath1.izatcloud.net" in blind.stdout
+    expected = _suite("--build", "nokia7plus-00WW_3_22C_SP05", "--expect-inconclusive", "XTRA around the proxy")
     assert expected.returncode == 0, expected.stdout[-2000:]
-    assert "known blind spot: user build: no CA" in expected.stdout
+    assert "known blind spot: XTRA around the proxy" in expected.stdout
     # a leak is not the expected inconclusive: the strict xfail turns it into a failure
-    leak = _suite("--build", "nokia7plus-00WW_3_22C", "--expect-inconclusive", "user build: no CA")
+    leak = _suite("--build", "nokia7plus-00WW_3_22C", "--expect-inconclusive", "XTRA around the proxy")
     assert leak.returncode == 1, leak.stdout[-2000:]

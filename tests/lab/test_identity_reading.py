@@ -14,7 +14,7 @@ from devicelab.android import iphonesubinfo
 from devicelab.handset.identity import read_identity
 from devicelab.model.inventory import AdbAddress, HandsetEntry, KnownIdentity
 from devicelab.model.plausible import implausible, luhn_ok
-from devicelab.model.sims import load_sim
+from devicelab.model.sims import SimProfile, load_sim
 from devicelab.virtual.binder import format_parcel, string_reply
 
 IMEI1, IMEI2 = "490154203237518", "356938035643809"
@@ -70,6 +70,10 @@ class FakeHandset:
     wifi_mac: str = "8c:45:00:12:34:56"
     serial: str = "B2N1GF81234567"
     props: dict[str, str] = field(default_factory=dict)
+
+    def inserted_sim(self) -> SimProfile | None:
+        """The SIM in the slot (the real Handset tracks what it inserted)."""
+        return SIM if self.sim else None
 
     @property
     def entry(self) -> HandsetEntry:
