@@ -11,37 +11,14 @@ from __future__ import annotations
 
 import http.client
 import sys
-import threading
-import time
 
 from devicelab.capture.gateway.nsthread import NETNS_DIR, setns
-from tests.bench.proxy_load import BODY, CLIENTS
+from tests.bench.proxy_load import run_clients
 
 
 def load(address: str, host: str, seconds: float) -> int:
-    counts = [0] * CLIENTS
-    stop = time.monotonic() + seconds
-
-    def client(slot: int) -> None:
-        conn = http.client.HTTPConnection(address, 80, timeout=10)
-        try:
-            while time.monotonic() < stop:
-                conn.request("POST", "/bench", body=BODY, headers={"Host": host})
-                response = conn.getresponse()
-                response.read()
-                if response.status == 200:
-                    counts[slot] += 1
-        except OSError:
-            pass
-        finally:
-            conn.close()
-
-    threads = [threading.Thread(target=client, args=(slot,)) for slot in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(seconds + 30)
-    return sum(counts)
+    return run_clients(lambda: http.client.HTTPConnection(address, 80, timeout=10), "/bench", {"Host": host},
+                       seconds)
 
 
 def main() -> None:

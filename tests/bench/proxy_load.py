@@ -11,6 +11,7 @@ import http.client
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 from tests.capture.helpers import upstream
 
@@ -18,15 +19,17 @@ CLIENTS = 8
 BODY = b"x" * 288
 
 
-def load(proxy: tuple[str, int], port: int, seconds: float) -> int:
+def run_clients(connect: Callable[[], http.client.HTTPConnection], url: str, headers: dict[str, str],
+                seconds: float) -> int:
+    """CLIENTS threads, each posting BODY to `url` over its own connection for `seconds`: flows done."""
     counts = [0] * CLIENTS
     stop = time.monotonic() + seconds
 
     def client(slot: int) -> None:
-        conn = http.client.HTTPConnection(*proxy, timeout=10)
+        conn = connect()
         try:
             while time.monotonic() < stop:
-                conn.request("POST", f"http://lab.test:{port}/bench", body=BODY)
+                conn.request("POST", url, body=BODY, headers=headers)
                 response = conn.getresponse()
                 response.read()
                 if response.status == 200:
@@ -42,6 +45,11 @@ def load(proxy: tuple[str, int], port: int, seconds: float) -> int:
     for thread in threads:
         thread.join(seconds + 30)
     return sum(counts)
+
+
+def load(proxy: tuple[str, int], port: int, seconds: float) -> int:
+    return run_clients(lambda: http.client.HTTPConnection(*proxy, timeout=10), f"http://lab.test:{port}/bench", {},
+                       seconds)
 
 
 def main() -> None:
