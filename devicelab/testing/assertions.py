@@ -30,19 +30,25 @@ def assert_no_personal_data_leaks(capture: HandsetCapture, identity: Identity, p
         report = capture.judge(identity, policy)  # the run's report lists it, pass or fail
     verdict = report.verdict
     if verdict.violations:
-        rows = [_row(v.finding, v.host, v.rule) for v in verdict.violations]
-        raise PrivacyViolation(f"{len(rows)} violation(s) of policy {policy.name!r}:\n{_table(rows)}")
+        # one row per place an identifier went, its broken rules together (not a row per rule)
+        rules: dict[tuple[str, ...], list[str]] = {}
+        for v in verdict.violations:
+            rules.setdefault(_row(v.finding, v.host), []).append(v.rule.split(":")[0])
+        rows = [(*row, ", ".join(dict.fromkeys(broken))) for row, broken in rules.items()]
+        leaks = len({(row[0], row[1]) for row in rules})
+        raise PrivacyViolation(f"{leaks} leak(s) against policy {policy.name!r} (host and identifier), in "
+                               f"{len(rows)} place(s):\n{_table(rows)}")
     if verdict.counted_gaps:
         lines = "\n".join(f"  {g.kind}: {g.host or '-'} {g.detail}" for g in verdict.counted_gaps)
         raise CoverageIncomplete(f"inconclusive: the capture could not see everything\n{lines}")
     return report
 
 
-def _row(finding: Finding | None, host: str, rule: str) -> tuple[str, ...]:
+def _row(finding: Finding | None, host: str) -> tuple[str, ...]:
     if finding is None:
-        return (host, "-", "(contact)", "-", "-", rule.split(":")[0])
+        return (host, "-", "(contact)", "-", "-")
     return (host, f"{finding.kind} {finding.redacted}", finding.location, " > ".join(finding.decoders) or "-",
-            finding.app or "?", rule.split(":")[0])
+            finding.app or "?")
 
 
 def _table(rows: list[tuple[str, ...]]) -> str:

@@ -42,7 +42,7 @@ def test_first_boot_suite_fails_the_leaky_build_with_a_readable_redacted_table(l
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 1, proc.stdout[-2000:]
     assert "PrivacyViolation" in proc.stdout
-    assert "violation(s) of policy 'global'" in proc.stdout
+    assert "leak(s) against policy 'global' (host and identifier)" in proc.stdout
     header = next(line for line in proc.stdout.splitlines() if "host" in line and "decoders" in line)
     assert all(column in header for column in ("identifier", "where", "app", "rule"))
     assert "zzhc.vnet.cn  iccid" in proc.stdout
