@@ -154,7 +154,10 @@ def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Ti
             if trigger == "reboot" and plan.from_build is not None:
                 trigger = "update"  # an upgrade run's reboot is the one into the new build
                 # from here on the traffic is the candidate's: the old build's is reported apart. Marked
-                # before the trigger, so the candidate's first traffic can never count as the old build's
+                # once the old build is down (in the bootloader) and before the new one boots: nothing
+                # the old build sent can count as the candidate's, nor the candidate's as the old one's
+                with step("reboot into the bootloader for the update"):
+                    handset.reboot_bootloader()
                 outcome.update_at = time.time()
             with step(TRIGGERS[trigger]), reporter.status(f"{name}: {TRIGGERS[trigger]}"):
                 note = pull(handset, trigger, sim=plan.sim, build=plan.build)

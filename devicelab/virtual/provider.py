@@ -214,7 +214,10 @@ class VirtualProvider:
             if state is None:
                 self.state_path.unlink(missing_ok=True)
                 return
-            users = [p for p in state.get("users", []) if pid_alive(p) and p != os.getpid()]
+            users = [p for p in state.get("users", []) if pid_alive(p)]
+            # one join of this process ends: another Lab in it (the session's) may still use the lab
+            if os.getpid() in users:
+                users.remove(os.getpid())
             state["users"] = users
             if users:
                 self._write_state(state)
