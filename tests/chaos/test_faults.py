@@ -18,6 +18,8 @@ from devicelab.virtual.control import handle_request
 
 WINDOW = 90.0
 SLOW = {"boot_hang", "boot_loop"}  # they wait out a boot timeout
+#: the default run keeps one fault of each kind (setup, window, clock); `make chaos` and -m slow run all
+DEFAULT = {"drop_adb", "reboot", "clock_jump"}
 
 
 def _request(payload: dict[str, Any]) -> dict[str, Any]:
@@ -50,7 +52,7 @@ def test_the_chaos_cli_refuses_an_unknown_fault(capsys: pytest.CaptureFixture[st
 
 
 def _param(fault: str) -> Any:
-    return pytest.param(fault, marks=[pytest.mark.slow] if fault in SLOW else [])
+    return pytest.param(fault, marks=[] if fault in DEFAULT and fault not in SLOW else [pytest.mark.slow])
 
 
 @pytest.mark.parametrize("fault", [_param(f) for f in PLAN])

@@ -7,6 +7,15 @@ import pytest
 from devicelab.errors import UnsupportedChoiceError
 from devicelab.flows import Choices, Consent, first_boot
 from devicelab.handset import Handset
+from devicelab.model.builds import load_build
+
+
+@pytest.fixture(autouse=True)
+def global_build(handset: Handset) -> None:
+    """These are the global build's flows (android-one-9): a gate test may have left the China build."""
+    build = load_build("nokia7plus-00WW_3_22C_SP05")
+    if handset.fingerprint() != build.fingerprint:
+        handset.flash(build)
 
 
 def setting(handset: Handset, namespace: str, key: str) -> str:

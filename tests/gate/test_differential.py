@@ -35,6 +35,7 @@ def differential(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict, s
     return (*gate(out, "--build", TELEMETRY, "--sim", "telenor-no", "--differential"), out)
 
 
+@pytest.mark.slow
 def test_a_plain_gate_does_not_see_the_encrypted_imei(tmp_path: Path) -> None:
     code, verdict, output = gate(tmp_path / "plain", "--build", TELEMETRY, "--sim", "telenor-no")
     assert code == 1, output  # the zzhc client the build carries, as before
@@ -71,6 +72,7 @@ def test_differential_fails_on_the_telemetry_field_and_no_nonce_time_or_counter(
     assert not any(value in reports for value in sent)
 
 
+@pytest.mark.slow
 def test_differential_on_the_fixed_build_finds_nothing_derived_where_it_may_not_go(tmp_path: Path) -> None:
     code, verdict, output = gate(tmp_path / "fixed", "--build", "nokia7plus-00WW_3_22C_SP05", "--sim", "telenor-no",
                                  "--differential")

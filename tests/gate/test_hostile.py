@@ -30,9 +30,11 @@ def test_every_hostile_build_is_listed_here() -> None:
 
 #: issue 13's own set runs in `make soundness` (and its fast subset); here only with -m slow
 SOUNDNESS_SET = {n for n in EXPECTED if n.startswith("nokia7plus-")}
+#: F4 and F5 also have fast tests of their own (tests/capture, tests/analysis): gated in -m slow
+SLOW_SET = SOUNDNESS_SET | {"hostile-f4-spoofed-names", "hostile-f5-websocket"}
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SOUNDNESS_SET else n
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_SET else n
                                   for n in sorted(EXPECTED)])
 def test_a_hostile_build_never_passes(tmp_path: Path, name: str) -> None:
     code, verdict, output = gate(tmp_path / name, "--build", str(HOSTILE / f"{name}.yaml"), "--sim", "telenor-no")

@@ -19,7 +19,8 @@ from devicelab.lab.lease import lease_dir
 STATE = lease_dir("virtual").parent.parent
 
 
-@pytest.mark.parametrize(("sig", "when"), [(signal.SIGINT, "observing"), (signal.SIGTERM, "first boot")])
+@pytest.mark.parametrize(("sig", "when"), [(signal.SIGINT, "observing"),
+                                           pytest.param(signal.SIGTERM, "first boot", marks=pytest.mark.slow)])
 def test_a_stopped_gate_says_so_and_cleans_up(tmp_path: Path, sig: signal.Signals, when: str) -> None:
     out, temp = tmp_path / "out", tmp_path / "tmp"
     temp.mkdir()

@@ -56,6 +56,7 @@ def test_an_unexpected_exception_mid_run_is_that_handsets_error_with_step_and_tr
     assert written.run.exit_code == 3
 
 
+@pytest.mark.slow
 def test_an_exception_that_escapes_the_handset_run_itself_is_recorded_too(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     crash = _first_caller_only(gate_run.run_handset, SystemExit(9))  # not even an Exception

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.gate.test_gate import gate
 
 TEAM = Path(__file__).resolve().parents[2] / "fixtures" / "policies" / "examples" / "imei-google-hmd-tls.yaml"
@@ -21,6 +23,7 @@ def test_the_team_rule_fails_the_leaky_build_on_the_imei(tmp_path: Path) -> None
     assert len(verdict["policy"]["sha256"]) == 64
 
 
+@pytest.mark.slow
 def test_the_team_rule_judges_the_fixed_build_on_what_was_read(tmp_path: Path) -> None:
     code, verdict, output = gate(tmp_path / "fixed", "--build", "nokia7plus-00WW_3_22C_SP05", "--sim",
                                  "telenor-no", "--policy", "examples/imei-google-hmd-tls")

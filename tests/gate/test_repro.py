@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from devicelab.reports.verdict_json import read_run
 
 REPORT = Path(__file__).resolve().parents[2] / "fixtures" / "repro" / "nokia7plus-2019-nrk.yaml"
@@ -43,6 +45,7 @@ def test_the_2019_report_reproduces_on_the_leaky_build_and_writes_its_evidence(t
     assert all(m["identifier"].startswith("…") for m in matrix["attempts"][-1]["matches"])
 
 
+@pytest.mark.slow
 def test_the_fixed_build_does_not_reproduce_and_says_what_was_covered(tmp_path: Path) -> None:
     fixed = tmp_path / "fixed.yaml"
     fixed.write_text(REPORT.read_text().replace("builds: [nokia7plus-00WW_3_22C]",

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from devicelab.lab.lab import Lab
 from devicelab.model.builds import load_build
 from devicelab.testing.capture import RAW
@@ -100,6 +102,7 @@ def _suite(*args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow  # make test runs the suites with --expect-inconclusive itself
 def test_the_fixed_build_is_inconclusive_and_expect_inconclusive_says_so() -> None:
     # the XTRA daemon goes around the proxy: unread, so the suite cannot pass (README: When devicelab says pass)
     blind = _suite("--build", "nokia7plus-00WW_3_22C_SP05")

@@ -11,6 +11,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
+
 INNER = '''
 import json, os, time
 import pytest
@@ -26,6 +28,7 @@ def test_uses_a_handset(handset, n):
 '''
 
 
+@pytest.mark.slow  # an xdist run of its own; tests/lab/test_lease*.py prove the leases directly
 def test_each_test_gets_an_exclusive_handset_under_xdist(tmp_path: Path) -> None:
     suite = tmp_path / "test_inner.py"
     suite.write_text(INNER)

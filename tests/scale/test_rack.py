@@ -142,6 +142,7 @@ def _gate(lab_file: Path, out: Path, handsets: int) -> list[str]:
             str(lab_file), "--handsets", str(handsets), "--window", "20", "--out", str(out), "--no-allure-html"]
 
 
+@pytest.mark.slow  # the rack under contention: minutes of gates
 def test_two_concurrent_gate_runs_share_four_handsets(rack: tuple[Lab, LabgridClient, Path], tmp_path: Path) -> None:
     _, client, lab_file = rack
     # 3 + 2 handsets wanted, 4 in the rack: one run waits for the other, and neither deadlocks
@@ -178,6 +179,7 @@ def _suite(lab_file: Path, results: Path) -> list[str]:
             "--expect-inconclusive", BLIND]
 
 
+@pytest.mark.slow
 def test_two_concurrent_suite_runs_over_xdist_share_the_rack(rack: tuple[Lab, LabgridClient, Path],
                                                              tmp_path: Path) -> None:
     _, client, lab_file = rack
