@@ -53,6 +53,7 @@ class HandsetCapture:
         self.handset = handset
         self.gateway: HandsetGateway | None = None
         self._network_started = False
+        self._signing_with_lab_ca = False  # the proxy signs with the lab's own CA (a lab build's)
         self.capture = Capture(workdir, config if config.label else _labelled(config, handset.serial))
         self.canary_timeout = canary_timeout
         self.sample_interval = sample_interval
@@ -100,6 +101,7 @@ class HandsetCapture:
         if self._network_started:
             return self
         self._started = self._network_started = True
+        self._signing_with_lab_ca = lab_ca
         try:
             capture = self.capture.start(lab_ca=lab_ca)
             if self.gateway_plan is not None:
@@ -115,10 +117,12 @@ class HandsetCapture:
     def _start(self) -> None:
         # a lab build carries the lab's own CA in its system store: sign with it, install nothing
         baked, foreign = baked_lab_ca(self.handset, timeout=self.setup.timeout)
-        if baked and self._network_started:
-            # started before the handset could be asked (the gateway, from power-on): the run's CA signs
-            baked = False
-            foreign = foreign or "the capture started before the lab CA could be checked: the run's own CA signs"
+        if self._network_started and baked != self._signing_with_lab_ca:
+            # started before the handset could be asked (the gateway, from power-on), on what the build
+            # file says; the handset disagrees: its own store decides what is read (the gaps say so)
+            foreign = foreign or ("the build names the lab CA but the handset does not hold it" if not baked else
+                                  "the capture started with the run's own CA: the baked lab CA is not used")
+            baked = self._signing_with_lab_ca and baked
         self.start_network(lab_ca=baked)
         capture = self.capture
         assert capture.ca is not None

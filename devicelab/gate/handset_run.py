@@ -117,7 +117,8 @@ def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Ti
             # the gateway needs nothing of the handset: it watches from before the flash, through first boot
             capture = new_capture()
             with step("start gateway capture"), reporter.status(f"{name}: starting the lab gateway"):
-                capture.start_network()
+                # before the flash nobody can ask the handset: a lab build's file says it trusts the lab CA
+                capture.start_network(lab_ca="lab" in plan.build.access.system_cas)
         first = plan.from_build or plan.build
         with step("preflight"):
             # a locked bootloader refuses flash and erase: say so and how to fix it, at once

@@ -65,3 +65,20 @@ def test_without_the_capability_the_gate_stops_with_exit_3_naming_it(tmp_path: P
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "CAP_NET_ADMIN" in proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@needs_gateway
+def test_the_fixed_lab_build_passes_behind_the_gateway_on_traffic_that_was_read(tmp_path: Path) -> None:
+    """The pass issue 13 asks for: the lab CA signs from power-on (the build file names it), the XTRA
+    daemon's connection is read at the gateway, and only the pinned push stays opaque, accepted by
+    name with its reason."""
+    code, verdict, output, received = gate(tmp_path, "--build", "nokia7plus-00WW_3_22C_SP05", "--sim", "telenor-no")
+    assert code == 0, output
+    (handset,) = verdict["handsets"]
+    assert [g for g in handset["coverage"]["gaps"] if g["counts"]] == []
+    assert {a["host"] for a in handset["coverage"]["accepted_blind"]} == {"push.hmdglobal.com"}
+    read = {f["host"] for f in handset["flows"] if f["tls"] and not f["undecrypted"]}
+    assert {"android.clients.google.com", "activation.hmdglobal.com"} <= read
+    seen = {(d["host"], d["protocol"]): d["seen"] for d in handset["destinations"]}
+    assert seen[("xtrapath1.izatcloud.net", "tcp")] == "read"
+    assert unaccounted_connections(tmp_path / "out", received) == 0
