@@ -62,6 +62,7 @@ class HandsetCapture:
         self.ca_install: CaInstall | None = None
         self.canary: CanaryResult | None = None
         self._started = False
+        self._last_read: EvidenceRead | None = None  # the stopped capture's log, read once
         #: the caller runs the canary itself (`run_canary`), e.g. once the handset has a network
         self.defer_canary = defer_canary
         #: the verdict on this capture, once a test has asked for one (devicelab.testing.assertions)
@@ -88,6 +89,7 @@ class HandsetCapture:
 
     def start(self) -> HandsetCapture:
         self._started = True
+        self._last_read = None
         try:
             self._start()
         except BaseException:
@@ -101,6 +103,7 @@ class HandsetCapture:
         if self._network_started:
             return self
         self._started = self._network_started = True
+        self._last_read = None
         self._signing_with_lab_ca = lab_ca
         try:
             capture = self.capture.start(lab_ca=lab_ca)
@@ -215,6 +218,7 @@ class HandsetCapture:
             self.capture.stop()
         except DevicelabError as exc:
             errors.append(exc)
+        self._last_read = None  # records went in while stopping: the log is read anew from here
         if errors:
             raise errors[0]
 
@@ -226,7 +230,13 @@ class HandsetCapture:
 
     # -- what the test reads -----------------------------------------------------------------------
     def read(self) -> EvidenceRead:
-        return self.capture.read()
+        """The evidence log, read; once the capture stopped the log no longer changes, so it is read
+        once for the judge, the gaps, the flows and the summary alike."""
+        if self._started:
+            return self.capture.read()
+        if self._last_read is None:
+            self._last_read = self.capture.read()
+        return self._last_read
 
     def flows(self) -> tuple[Flow, ...]:
         return self.read().flows
