@@ -94,18 +94,17 @@ class DerivedField:
 
 
 def path_template(path: str) -> str:
-    """/api/v1/devices/490154203237518/ping?x=1 -> /api/v1/devices/{n}/ping: ids in paths vary."""
+    """/api/v1/devices/490154203237518/ping?x=1 -> /api/v1/devices/{id}/ping: ids in paths vary.
+    Numbers and hex ids are one class: a random hex id that happens to hold no letter is still an id."""
     segments = path.partition("?")[0].split("/")
     return "/".join(_template(s) for s in segments)
 
 
 def _template(segment: str) -> str:
-    if segment.isdigit():
-        return "{n}"
+    if segment.isdigit() or (_HEX.fullmatch(segment) and any(c.isdigit() for c in segment)):
+        return "{id}"
     if _UUID.fullmatch(segment):
         return "{uuid}"
-    if _HEX.fullmatch(segment) and any(c.isdigit() for c in segment):
-        return "{hex}"
     return segment
 
 

@@ -131,8 +131,9 @@ def test_same_traffic_on_both_handsets_flags_nothing() -> None:
 
 
 def test_path_templates_hide_ids() -> None:
-    assert path_template("/u/3fa2b9c01d2e/ping?x=1") == "/u/{hex}/ping"
-    assert path_template("/api/v1/devices/490154203237518") == "/api/v1/devices/{n}"
+    assert path_template("/u/3fa2b9c01d2e/ping?x=1") == "/u/{id}/ping"
+    assert path_template("/u/301249017723/ping") == "/u/{id}/ping"  # a hex id with no letter, by chance
+    assert path_template("/api/v1/devices/490154203237518") == "/api/v1/devices/{id}"
     assert path_template("/x/1209d0b9-b959-42e6-b921-aa5d9d08c1af/y") == "/x/{uuid}/y"
     assert path_template("/v1/events") == "/v1/events"
 
