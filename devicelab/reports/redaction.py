@@ -62,6 +62,9 @@ class Redactor:
                 self._fences.append(identity.location)
         forms = build_needles(pairs).forms
         self._matcher = Matcher(forms)
+        # a text report holds identifiers only in printable forms; the binary ones (raw bytes, BCD,
+        # varints) would match rendered text by chance, and are not what the scrubber replaces either
+        self._audit = Matcher([form for form in forms if _PRINTABLE.fullmatch(form.needle)])
         self._needle_of: dict[Form, _Needle] = {}
         for form in forms:
             if not _PRINTABLE.fullmatch(form.needle):  # raw digests and UTF-16 never reach report text as such
@@ -120,7 +123,7 @@ class Redactor:
 
     def leaks(self, data: bytes, *, positions: bool = False) -> list[str]:
         """The identifier kinds whose raw forms occur in `data` (an audit of finished report files)."""
-        kinds = {hit.form.kind for hit in self._matcher.scan(data).hits}
+        kinds = {hit.form.kind for hit in self._audit.scan(data).hits}
         if positions:
             text = data.decode("utf-8", "replace")
             if any(_scrub_positions(text, fence) != text for fence in self._fences):
