@@ -15,41 +15,63 @@ command -v chromium >/dev/null 2>&1 || [ "$(id -u)" -ne 0 ] || want_chromium=1
 [ -d /usr/share/fonts/truetype/roboto ] || need_debs+=(fonts-roboto-unhinted)
 # the gateway capture installs its nftables rules through libnftables (no nft command needed)
 ldconfig -p 2>/dev/null | grep -q libnftables.so.1 || need_debs+=(libnftables1)
-if [ ${#need_debs[@]} -gt 0 ]; then
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "devicelab needs Debian's ${need_debs[*]}; run as root, or: sudo apt-get install -y ${need_debs[*]}" >&2
-        exit 1
-    fi
-    echo "installing ${need_debs[*]} from Debian's packages"
+if [ ${#need_debs[@]} -gt 0 ] && [ "$(id -u)" -ne 0 ]; then
+    echo "devicelab needs Debian's ${need_debs[*]}; run as root, or: sudo apt-get install -y ${need_debs[*]}" >&2
+    exit 1
+fi
+
+# Debian's packages, the Python packages and the Allure command line come from three places and do
+# not depend on each other: they download side by side, each into its own log
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+
+debian() {
+    [ ${#need_debs[@]} -gt 0 ] || [ "$want_chromium" -eq 1 ] || return 0
     timeout 600 apt-get update -q >/dev/null
-    DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -q "${need_debs[@]}" >/dev/null
-fi
+    if [ ${#need_debs[@]} -gt 0 ]; then
+        echo "installing ${need_debs[*]} from Debian's packages"
+        DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -q "${need_debs[@]}" >/dev/null
+    fi
+    if [ "$want_chromium" -eq 1 ]; then
+        echo "installing Debian's chromium (optional: renders the HTML report in tests)"
+        DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -q --no-install-recommends chromium >/dev/null \
+          || echo "warning: chromium could not be installed; the report rendering tests will skip" >&2
+    fi
+}
 
-stamp=.venv/.devicelab-installed
-if [ ! -x .venv/bin/python ]; then
-    python3 -m venv .venv
-fi
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    echo "installing Python packages into .venv"
-    .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-    .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]" 2>&1 | grep -v "^WARNING: Location" || true
-    .venv/bin/python -c "import devicelab, ppadb, uiautomator2, mitmproxy, allure_pytest" 
-    touch "$stamp"
-fi
-
-if [ "$want_chromium" -eq 1 ]; then
-    echo "installing Debian's chromium (optional: renders the HTML report in tests)"
-    { timeout 600 apt-get update -q >/dev/null \
-      && DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -q --no-install-recommends chromium >/dev/null; } \
-      || echo "warning: chromium could not be installed; the report rendering tests will skip" >&2
-fi
+python_packages() {
+    local stamp=.venv/.devicelab-installed
+    if [ ! -x .venv/bin/python ]; then
+        python3 -m venv .venv
+    fi
+    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+        echo "installing Python packages into .venv"
+        .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+        .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]" 2>&1 | grep -v "^WARNING: Location" || true
+        .venv/bin/python -c "import devicelab, ppadb, uiautomator2, mitmproxy, allure_pytest"
+        touch "$stamp"
+    fi
+}
 
 # Optional: the Allure command line (npm allure-commandline, needs Java) turns allure-results into Allure's
 # HTML report. Project-local, never global; ~3 s and 33 MB from the npm registry. Missing -> a note in the run.
-allure_dir=.venv/node
-if [ ! -x "$allure_dir/node_modules/.bin/allure" ] && command -v npm >/dev/null 2>&1 && command -v java >/dev/null 2>&1; then
-    echo "installing the Allure command line into $allure_dir"
-    timeout 300 npm install --prefix "$allure_dir" --no-audit --no-fund --no-save --loglevel=error \
-        allure-commandline@2.46.1 >/dev/null \
-      || echo "warning: allure-commandline could not be installed; runs will note that Allure HTML is missing" >&2
-fi
+allure() {
+    local allure_dir=.venv/node
+    if [ ! -x "$allure_dir/node_modules/.bin/allure" ] && command -v npm >/dev/null 2>&1 && command -v java >/dev/null 2>&1; then
+        echo "installing the Allure command line into $allure_dir"
+        timeout 300 npm install --prefix "$allure_dir" --no-audit --no-fund --no-save --loglevel=error \
+            allure-commandline@2.46.1 >/dev/null \
+          || echo "warning: allure-commandline could not be installed; runs will note that Allure HTML is missing" >&2
+    fi
+}
+
+debian > "$logs/debian" 2>&1 & debian_job=$!
+python_packages > "$logs/python" 2>&1 & python_job=$!
+failed=0
+wait "$debian_job" || failed=1
+cat "$logs/debian"
+wait "$python_job" || failed=1
+cat "$logs/python"
+[ "$failed" -eq 0 ] || { echo "bootstrap failed (the output above says where)" >&2; exit 1; }
+# npm writes into .venv/node: after the virtualenv exists
+allure

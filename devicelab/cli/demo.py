@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import click
 from rich.table import Table
 
 from devicelab import progress
@@ -16,6 +17,12 @@ from devicelab.reports.html import reasons
 
 BUILDS = ("nokia7plus-00WW_3_22C", "nokia7plus-00WW_3_22C_SP05")
 STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bold yellow", "error": "bold magenta"}
+
+
+@click.command("demo")
+def demo() -> None:
+    """Gate the 2019 leaky build and its fix on the embedded virtual lab, side by side."""
+    run_demo()
 
 
 def run_demo(out: Path = Path("reports/demo")) -> None:

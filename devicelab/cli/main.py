@@ -11,46 +11,41 @@ from devicelab.errors import ConfigError, DevicelabError, InfrastructureError
 from devicelab.model.outcome import EXIT_ERROR
 from devicelab.model.secret import install_log_scrubber
 
+#: command name -> "module:attribute". Each is imported when it runs, so `devicelab scan` does not
+#: pay for mitmproxy and the gate's stack (about 2 s a start). The virtual lab is a provider like
+#: any other: named here, not imported (ARCHITECTURE.md)
+COMMANDS = {
+    "demo": "devicelab.cli.demo:demo",
+    "diff": "devicelab.cli.diff:diff",
+    "doctor": "devicelab.cli.doctor:doctor",
+    "flow": "devicelab.cli.flow:flow",
+    "gate": "devicelab.cli.gate:gate",
+    "labgrid-exporter-config": "devicelab.cli.labgrid:exporter_config_command",
+    "repro": "devicelab.cli.repro:repro",
+    "scan": "devicelab.cli.scan:scan",
+    "virtual": "devicelab.virtual.cli:virtual",
+}
 
-@click.group()
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported by name when they are asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, _, name = target.partition(":")
+        command: click.Command = getattr(importlib.import_module(module), name)
+        return command
+
+
+@click.group(cls=LazyGroup)
 @click.version_option(package_name="devicelab")
 def cli() -> None:
     """devicelab: flash handsets, drive first boot, capture traffic, find personal data."""
-
-
-@cli.command()
-def demo() -> None:
-    """Start a virtual lab and show it working (becomes the privacy gate demo)."""
-    from devicelab.cli.demo import run_demo
-
-    run_demo()
-
-
-VIRTUAL_COMMANDS = "devicelab.virtual.cli:virtual"
-
-
-def _register_commands() -> None:
-    from devicelab.cli.diff import diff
-    from devicelab.cli.doctor import doctor
-    from devicelab.cli.flow import flow
-    from devicelab.cli.gate import gate
-    from devicelab.cli.labgrid import exporter_config_command
-    from devicelab.cli.repro import repro
-    from devicelab.cli.scan import scan
-
-    cli.add_command(gate)
-    cli.add_command(repro)
-    cli.add_command(scan)
-    cli.add_command(diff)
-    cli.add_command(doctor)
-    cli.add_command(flow)
-    cli.add_command(exporter_config_command)
-    # the virtual lab is a provider like any other: named, not imported (ARCHITECTURE.md)
-    module, _, name = VIRTUAL_COMMANDS.partition(":")
-    cli.add_command(getattr(importlib.import_module(module), name))
-
-
-_register_commands()
 
 
 def main() -> None:
