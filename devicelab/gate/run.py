@@ -100,7 +100,11 @@ def run_gate(options: GateOptions, reporter: Reporter | None = None) -> Written:
         raise ConfigError(lab.source, "handsets", f"{options.handsets} handsets wanted, but lab {lab.name!r} has "
                           f"{capacity}")
     if (options.capture or lab.inventory.proxy.mode) == "gateway":
-        privilege.require()  # before any handset is touched: one clear error, exit 3
+        # before any handset is touched: one clear error, exit 3. Rules on a lab's own interfaces
+        # need no namespace of devicelab's
+        handsets = lab.inventory.handsets
+        on_interfaces = bool(handsets) and all(h.gateway is not None and not h.gateway.netns for h in handsets)
+        privilege.require(privilege.INTERFACE if on_interfaces else privilege.NAMESPACES)
     workroot = Path(tempfile.mkdtemp(prefix="devicelab-gate-"))
     try:
         with timeline.step("start lab"), reporter.status(f"starting lab {lab.name}"):

@@ -81,4 +81,8 @@ def test_the_fixed_lab_build_passes_behind_the_gateway_on_traffic_that_was_read(
     assert {"android.clients.google.com", "activation.hmdglobal.com"} <= read
     seen = {(d["host"], d["protocol"]): d["seen"] for d in handset["destinations"]}
     assert seen[("xtrapath1.izatcloud.net", "tcp")] == "read"
+    # the pinned push is unread, and accepted by name: the table says so, with the policy's reason
+    assert seen[("push.hmdglobal.com", "tcp")] == "accepted blind"
+    push = next(d for d in handset["destinations"] if d["host"] == "push.hmdglobal.com" and d["protocol"] == "tcp")
+    assert "pins its server key" in push["blind_reason"]
     assert unaccounted_connections(tmp_path / "out", received) == 0

@@ -5,8 +5,9 @@
     ...
     accounting = hg.finish(capture)          # the table reconciled, written into the evidence log
 
-Nothing on the handset is set: the lab plugs it into its link (`Handset.network_plug`; a physical
-handset is on the gateway's network already), and the gateway sees it from power-on.
+Nothing on the handset is set: the lab plugs it into its link (`Handset.network_plug`), or, on a
+physical lab, it is on the lab's own network already and the inventory names the interface
+(`handsets.N.gateway`): the rules go there (`InterfaceGateway`). The gateway sees it from power-on.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from typing import TYPE_CHECKING
 from devicelab.capture.gateway import addresses
 from devicelab.capture.gateway.accounting import Accounting, reconcile
 from devicelab.capture.gateway.gateway import Gateway
+from devicelab.capture.gateway.interface import InterfaceGateway
+from devicelab.capture.gateway.resolver import host_upstream
 from devicelab.errors import CaptureError, DevicelabError
 from devicelab.handset.network import plug_for
-from devicelab.model.inventory import GatewayLink
+from devicelab.model.inventory import GatewayInterface, GatewayLink
 
 if TYPE_CHECKING:
     from devicelab.capture.config import CaptureConfig
@@ -56,17 +59,25 @@ class HandsetGateway:
         self.plan = plan
         self.name = "handset"  # one gateway per handset; file names carry no identifier of it
         self.book = addresses.Book(plan.public)
-        self.gateway = Gateway(workdir, [self.name], upstream=self.book.lookup, proxy=proxy)
+        entry = getattr(handset, "entry", None)
+        #: a physical handset's place on the lab's own network (the inventory's `gateway:`)
+        self.place: GatewayInterface | None = getattr(entry, "gateway", None)
+        self.gateway: Gateway = (
+            InterfaceGateway(workdir, self.name, self.place, upstream=host_upstream(), proxy=proxy)
+            if self.place is not None else Gateway(workdir, [self.name], upstream=self.book.lookup, proxy=proxy))
         self.link: GatewayLink | None = None
         self.accounting: Accounting | None = None
 
     def start(self) -> HandsetGateway:
+        if isinstance(self.gateway, InterfaceGateway):
+            return self._start_on_interface(self.gateway)
         if getattr(self.handset, "network_plug", None) is None:
             # a handset no lab plugs in is on a network of its own: the namespaces would see nothing,
             # and an empty capture must never read as a clean one
-            raise CaptureError("capture mode 'gateway' needs a lab that puts the handset behind devicelab's "
-                               "gateway; a physical lab's gateway interface (hostapd, tether, VLAN) is not "
-                               "driven by devicelab yet: use --capture regular or wireguard there")
+            raise CaptureError("capture mode 'gateway' needs the handset behind devicelab's gateway: name the "
+                               "gateway host's interface it is on in the inventory (handsets.N.gateway: {interface, "
+                               "kind: hostapd|usb-tether|vlan, address}), or use a lab that plugs its handsets in",
+                               serial=self.handset.serial, step="start gateway capture")
         self.gateway.start()
         topo = self.gateway.topology
         assert topo is not None
@@ -81,12 +92,20 @@ class HandsetGateway:
             raise
         return self
 
+    def _start_on_interface(self, gateway: InterfaceGateway) -> HandsetGateway:
+        """The handset is on the lab's network already (it joined the Wi-Fi, or is tethered): nothing
+        is plugged; the rules go onto its interface for the run."""
+        gateway.start()
+        place = gateway.place
+        self.link = GatewayLink(namespace=place.interface, address=place.address, dns_server=gateway.gateway_address)
+        return self
+
     def _plug(self, link: GatewayLink | None) -> None:
         plug_for(self.handset).plug(self.handset.serial, link, timeout=PLUG_TIMEOUT)
 
     def finish(self, capture: Capture) -> Accounting:
         """Unplug, stop the gateway, reconcile its table with the flows, record it all in the evidence."""
-        if self.link is not None:
+        if self.link is not None and self.place is None:
             try:
                 self._plug(None)
             except DevicelabError as exc:
