@@ -60,5 +60,17 @@ def test_every_row_is_read_or_a_gap_with_its_bytes() -> None:
 def test_a_handset_no_lab_plugs_in_is_refused_not_watched_blind(tmp_path: Path) -> None:
     handset = SimpleNamespace(serial="X1", network_plug=None)
     plan = GatewayPlan.of(CaptureConfig(mode="gateway"))
-    with pytest.raises(CaptureError, match="physical lab"):
+    with pytest.raises(CaptureError, match=r"handsets\.N\.gateway: \{interface"):
         HandsetGateway(tmp_path, handset, plan, proxy=("127.0.0.1", 1)).start()  # type: ignore[arg-type]
+
+
+def test_a_handset_the_inventory_places_on_an_interface_gets_the_rules_there(tmp_path: Path) -> None:
+    from devicelab.capture.gateway.interface import InterfaceGateway
+    from devicelab.model.inventory import GatewayInterface
+
+    place = GatewayInterface(interface="wlan1", kind="hostapd", address="10.77.0.23")
+    handset = SimpleNamespace(serial="X1", network_plug=None, entry=SimpleNamespace(gateway=place))
+    hg = HandsetGateway(tmp_path, handset, GatewayPlan.of(CaptureConfig(mode="gateway")),  # type: ignore[arg-type]
+                        proxy=("127.0.0.1", 1))
+    assert isinstance(hg.gateway, InterfaceGateway)
+    assert hg.gateway.place.interface == "wlan1"
