@@ -74,3 +74,26 @@ def test_a_handset_the_inventory_places_on_an_interface_gets_the_rules_there(tmp
                         proxy=("127.0.0.1", 1))
     assert isinstance(hg.gateway, InterfaceGateway)
     assert hg.gateway.place.interface == "wlan1"
+
+
+def test_a_physical_gateway_answers_the_runs_own_names_and_asks_the_internet_for_the_rest() -> None:
+    from devicelab.capture.gateway.handset_gateway import lab_then
+
+    asked: list[str] = []
+    lookup = lab_then({"canary.devicelab.test": "198.18.0.7"}, lambda name: asked.append(name) or "203.0.113.5")
+    assert lookup("Canary.devicelab.test.") == "198.18.0.7"
+    assert lookup("zzhc.vnet.cn") == "203.0.113.5"
+    assert asked == ["zzhc.vnet.cn"]
+
+
+def test_the_hosts_resolver_is_asked_bounded_and_a_silent_one_is_no_answer(tmp_path: Path) -> None:
+    import time
+
+    from devicelab.capture.gateway.resolver import host_upstream
+
+    conf = tmp_path / "resolv.conf"
+    conf.write_text("# loopback, nothing listens there: refused at once\nnameserver 127.0.0.254\n")
+    started = time.monotonic()
+    assert host_upstream(conf, timeout=0.5)("zzhc.vnet.cn") is None
+    assert time.monotonic() - started < 2
+    assert host_upstream(tmp_path / "missing.conf")("zzhc.vnet.cn") is None  # no servers: no answer

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,7 +23,7 @@ from devicelab.capture.gateway import addresses
 from devicelab.capture.gateway.accounting import Accounting, reconcile
 from devicelab.capture.gateway.gateway import Gateway
 from devicelab.capture.gateway.interface import InterfaceGateway
-from devicelab.capture.gateway.resolver import host_upstream
+from devicelab.capture.gateway.resolver import Upstream, host_upstream
 from devicelab.errors import CaptureError, DevicelabError
 from devicelab.handset.network import plug_for
 from devicelab.model.inventory import GatewayInterface, GatewayLink
@@ -52,6 +53,15 @@ class GatewayPlan:
         return cls(public, tuple(config.upstream_udp), routes)
 
 
+def lab_then(known: Mapping[str, str], upstream: Upstream) -> Upstream:
+    """A physical gateway's resolver: the run's own names (the canary host: mitmproxy answers it by
+    name, whatever the address) from the plan, every other name from the real internet's DNS."""
+    def lookup(name: str) -> str | None:
+        return known.get(name.lower().rstrip(".")) or upstream(name)
+
+    return lookup
+
+
 class HandsetGateway:
     def __init__(self, workdir: Path, handset: HandsetLike, plan: GatewayPlan, *, proxy: tuple[str, int]) -> None:
         self.workdir = workdir
@@ -63,7 +73,8 @@ class HandsetGateway:
         #: a physical handset's place on the lab's own network (the inventory's `gateway:`)
         self.place: GatewayInterface | None = getattr(entry, "gateway", None)
         self.gateway: Gateway = (
-            InterfaceGateway(workdir, self.name, self.place, upstream=host_upstream(), proxy=proxy)
+            InterfaceGateway(workdir, self.name, self.place, upstream=lab_then(plan.public, host_upstream()),
+                             proxy=proxy)
             if self.place is not None else Gateway(workdir, [self.name], upstream=self.book.lookup, proxy=proxy))
         self.link: GatewayLink | None = None
         self.accounting: Accounting | None = None
