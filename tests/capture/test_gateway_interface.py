@@ -140,6 +140,9 @@ def test_the_interface_gets_the_gateway_policy_and_loses_it_after(bench: Bench, 
             assert gateway.rules_present()
             assert gateway.table in _tables(bench.host)
             assert gateway.gateway_address == AP
+            # the host's other networks cannot reach the relay or the resolver: they listen on the AP only
+            assert gateway._relay is not None
+            assert gateway._relay.listener.getsockname() == (AP, gateway.ports[0])
             phone, internet = NsThread(bench.phone), NsThread(bench.internet)
             # DNS to a hard-coded public resolver is redirected to devicelab's, and logged
             answer = dns.Message.unpack(phone.call(_dns_query, "8.8.8.8", "zzhc.vnet.cn"))

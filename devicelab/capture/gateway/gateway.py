@@ -82,14 +82,14 @@ class Gateway:
             [ifname for _, ifname, _ in links], "gw-up", proxy_port=proxy_port, dns_port=dns_port))
 
     def _serve(self, links: list[tuple[str, str, str]], proxy_port: int, dns_port: int,
-               rules: Callable[[int, int], str], *, shared: bool = False) -> None:
-        """In the gateway's worker: the resolver and the TCP relay listen (port 0: free ports), the
-        rules send to them, and one packet record per (handset, interface, address)."""
+               rules: Callable[[int, int], str], *, shared: bool = False, bind: str = "0.0.0.0") -> None:  # noqa: S104
+        """In the gateway's worker: the resolver and the TCP relay listen on `bind` (port 0: free
+        ports), the rules send to them, and one packet record per (handset, interface, address)."""
         gateway = self._gateway
         assert gateway is not None
-        udp, tcp = gateway.call(Resolver.open_sockets, dns_port)
+        udp, tcp = gateway.call(Resolver.open_sockets, dns_port, bind)
         self._resolver = Resolver(udp, tcp, self.upstream, self.workdir / "dns-queries.ndjson", spawn=gateway.spawn)
-        self._relay = TransparentRelay(gateway.call(open_listener, proxy_port), self.proxy)
+        self._relay = TransparentRelay(gateway.call(open_listener, proxy_port, bind), self.proxy)
         self.ports = (self._relay.listener.getsockname()[1], udp.getsockname()[1])
         gateway.call(nft.apply, rules(*self.ports))
         for name, ifname, address in links:

@@ -60,7 +60,7 @@ class InterfaceGateway(Gateway):
                         lambda proxy_port, dns_port: nft.interface_ruleset(
                             self.table, place.interface, place.address, place.uplink,
                             proxy_port=proxy_port, dns_port=dns_port),
-                        shared=True)
+                        shared=True, bind=self.gateway_address)  # REDIRECT targets the interface's address
         except BaseException:
             self.stop()
             raise

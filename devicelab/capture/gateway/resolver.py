@@ -60,7 +60,7 @@ class Resolver:
         self._thread = (spawn or _thread)(self._serve, "gateway-dns")
 
     @staticmethod
-    def open_sockets(port: int) -> tuple[socket.socket, socket.socket]:
+    def open_sockets(port: int, host: str = "0.0.0.0") -> tuple[socket.socket, socket.socket]:  # noqa: S104
         """Port 0: a free port, the same one for UDP and TCP (the rules redirect both to it)."""
         for _ in range(20):
             udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -68,8 +68,8 @@ class Resolver:
             try:
                 for sock in (udp, tcp):
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                udp.bind(("0.0.0.0", port))  # noqa: S104 - every handset link redirects here
-                tcp.bind(("0.0.0.0", udp.getsockname()[1]))  # noqa: S104
+                udp.bind((host, port))  # the gateway namespace: every link; a lab's host: its interface
+                tcp.bind((host, udp.getsockname()[1]))
             except OSError as exc:
                 udp.close()
                 tcp.close()
