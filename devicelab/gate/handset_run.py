@@ -209,6 +209,8 @@ def _walked_by_operator(handset: Handset, plan: HandsetPlan, operator: Operator,
     name, why = handset.entry.id, "adb is off on a retail build until a person turns it on (--wizard operator)"
     reset = "factory-reset it first (Settings > System > Reset options > Erase all data), then "
     if plan.flash:
+        with step("preflight"):  # a locked bootloader refuses the flash: said now, with the fix
+            refuse_handset(_bootloader_checks(handset))
         with step(f"flash {plan.build.name} and wipe"), reporter.status(f"{name}: flashing {plan.build.name}"):
             handset.flash_wiped_unattended(plan.build)
         outcome.notes.append(f"{name}: {plan.build.name} flashed with a wipe; its fingerprint was not read back "
