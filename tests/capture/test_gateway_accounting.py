@@ -97,3 +97,31 @@ def test_the_hosts_resolver_is_asked_bounded_and_a_silent_one_is_no_answer(tmp_p
     assert host_upstream(conf, timeout=0.5)("zzhc.vnet.cn") is None
     assert time.monotonic() - started < 2
     assert host_upstream(tmp_path / "missing.conf")("zzhc.vnet.cn") is None  # no servers: no answer
+
+
+def _ipv4_frame(src: str, dst: str) -> bytes:
+    import socket
+    import struct
+
+    udp = struct.pack("!HHHH", 40000, 123, 8 + 4, 0) + b"ping"
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, socket.inet_aton(src),
+                     socket.inet_aton(dst))
+    return b"\x02" * 6 + b"\x04" * 6 + b"\x08\x00" + ip + udp
+
+
+def test_a_shared_interface_records_only_the_handsets_own_packets(tmp_path: Path) -> None:
+    """Two handsets on one access point: each run's record holds its handset's address alone."""
+    import socket
+
+    from devicelab.capture.gateway.packets import PCAP_HEADER, PacketRecorder
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # stands in for the AF_PACKET socket: never read
+    sock.settimeout(0.05)
+    recorder = PacketRecorder(sock, "10.77.0.23", tmp_path / "h.pcap", tmp_path / "h.json", shared=True)
+    recorder._take(_ipv4_frame("10.77.0.23", "198.18.0.9"), ("wlan1", 0x0800, 0))
+    recorder._take(_ipv4_frame("10.77.0.24", "198.18.0.9"), ("wlan1", 0x0800, 0))  # the other handset
+    recorder._take(b"\xff" * 6 + b"\x04" * 6 + b"\x08\x06" + b"\x00" * 28, ("wlan1", 0x0806, 1))  # ARP
+    rows = recorder.stop()
+    assert [(r["handset"], r["remote"]) for r in rows] == [("10.77.0.23:40000", "198.18.0.9:123")]
+    assert recorder.frames == 1
+    assert len((tmp_path / "h.pcap").read_bytes()) == len(PCAP_HEADER) + 16 + len(_ipv4_frame("1.1.1.1", "2.2.2.2"))
