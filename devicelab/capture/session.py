@@ -185,6 +185,13 @@ class HandsetCapture:
             log.warning("[%s] canary failed: %s", self.handset.serial, self.canary.detail)
         return self.canary
 
+    def no_canary(self, why: str) -> CanaryResult:
+        """No canary can run (the handset cannot be asked to fetch it): recorded as a failed one,
+        a counted gap, so the run never passes on a capture nobody proved."""
+        self.canary = CanaryResult(False, "", "", 0.0, detail=f"no canary: {why}")
+        self.capture.record(self.canary.to_record())
+        return self.canary
+
     def stop(self) -> None:
         """Tear everything down; the first failure is raised after every step was tried."""
         if not self._started:

@@ -51,10 +51,18 @@ VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bold
 @click.option("--differential", is_flag=True,
               help="Gate on two handsets of different identities, each watched twice (a reboot between), and "
                    "flag values that follow the identity in any encoding (identity_derived). Implies --handsets 2.")
+@click.option("--wizard", type=click.Choice(["auto", "operator"]), default="auto", show_default=True,
+              help="Who walks the setup wizard: devicelab over adb (auto), or a person (operator: a retail phone "
+                   "whose adb is off; needs --capture gateway; --window is then host seconds).")
+@click.option("--operator-done", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="With --wizard operator and no terminal (CI): devicelab writes DIR/HANDSET.waiting with the "
+                   "instructions and goes on when DIR/HANDSET.done appears.")
+@click.option("--operator-timeout", type=click.FloatRange(1, 24 * 3600), default=1800.0, show_default=True,
+              help="Seconds to wait for the person to finish the wizard.")
 def gate(build: str, from_build: str | None, lab: str | None, policy: str | None, sim: str | None, out: Path | None,
          handsets: int, window: float, consent: str, wifi: bool, baseline: Path | None,
          lease_timeout: float | None, evidence: str, capture: Mode | None, no_flash: bool, allure_html: bool,
-         force: bool, differential: bool) -> None:
+         force: bool, differential: bool, wizard: str, operator_done: Path | None, operator_timeout: float) -> None:
     """Gate a build: flash, factory reset, first boot, activation, observe, judge.
 
     Exit codes: 0 pass, 1 fail, 2 inconclusive, 3 infrastructure error, 130 stopped (SIGINT/SIGTERM).
@@ -65,7 +73,8 @@ def gate(build: str, from_build: str | None, lab: str | None, policy: str | None
                           out=out, force=force, handsets=handsets, window=window,
                           consent=consent, wifi=wifi, baseline=baseline, lease_timeout=lease_timeout,
                           evidence=evidence, capture=capture, no_flash=no_flash, allure_html=allure_html,
-                          command=tuple(sys.argv), differential=differential)
+                          command=tuple(sys.argv), differential=differential, wizard=wizard,
+                          operator_done=operator_done, operator_timeout=operator_timeout)
     reporter = Reporter()
     reporter.line(f"[bold]devicelab gate[/] {build}" + (f" (update from {from_build})" if from_build else ""))
     # SIGTERM (a CI job cancelled) stops the run like Ctrl-C: reports written, evidence kept, exit 130

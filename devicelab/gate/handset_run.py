@@ -19,6 +19,7 @@ from devicelab.capture.config import CaptureConfig, HostRule
 from devicelab.capture.session import HandsetCapture
 from devicelab.errors import DevicelabError, RunInterruptedError
 from devicelab.flows import Choices, Consent, first_boot
+from devicelab.flows.operator import Operator, wizard_instructions
 from devicelab.gate.timeline import Timeline
 from devicelab.handset import Handset
 from devicelab.lab.preflight import Check, missing, refuse_handset
@@ -83,6 +84,8 @@ class HandsetPlan:
     flash: bool = True
     #: windows watched, a reboot before each after the first; the capture runs through them all
     repeats: int = 1
+    #: a person walks the wizard (`--wizard operator`): adb is off, the gateway captures, the wait is theirs
+    operator: Operator | None = None
 
 
 def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Timeline,
@@ -119,6 +122,10 @@ def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Ti
             with step("start gateway capture"), reporter.status(f"{name}: starting the lab gateway"):
                 # before the flash nobody can ask the handset: a lab build's file says it trusts the lab CA
                 capture.start_network(lab_ca="lab" in plan.build.access.system_cas)
+        if plan.operator is not None:
+            assert capture is not None, "--wizard operator runs behind the gateway"
+            _walked_by_operator(handset, plan, plan.operator, capture, outcome, step, reporter, cancel)
+            return outcome  # the capture is stopped and judged below, as for every run
         first = plan.from_build or plan.build
         with step("preflight"):
             # a locked bootloader refuses flash and erase: say so and how to fix it, at once
@@ -191,6 +198,44 @@ def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Ti
         _save_logcat(handset, outcome, workdir)
         _restore_sim(handset, plan)
     return outcome
+
+
+def _walked_by_operator(handset: Handset, plan: HandsetPlan, operator: Operator, capture: HandsetCapture,
+                        outcome: HandsetOutcome, step: Callable[[str], contextlib.AbstractContextManager[None]],
+                        reporter: Reporter, cancel: threading.Event) -> None:
+    """A retail phone: devicelab flashes and wipes it over fastboot (when its bootloader lets it),
+    then a person walks the wizard while the gateway records; nothing here asks adb. Identity is the
+    lab's (the inventory, the SIM profile); no canary can run, which is a counted gap."""
+    name, why = handset.entry.id, "adb is off on a retail build until a person turns it on (--wizard operator)"
+    reset = "factory-reset it first (Settings > System > Reset options > Erase all data), then "
+    if plan.flash:
+        with step("preflight"):  # a locked bootloader refuses the flash: said now, with the fix
+            refuse_handset(_bootloader_checks(handset))
+        with step(f"flash {plan.build.name} and wipe"), reporter.status(f"{name}: flashing {plan.build.name}"):
+            handset.flash_wiped_unattended(plan.build)
+        outcome.notes.append(f"{name}: {plan.build.name} flashed with a wipe; its fingerprint was not read back "
+                             "(adb off), the bootloader accepted the image for this product")
+        reset = ""
+    with step("read identity (from the lab)"):
+        outcome.identity = handset.identity_from_lab(plan.sim, plan.build.fingerprint, why)
+    with step("canary"):
+        capture.no_canary(why)
+    kind = handset.entry.gateway.kind if handset.entry.gateway is not None else ""
+    network = ("join the lab's Wi-Fi (the gateway's access point)" if kind == "hostapd" or plan.choices.wifi
+               else "leave Wi-Fi off: the handset is on the gateway's link")
+    instructions = wizard_instructions(name, plan.build.name, plan.choices.describe(), plan.sim, network, reset)
+    with step("operator walks the wizard"):
+        operator.wait(name, handset.serial, instructions, cancel=cancel, say=reporter.line)
+    with step(f"observe {plan.window:.0f} host s"):
+        # no adb, no device clock: the window is the host's (a virtual lab's clock runs faster)
+        with reporter.window(f"{name}: observing", plan.window) as bar:
+            start = time.monotonic()
+            while (done := time.monotonic() - start) < plan.window:
+                if cancel.wait(min(0.5, plan.window - done)):
+                    raise RunInterruptedError("stopped during the window", serial=handset.serial,
+                                              step="observe")
+                bar.advance_to(time.monotonic() - start)
+        outcome.observed = time.monotonic() - start
 
 
 def _bootloader_checks(handset: Handset) -> list[Check]:

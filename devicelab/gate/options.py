@@ -40,6 +40,12 @@ class GateOptions:
     command: tuple[str, ...] = field(default=())
     #: differential identity run: two handsets (or more), each repeating its window after a reboot
     differential: bool = False
+    #: who walks the setup wizard: devicelab over adb (`auto`), or a person (`operator`: a retail
+    #: phone, adb off; needs the gateway capture, which needs no adb)
+    wizard: str = "auto"
+    #: `--wizard operator` without a terminal: DIR/<handset>.done says the walk is done
+    operator_done: Path | None = None
+    operator_timeout: float = 1800.0
 
 
 def load_builds(options: GateOptions) -> tuple[Build, Build | None]:
@@ -49,6 +55,13 @@ def load_builds(options: GateOptions) -> tuple[Build, Build | None]:
         raise ConfigError("--differential", "--handsets", "a differential run compares two handsets or more")
     if options.differential and options.from_build:
         raise ConfigError("--differential", "--from", "a differential run gates one build, not an update")
+    if options.wizard == "operator":
+        if options.capture not in (None, "gateway"):
+            raise ConfigError("--wizard", "--capture", "a person walks the wizard of a phone whose adb is off: only "
+                              "the gateway capture sees it without adb (--capture gateway)")
+        for flag, given in (("--from", options.from_build), ("--differential", options.differential)):
+            if given:
+                raise ConfigError("--wizard", flag, f"{flag} drives the handset over adb; --wizard operator cannot")
     build = load_build(options.build)
     from_build = load_build(options.from_build) if options.from_build else None
     if options.no_flash and from_build is not None:

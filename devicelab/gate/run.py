@@ -18,6 +18,7 @@ from devicelab.analysis.differential import derive, findings_for, traffic_of, wi
 from devicelab.capture.config import CANARY_HOST
 from devicelab.capture.gateway import privilege
 from devicelab.errors import ConfigError, DevicelabError, RunInterruptedError
+from devicelab.flows.operator import Operator
 from devicelab.gate.handset_run import HandsetOutcome, HandsetPlan, choices_for, run_handset
 from devicelab.gate.options import GateOptions, clear_run_folder, link_latest, load_builds, run_folder
 from devicelab.gate.timeline import Timeline
@@ -86,9 +87,11 @@ def run_gate(options: GateOptions, reporter: Reporter | None = None) -> Written:
     """Run the gate; bad input raises ConfigError before anything is touched."""
     reporter = reporter or Reporter()
     build, from_build = load_builds(options)
+    operator = options.wizard == "operator"
     for gated in (from_build, build):
         if gated is not None:  # a retail build (its adb is off after any wipe): the fix now, not boot timeouts
-            refuse_build(gated)
+            refuse_build(gated, walked_by_operator=operator)
+    walker = Operator.for_run(options.operator_done, options.operator_timeout) if operator else None
     policy, policy_path = policy_for(build, options.policy)
     baseline = read_run(options.baseline) if options.baseline is not None else None
     run = GateRun(options, build, from_build, policy, policy_path, baseline)
@@ -99,8 +102,15 @@ def run_gate(options: GateOptions, reporter: Reporter | None = None) -> Written:
     if capacity is not None and options.handsets > capacity:  # before a lab starts for nothing
         raise ConfigError(lab.source, "handsets", f"{options.handsets} handsets wanted, but lab {lab.name!r} has "
                           f"{capacity}")
+    if operator and (options.capture or lab.inventory.proxy.mode) != "gateway":
+        raise ConfigError(lab.source, "proxy.mode", "--wizard operator needs the gateway capture (--capture gateway): "
+                          "nothing else sees a handset whose adb is off")
     if (options.capture or lab.inventory.proxy.mode) == "gateway":
-        privilege.require()  # before any handset is touched: one clear error, exit 3
+        # before any handset is touched: one clear error, exit 3. Rules on a lab's own interfaces
+        # need no namespace of devicelab's
+        handsets = lab.inventory.handsets
+        on_interfaces = bool(handsets) and all(h.gateway is not None and not h.gateway.netns for h in handsets)
+        privilege.require(privilege.INTERFACE if on_interfaces else privilege.NAMESPACES)
     workroot = Path(tempfile.mkdtemp(prefix="devicelab-gate-"))
     try:
         with timeline.step("start lab"), reporter.status(f"starting lab {lab.name}"):
@@ -111,7 +121,7 @@ def run_gate(options: GateOptions, reporter: Reporter | None = None) -> Written:
                            choices=choices_for(options.consent, options.wifi), window=options.window,
                            proxy=lab.inventory.proxy, upstream=lab.upstream, sinkhole=options.sinkhole,
                            mode=options.capture or lab.inventory.proxy.mode, flash=not options.no_flash,
-                           repeats=DIFFERENTIAL_REPEATS if options.differential else 1)
+                           repeats=DIFFERENTIAL_REPEATS if options.differential else 1, operator=walker)
         wanted = {"model": build.bootloader.product}
         with contextlib.ExitStack() as leases:
             with timeline.step(f"lease {options.handsets} handset(s)"), \

@@ -116,9 +116,11 @@ class Fastboot:
                             command=result.argv, stderr=result.output, exit_code=result.exit_code)
 
     def update(self, image_zip: Path, *, wipe: bool = False, timeout: float = 600.0,
-               stall: float | None = None) -> FastbootResult:
-        """`fastboot update`: checks android-info.txt, flashes every image, reboots."""
+               stall: float | None = None, reboot: bool = True) -> FastbootResult:
+        """`fastboot update`: checks android-info.txt, flashes every image, reboots (unless not `reboot`)."""
         args = ["-w", "update", str(image_zip)] if wipe else ["update", str(image_zip)]
+        if not reboot:
+            args.insert(0, "--skip-reboot")
         return self.run(*args, timeout=timeout, step=f"update {image_zip.name}", stall=stall)
 
     def flash(self, partition: str, image: Path, *, timeout: float = 600.0) -> FastbootResult:

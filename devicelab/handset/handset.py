@@ -146,6 +146,17 @@ class Handset:
         self.identity_gaps = reading.gaps
         return reading.identity
 
+    def identity_from_lab(self, sim: str | SimProfile | None, fingerprint: str, why: str) -> Identity:
+        """`identity` for a handset that cannot be asked (adb off): the lab's values alone, each
+        kind it lacks a counted gap (`identity_gaps`)."""
+        from devicelab.handset.identity import lab_identity
+
+        reading = lab_identity(self, load_sim(sim) if isinstance(sim, str) else sim, fingerprint, why)
+        secret.remember(value for _, value in reading.identity.identifiers())
+        self.identity_warnings = reading.warnings
+        self.identity_gaps = reading.gaps
+        return reading.identity
+
     # -- health --------------------------------------------------------------------------
     def check_health(self) -> None:
         """Booted, answering, and the handset the inventory says it is."""
@@ -261,9 +272,23 @@ class Handset:
         """Wipe userdata and metadata from fastboot, boot, and wait: Android starts over (new
         Android ID, setup wizard). Returns the boot time."""
         self.reboot_bootloader()
+        self._wipe()
+        return self._boot_from_bootloader()
+
+    def _wipe(self) -> None:
         for partition in ("userdata", "metadata"):
             self.fastboot.erase(partition, timeout=self.timeouts.fastboot)
-        return self._boot_from_bootloader()
+
+    @_step(lambda build, **_: f"flash {build.name} and wipe (no adb after)")
+    def flash_wiped_unattended(self, build: Build, *, image: Path | None = None) -> None:
+        """Flash and wipe in one bootloader session, then start Android without waiting on adb: a
+        retail build's adb is off after a wipe (a person walks its wizard). Its fingerprint cannot
+        be read back; the caller says so."""
+        self.reboot_bootloader()  # through adb, from the build running now
+        self.fastboot.update(image or factory_image(build), timeout=self.timeouts.flash, stall=self.timeouts.fastboot,
+                             reboot=False)
+        self._wipe()
+        self.fastboot.reboot(timeout=self.timeouts.fastboot)
 
     @_step(lambda build: f"update to {build.name}")
     def update(self, build: Build) -> None:

@@ -173,3 +173,36 @@ def read_identity(handset: Handset, sim: SimProfile | None = None) -> IdentityRe
     for gap in reading.gaps:
         log.warning("[%s] identity gap: %s: %s", handset.serial, gap.kind, gap.detail)
     return reading
+
+
+def lab_identity(handset: Handset, sim: SimProfile | None, fingerprint: str, why: str) -> IdentityReading:
+    """The identity when the handset cannot be asked (`why`: a retail phone's adb is off): what the
+    lab knows, the inventory's `known` block and the SIM's profile. Each kind a phone has that the
+    lab does not list is an `identity_unread` gap: its values go unsearched, and the run says so."""
+    reading = IdentityReading(Identity())
+    known = handset.entry.known
+    profile = sim or handset.inserted_sim()
+    serials = (handset.serial, *((known.serial,) if known.serial else ()))
+    values: dict[str, tuple[str, ...]] = {
+        "imei": known.imei, "serial": tuple(dict.fromkeys(serials)),
+        "wifi_mac": tuple(v.lower() for v in (known.wifi_mac,) if v),
+        "bt_mac": tuple(v.lower() for v in (known.bt_mac,) if v),
+        "imsi": (profile.imsi,) if profile is not None else (),
+        "iccid": (profile.iccid,) if profile is not None else (),
+    }
+    for kind in ("imei", *(("imsi", "iccid") if profile is not None else ())):
+        if not values[kind]:
+            reading.gaps.append(CoverageGap("identity_unread", f"{kind}: {why}, and the lab lists none; its values "
+                                            "were not searched"))
+    reading.warnings.append(f"identity from the lab only ({why}): the inventory and the SIM profile; the Android ID, "
+                            "accounts and cell were not read")
+    location = None
+    if profile is not None:
+        site = profile.cell.location
+        location = GeoFence(lat=site.lat, lon=site.lon, radius_m=LOCATION_RADIUS_M)
+    reading.identity = Identity(imei=values["imei"], imsi=values["imsi"], iccid=values["iccid"],
+                                serial=values["serial"], wifi_mac=values["wifi_mac"], bt_mac=values["bt_mac"],
+                                location=location, fingerprint=fingerprint)
+    for gap in reading.gaps:
+        log.warning("[%s] identity gap: %s: %s", handset.serial, gap.kind, gap.detail)
+    return reading

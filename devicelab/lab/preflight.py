@@ -9,6 +9,7 @@ them; the gate refuses a build or a handset with a missing check at once (`refus
 from __future__ import annotations
 
 import ipaddress
+import socket
 import time
 import zipfile
 from dataclasses import asdict, dataclass
@@ -88,10 +89,11 @@ def build_checks(build: Build) -> list[Check]:
     return found
 
 
-def refuse_build(build: Build) -> None:
-    """LabNotReadyError when the build cannot be gated at all (seconds, not boot timeouts)."""
+def refuse_build(build: Build, *, walked_by_operator: bool = False) -> None:
+    """LabNotReadyError when the build cannot be gated at all (seconds, not boot timeouts). A
+    retail build is refused unless a person walks its wizard behind the gateway (no adb needed)."""
     for check in build_checks(build):
-        if check.status == "missing":
+        if check.status == "missing" and not (walked_by_operator and check.name == "build type"):
             raise LabNotReadyError(f"{check.subject}: {check.name}: {check.detail}", fix=check.fix, step="preflight")
 
 
@@ -152,6 +154,8 @@ def adb_check(subject: str, state: str, line: str) -> Check:
 def proxy_check(subject: str, entry: HandsetEntry, proxy: ProxySpec) -> Check:
     """Whether the phone can reach the capture proxy where the lab file puts it."""
     dial = proxy.advertise_host or proxy.listen_host
+    if proxy.mode == "gateway":
+        return gateway_check(subject, entry)
     if proxy.mode != "regular":
         return ok(subject, "proxy", f"{proxy.mode}: the handset's tunnel app dials {dial}")
     if not ipaddress.ip_address(dial).is_loopback:
@@ -164,6 +168,31 @@ def proxy_check(subject: str, entry: HandsetEntry, proxy: ProxySpec) -> Check:
                    "(its own loopback is itself)",
                    "set `proxy: {adb_reverse: true}` in the lab file, or listen on the lab network "
                    "(`listen_host: 0.0.0.0`, `advertise_host:` this machine's address on the handsets' Wi-Fi)")
+
+
+def gateway_check(subject: str, entry: HandsetEntry) -> Check:
+    """Behind the lab gateway: where the handset is. A physical one on the interface the inventory
+    names (it must exist on this host); a virtual one is plugged in by its lab."""
+    place = entry.gateway
+    if place is None:
+        if entry.tags.get("kind") == "virtual":
+            return ok(subject, "gateway", "the virtual lab plugs it into the gateway's namespaces")
+        return missing(subject, "gateway", "capture mode gateway, but the inventory does not say which interface "
+                       "of this host the handset is on", "add `gateway: {interface: wlan1, kind: hostapd, address: "
+                       "<its reserved address>}` to the handset in the lab file (README: Gateway capture)")
+    if place.netns:
+        found = Path(f"/run/netns/{place.netns}").exists()
+        where = f"network namespace {place.netns}"
+    else:
+        try:
+            socket.if_nametoindex(place.interface)
+            found, where = True, "this host"
+        except OSError:
+            found, where = False, "this host"
+    if not found:
+        return missing(subject, "gateway", f"{place.kind} interface {place.interface} is not on {where}",
+                       f"bring the {place.kind} link up on the gateway host, or fix handsets.N.gateway.interface")
+    return ok(subject, "gateway", f"{place.kind} on {place.interface} ({where}), the handset at {place.address}")
 
 
 def handset_checks(handset: Handset, client: AdbClient, build: Build | None, *, no_flash: bool = False,

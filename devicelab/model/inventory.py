@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from devicelab.errors import ConfigError
 from devicelab.model.builds import FIXTURES
@@ -62,6 +63,45 @@ class KnownIdentity(RedactedRepr, Frozen):
     bt_mac: str | None = None
 
 
+#: how a physical handset is on the gateway host's network: a Wi-Fi access point (hostapd), USB
+#: (the host gives the handset its network: RNDIS/NCM), or a switch port on a VLAN
+GatewayKind = Literal["hostapd", "usb-tether", "vlan"]
+IFNAME = r"^[A-Za-z0-9_.:@-]{1,15}$"  # Linux IFNAMSIZ, less the NUL
+
+
+class GatewayInterface(Frozen):
+    """A physical handset's place on the lab's own network (`handsets.N.gateway`): devicelab puts
+    its capture rules on `interface` for the run. Addressing stays the lab's (hostapd/dnsmasq)."""
+
+    interface: str = Field(pattern=IFNAME, description="the gateway host's interface the handset is on")
+    kind: GatewayKind
+    #: the handset's IPv4 address there (a DHCP reservation by its MAC): the rules and the record
+    #: follow this address, so two handsets may share one access point
+    address: str
+    #: the interface toward the internet: devicelab masquerades what it forwards out of it. Empty:
+    #: the host's own routing and NAT carry it (forwarding is the lab's to turn on, never devicelab's)
+    uplink: str = Field(default="", pattern=r"^$|" + IFNAME)
+    #: the network namespace the interface lives in; empty: the host's own
+    netns: str = Field(default="", pattern=r"^$|^[A-Za-z0-9_.-]{1,64}$")
+
+    @field_validator("address")
+    @classmethod
+    def _ipv4(cls, value: str) -> str:
+        try:
+            address = ipaddress.IPv4Address(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IPv4 address (the handset's address on that network)") from None
+        if address.is_loopback or address.is_multicast or address.is_unspecified:
+            raise ValueError(f"{value} cannot be a handset's address")
+        return str(address)
+
+    @model_validator(mode="after")
+    def _uplink_differs(self) -> GatewayInterface:
+        if self.uplink and self.uplink == self.interface:
+            raise ValueError("uplink: the handsets' interface cannot be its own uplink")
+        return self
+
+
 class HandsetEntry(RedactedRepr, Frozen):
     REDACTED: ClassVar[frozenset[str]] = frozenset({"serialno"})
 
@@ -75,6 +115,8 @@ class HandsetEntry(RedactedRepr, Frozen):
     sim: str | None = None
     known: KnownIdentity = KnownIdentity()
     tags: dict[str, str] = Field(default_factory=dict)
+    #: physical labs, capture mode `gateway`: the gateway host's interface the handset is on
+    gateway: GatewayInterface | None = None
 
     def matches(self, wanted: dict[str, str]) -> bool:
         """Whether this handset has every wanted tag (model, sku, region, sim, or a free tag)."""
@@ -190,6 +232,13 @@ class Inventory(Frozen):
             ids.add(entry.id)
             if entry.adb.server not in self.adb_servers:
                 raise ValueError(f"handsets.{index}.adb.server: no adb server named {entry.adb.server!r}")
+        places = [(i, e.gateway) for i, e in enumerate(self.handsets) if e.gateway is not None]
+        for index, place in places:
+            twin = next((i for i, other in places if i < index and (other.netns, other.address) ==
+                         (place.netns, place.address)), None)
+            if twin is not None:
+                raise ValueError(f"handsets.{index}.gateway.address: {place.address} is handsets.{twin}'s address "
+                                 "too: the rules and the packet record follow a handset by its address")
         if not self.handsets and self.provider is None:
             raise ValueError("a lab needs handsets or a provider")
         return self

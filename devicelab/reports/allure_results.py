@@ -211,12 +211,12 @@ def destinations_csv(result: HandsetResult) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["host", "ip", "protocol", "ports", "connections", "bytes up", "bytes down", "first contact s",
-                     "median interval s", "identifiers", "approved", "seen"])
+                     "median interval s", "identifiers", "approved", "seen", "accepted blind because"])
     for d in result.destinations:
         writer.writerow([d.host, d.ip, d.protocol, " ".join(map(str, d.ports)), d.connections, d.bytes_up,
                          d.bytes_down, "" if d.first_contact_s is None else d.first_contact_s,
                          "" if d.median_interval_s is None else d.median_interval_s, " ".join(d.identifiers),
-                         "yes" if d.approved else "no", d.seen])
+                         "yes" if d.approved else "no", d.seen, d.blind_reason])
     return out.getvalue()
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from devicelab.model.policy import Policy
 from devicelab.model.traffic import Flow
-from devicelab.reports.model import DestinationRecord, FindingRecord
+from devicelab.reports.model import DestinationRecord, FindingRecord, Seen
 
 READ_ACCOUNTS = frozenset({"read", "packet", "dns", "udp", "quic"})
 
@@ -37,6 +37,7 @@ def from_connections(rows: Sequence[Mapping[str, Any]], findings: Iterable[Findi
     for (host, ip, protocol), group in sorted(groups.items(), key=lambda kv: min(float(r["first"]) for r in kv[1])):
         firsts = sorted(float(r["first"]) for r in group)
         opaque = any(r.get("account") not in READ_ACCOUNTS or set(r.get("flows") or ()) & undecrypted for r in group)
+        seen, reason = _seen(host, opaque, policy)
         table.append(DestinationRecord(
             host=host, ip=ip, protocol=protocol,
             ports=tuple(sorted({int(str(r["remote"]).rpartition(":")[2] or 0) for r in group})),
@@ -44,7 +45,7 @@ def from_connections(rows: Sequence[Mapping[str, Any]], findings: Iterable[Findi
             bytes_down=sum(int(r["bytes_down"]) for r in group), first_contact_s=round(firsts[0] - start, 3),
             median_interval_s=_median_gap(firsts),
             identifiers=tuple(sorted(kinds.get(f"{host} {_carrier(protocol)}", ()))),
-            approved=policy.is_approved(host), seen="opaque" if opaque else "read"))
+            approved=policy.is_approved(host), seen=seen, blind_reason=reason))
     return tuple(table)
 
 
@@ -60,14 +61,24 @@ def from_flows(flows: Iterable[Flow], findings: Iterable[FindingRecord], policy:
     table = []
     for (host, protocol), group in sorted(groups.items()):
         times = sorted(f.timestamp for f in group if f.timestamp is not None)
+        seen, reason = _seen(host, any(f.undecrypted_tls for f in group), policy)
         table.append(DestinationRecord(
             host=host, ip=next((f.request.address for f in group if f.request.address), ""), protocol=protocol,
             ports=tuple(sorted({f.request.port for f in group if f.request.port})), connections=len(group),
             bytes_up=sum(len(f.request.content) for f in group), bytes_down=0,
             first_contact_s=round(times[0] - start, 3) if times else None, median_interval_s=_median_gap(times),
             identifiers=tuple(sorted(kinds.get(host, ()))), approved=policy.is_approved(host),
-            seen="opaque" if any(f.undecrypted_tls for f in group) else "read"))
+            seen=seen, blind_reason=reason))
     return tuple(sorted(table, key=lambda d: (d.first_contact_s is None, d.first_contact_s or 0.0, d.host)))
+
+
+def _seen(host: str, opaque: bool, policy: Policy) -> tuple[Seen, str]:
+    """read; opaque (a counted gap); or accepted blind: unread, but the policy accepts it by name
+    (the same rule `analysis.verdict.split_gaps` applies to that host's gaps)."""
+    if not opaque:
+        return "read", ""
+    reason = policy.blind_accepted(host)
+    return ("accepted blind", reason) if reason is not None else ("opaque", "")
 
 
 def _kinds(findings: Iterable[FindingRecord], *, by_protocol: bool = False) -> dict[str, set[str]]:

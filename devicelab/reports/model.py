@@ -242,6 +242,11 @@ class EarlierBuild(Frozen):
     flows: tuple[FlowGroup, ...] = ()
 
 
+#: how much of a destination was seen: every connection read; something unread (a counted gap); or
+#: unread only where the policy accepts it by name (`accept_blind`)
+Seen = Literal["read", "opaque", "accepted blind"]
+
+
 class DestinationRecord(Frozen):
     """One row of the destinations table (devicelab.reports.destinations)."""
 
@@ -256,7 +261,9 @@ class DestinationRecord(Frozen):
     median_interval_s: float | None = None  # between two contacts
     identifiers: tuple[str, ...] = ()  # kinds found there
     approved: bool = False
-    seen: Literal["read", "opaque", "accepted blind"] = "read"
+    seen: Seen = "read"
+    #: with `accepted blind`: the policy's `accept_blind` reason for leaving it unread
+    blind_reason: str = ""
 
 
 class HandsetResult(Frozen):

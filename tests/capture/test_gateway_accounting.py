@@ -60,5 +60,68 @@ def test_every_row_is_read_or_a_gap_with_its_bytes() -> None:
 def test_a_handset_no_lab_plugs_in_is_refused_not_watched_blind(tmp_path: Path) -> None:
     handset = SimpleNamespace(serial="X1", network_plug=None)
     plan = GatewayPlan.of(CaptureConfig(mode="gateway"))
-    with pytest.raises(CaptureError, match="physical lab"):
+    with pytest.raises(CaptureError, match=r"handsets\.N\.gateway: \{interface"):
         HandsetGateway(tmp_path, handset, plan, proxy=("127.0.0.1", 1)).start()  # type: ignore[arg-type]
+
+
+def test_a_handset_the_inventory_places_on_an_interface_gets_the_rules_there(tmp_path: Path) -> None:
+    from devicelab.capture.gateway.interface import InterfaceGateway
+    from devicelab.model.inventory import GatewayInterface
+
+    place = GatewayInterface(interface="wlan1", kind="hostapd", address="10.77.0.23")
+    handset = SimpleNamespace(serial="X1", network_plug=None, entry=SimpleNamespace(gateway=place))
+    hg = HandsetGateway(tmp_path, handset, GatewayPlan.of(CaptureConfig(mode="gateway")),  # type: ignore[arg-type]
+                        proxy=("127.0.0.1", 1))
+    assert isinstance(hg.gateway, InterfaceGateway)
+    assert hg.gateway.place.interface == "wlan1"
+
+
+def test_a_physical_gateway_answers_the_runs_own_names_and_asks_the_internet_for_the_rest() -> None:
+    from devicelab.capture.gateway.handset_gateway import lab_then
+
+    asked: list[str] = []
+    lookup = lab_then({"canary.devicelab.test": "198.18.0.7"}, lambda name: asked.append(name) or "203.0.113.5")
+    assert lookup("Canary.devicelab.test.") == "198.18.0.7"
+    assert lookup("zzhc.vnet.cn") == "203.0.113.5"
+    assert asked == ["zzhc.vnet.cn"]
+
+
+def test_the_hosts_resolver_is_asked_bounded_and_a_silent_one_is_no_answer(tmp_path: Path) -> None:
+    import time
+
+    from devicelab.capture.gateway.resolver import host_upstream
+
+    conf = tmp_path / "resolv.conf"
+    conf.write_text("# loopback, nothing listens there: refused at once\nnameserver 127.0.0.254\n")
+    started = time.monotonic()
+    assert host_upstream(conf, timeout=0.5)("zzhc.vnet.cn") is None
+    assert time.monotonic() - started < 2
+    assert host_upstream(tmp_path / "missing.conf")("zzhc.vnet.cn") is None  # no servers: no answer
+
+
+def _ipv4_frame(src: str, dst: str) -> bytes:
+    import socket
+    import struct
+
+    udp = struct.pack("!HHHH", 40000, 123, 8 + 4, 0) + b"ping"
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, socket.inet_aton(src),
+                     socket.inet_aton(dst))
+    return b"\x02" * 6 + b"\x04" * 6 + b"\x08\x00" + ip + udp
+
+
+def test_a_shared_interface_records_only_the_handsets_own_packets(tmp_path: Path) -> None:
+    """Two handsets on one access point: each run's record holds its handset's address alone."""
+    import socket
+
+    from devicelab.capture.gateway.packets import PCAP_HEADER, PacketRecorder
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # stands in for the AF_PACKET socket: never read
+    sock.settimeout(0.05)
+    recorder = PacketRecorder(sock, "10.77.0.23", tmp_path / "h.pcap", tmp_path / "h.json", shared=True)
+    recorder._take(_ipv4_frame("10.77.0.23", "198.18.0.9"), ("wlan1", 0x0800, 0))
+    recorder._take(_ipv4_frame("10.77.0.24", "198.18.0.9"), ("wlan1", 0x0800, 0))  # the other handset
+    recorder._take(b"\xff" * 6 + b"\x04" * 6 + b"\x08\x06" + b"\x00" * 28, ("wlan1", 0x0806, 1))  # ARP
+    rows = recorder.stop()
+    assert [(r["handset"], r["remote"]) for r in rows] == [("10.77.0.23:40000", "198.18.0.9:123")]
+    assert recorder.frames == 1
+    assert len((tmp_path / "h.pcap").read_bytes()) == len(PCAP_HEADER) + 16 + len(_ipv4_frame("1.1.1.1", "2.2.2.2"))

@@ -35,6 +35,24 @@ handsets:
 """
 
 
+TWO_ON_ONE_ADDRESS = GOOD + """    gateway: {interface: wlan1, kind: hostapd, address: 10.77.0.23}
+  - id: b
+    serialno: B2N2
+    adb: {serial: B2N2}
+    fastboot: B2N2
+    model: B2N
+    gateway: {interface: wlan1, kind: hostapd, address: 10.77.0.23}
+"""
+
+
+def test_the_example_rack_names_each_handsets_gateway_interface() -> None:
+    places = {h.id: h.gateway for h in load_inventory("example-rack").handsets}
+    assert places["rack1-slot1"] is not None
+    assert (places["rack1-slot1"].interface, places["rack1-slot1"].kind) == ("wlan1", "hostapd")
+    assert places["rack2-slot1"] is not None
+    assert places["rack2-slot1"].kind == "usb-tether"
+
+
 @pytest.mark.parametrize(
     ("text", "field", "problem"),
     [
@@ -46,6 +64,17 @@ handsets:
         (GOOD.replace("id: a", "id: 'a b'"), "handsets.0.id", "should match pattern"),
         ("name: rack\n", "(top level)", "needs handsets or a provider"),
         (GOOD.replace("    model: B2N\n", "    model: B2N\n    sim: no-such-sim\n"), "handsets.0.sim", "unknown SIM"),
+        (GOOD + "    gateway: {interface: wlan1, kind: hostapd}\n", "handsets.0.gateway.address",
+         "required field is missing"),
+        (GOOD + "    gateway: {interface: wlan1, kind: wifi, address: 10.77.0.23}\n", "handsets.0.gateway.kind",
+         "'hostapd', 'usb-tether' or 'vlan'"),
+        (GOOD + "    gateway: {interface: wlan1, kind: vlan, address: 10.77.0.300}\n", "handsets.0.gateway.address",
+         "not an IPv4 address"),
+        (GOOD + "    gateway: {interface: 'wlan 1', kind: hostapd, address: 10.77.0.23}\n",
+         "handsets.0.gateway.interface", "should match pattern"),
+        (GOOD + "    gateway: {interface: wlan1, kind: hostapd, address: 10.77.0.23, uplink: wlan1}\n",
+         "handsets.0.gateway", "cannot be its own uplink"),
+
     ],
 )
 def test_bad_inventory_names_file_field_and_expectation(tmp_path: Path, text: str, field: str,

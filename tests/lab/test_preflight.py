@@ -189,3 +189,22 @@ def test_a_handset_in_its_bootloader_is_read_through_fastboot(private_adb_port: 
     assert checks["bootloader"].status == "missing"
     assert "slot a of 2" in checks["bootloader"].detail
     assert "product" not in checks  # B2N, as the build wants
+
+
+def test_doctor_says_which_interface_a_gateway_handset_is_on() -> None:
+    from devicelab.lab.preflight import proxy_check
+    from devicelab.model.inventory import GatewayInterface, HandsetEntry, ProxySpec
+
+    entry = HandsetEntry.model_validate({"id": "a", "serialno": "B2N1", "adb": {"serial": "B2N1"},
+                                         "fastboot": "B2N1", "model": "B2N"})
+    gateway = ProxySpec(mode="gateway")
+    check = proxy_check("a", entry, gateway)
+    assert (check.name, check.status) == ("gateway", "missing")
+    assert "gateway: {interface" in check.fix
+    on_lo = entry.model_copy(update={"gateway": GatewayInterface(interface="lo", kind="vlan", address="10.77.0.23")})
+    assert proxy_check("a", on_lo, gateway).status == "ok"
+    gone = entry.model_copy(update={"gateway": GatewayInterface(interface="wlan-gone", kind="hostapd",
+                                                                address="10.77.0.23")})
+    check = proxy_check("a", gone, gateway)
+    assert check.status == "missing"
+    assert "hostapd interface wlan-gone is not on this host" in check.detail

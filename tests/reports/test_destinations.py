@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
@@ -44,3 +45,44 @@ def test_allure_attaches_the_table_as_csv(tmp_path: Path) -> None:
     tables = [p.read_text() for p in (tmp_path / "allure-results").glob("*.csv")]
     assert tables
     assert "zzhc.vnet.cn,198.18.221.6,tcp,80,3,1926,378" in tables[0]
+
+
+def _pinned_connections() -> list[dict[str, object]]:
+    """The gateway's reconciled rows: a TLS connection nobody read to push.hmdglobal.com (pinned,
+    accepted blind by the global policy), and one to a host no rule accepts."""
+    def row(host: str, ip: str, flow: str) -> dict[str, object]:
+        return {"proto": "tcp", "handset": "10.77.0.2:40000", "remote": f"{ip}:443", "host": host,
+                "account": "read", "flows": [flow], "bytes_up": 517, "bytes_down": 1400, "first": 10.0}
+    return [row("push.hmdglobal.com", "198.18.0.9", "p1"), row("tracker.example", "198.18.0.10", "p2")]
+
+
+def test_unread_traffic_the_policy_accepts_by_name_is_accepted_blind_with_its_reason(tmp_path: Path) -> None:
+    from devicelab.model.traffic import Flow, Request
+    from devicelab.reports.destinations import from_connections, from_flows
+
+    policy = h.global_policy()
+    reason = policy.blind_accepted("push.hmdglobal.com")
+    assert reason, "the global policy accepts the pinned push channel blind"
+    flows = [Flow(source="live", index=i, id=f"p{i}", request=Request(method="", scheme="tcp", host=host, port=443,
+                                                                      path=""), tls=False, protocol="tcp",
+                  undecrypted_tls=True)
+             for i, host in ((1, "push.hmdglobal.com"), (2, "tracker.example"))]
+    for table in (from_connections(_pinned_connections(), (), policy, flows), from_flows(flows, (), policy)):
+        seen = {d.host: (d.seen, d.blind_reason) for d in table}
+        assert seen["push.hmdglobal.com"] == ("accepted blind", reason)
+        assert seen["tracker.example"] == ("opaque", "")  # no rule accepts it: still a gap
+
+    table = from_connections(_pinned_connections(), (), policy, flows)
+    run = h.run_record([h.nokia_result().model_copy(update={"destinations": table})])
+    rows = {d["host"]: d for d in json.loads(to_json(run))["handsets"][0]["destinations"]}
+    assert (rows["push.hmdglobal.com"]["seen"], rows["push.hmdglobal.com"]["blind_reason"]) == (
+        "accepted blind", reason)
+    page = to_html(run)
+    section = html.unescape(page[page.index('id="destinations"'):page.index('id="coverage"')])
+    assert "accepted blind" in section
+    assert reason in section
+    assert ">opaque<" in section  # the host no rule accepts
+    AllureWriter(run, ReportFolder(tmp_path, h.redactor())).write()
+    csv_text = next((tmp_path / "allure-results").glob("*.csv")).read_text()
+    assert "accepted blind because" in csv_text.splitlines()[0]
+    assert f"accepted blind,{reason}" in csv_text or f'accepted blind,"{reason}"' in csv_text

@@ -15,7 +15,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,8 @@ class Gateway:
         self._resolver: Resolver | None = None
         self._relay: TransparentRelay | None = None
         self.started = 0.0
+        self.table = nft.TABLE
+        self.ports = (0, 0)  # where the rules send TCP and DNS (the relay's, the resolver's)
         # what stop() leaves for the reconciliation
         self.tables: dict[str, list[dict[str, Any]]] = {}
         self.queries: list[Query] = []
@@ -74,17 +76,27 @@ class Gateway:
         return self
 
     def _start_services(self, topo: netns.Topology) -> None:
-        gateway = self._gateway = NsThread(topo.gateway)
-        gateway.call(nft.apply, nft.ruleset([link.gateway_ifname for link in topo.handsets.values()], "gw-up",
-                                            proxy_port=PROXY_PORT, dns_port=DNS_PORT))
-        for name, link in topo.handsets.items():
-            sock = gateway.call(PacketRecorder.open_socket, link.gateway_ifname)
-            stem = _SAFE.sub("_", name)
-            self._recorders[name] = PacketRecorder(sock, link.address, self.workdir / f"{stem}.pcap",
-                                                   self.workdir / f"{stem}.connections.json")
-        udp, tcp = gateway.call(Resolver.open_sockets, DNS_PORT)
+        self._gateway = NsThread(topo.gateway)
+        links = [(name, link.gateway_ifname, link.address) for name, link in topo.handsets.items()]
+        self._serve(links, PROXY_PORT, DNS_PORT, lambda proxy_port, dns_port: nft.ruleset(
+            [ifname for _, ifname, _ in links], "gw-up", proxy_port=proxy_port, dns_port=dns_port))
+
+    def _serve(self, links: list[tuple[str, str, str]], proxy_port: int, dns_port: int,
+               rules: Callable[[int, int], str], *, shared: bool = False, bind: str = "0.0.0.0") -> None:  # noqa: S104
+        """In the gateway's worker: the resolver and the TCP relay listen on `bind` (port 0: free
+        ports), the rules send to them, and one packet record per (handset, interface, address)."""
+        gateway = self._gateway
+        assert gateway is not None
+        udp, tcp = gateway.call(Resolver.open_sockets, dns_port, bind)
         self._resolver = Resolver(udp, tcp, self.upstream, self.workdir / "dns-queries.ndjson", spawn=gateway.spawn)
-        self._relay = TransparentRelay(gateway.call(open_listener, PROXY_PORT), self.proxy)
+        self._relay = TransparentRelay(gateway.call(open_listener, proxy_port, bind), self.proxy)
+        self.ports = (self._relay.listener.getsockname()[1], udp.getsockname()[1])
+        gateway.call(nft.apply, rules(*self.ports))
+        for name, ifname, address in links:
+            sock = gateway.call(PacketRecorder.open_socket, ifname)
+            stem = _SAFE.sub("_", name)
+            self._recorders[name] = PacketRecorder(sock, address, self.workdir / f"{stem}.pcap",
+                                                   self.workdir / f"{stem}.connections.json", shared=shared)
 
     def handset(self, name: str) -> NsThread:
         """The worker that makes sockets in handset `name`'s namespace."""
@@ -113,7 +125,7 @@ class Gateway:
         try:
             if self._gateway is not None:
                 try:
-                    summary["counters"] = {k: list(v) for k, v in self._gateway.call(nft.counters).items()}
+                    summary["counters"] = {k: list(v) for k, v in self._gateway.call(nft.counters, self.table).items()}
                 except CaptureError as exc:
                     summary["counters_error"] = str(exc)
             for name, recorder in self._recorders.items():
@@ -133,13 +145,26 @@ class Gateway:
                                       for r in self.relayed]
                 self._relay = None
         finally:
-            for worker in [*self._handsets.values(), *([self._gateway] if self._gateway else [])]:
-                worker.close()
-            self._handsets, self._gateway = {}, None
-            if self.topology is not None:
-                netns.remove(self.topology)
-                summary["run"] = self.topology.run
-                self.topology = None
-                if self.workdir.is_dir():
+            gateway, self._gateway = self._gateway, None
+            try:
+                if gateway is not None:
+                    self._remove_rules(gateway, summary)
+            finally:
+                for worker in [*self._handsets.values(), *([gateway] if gateway else [])]:
+                    worker.close()
+                self._handsets = {}
+                if self._release(summary) and self.workdir.is_dir():
                     (self.workdir / "gateway.json").write_text(json.dumps(summary, indent=1))
         return summary
+
+    def _remove_rules(self, gateway: NsThread, summary: dict[str, Any]) -> None:
+        """Nothing to do here: removing the namespaces takes their tables with them."""
+
+    def _release(self, summary: dict[str, Any]) -> bool:
+        """Remove the namespaces; False when there was nothing to remove (never started, or stopped)."""
+        if self.topology is None:
+            return False
+        netns.remove(self.topology)
+        summary["run"] = self.topology.run
+        self.topology = None
+        return True

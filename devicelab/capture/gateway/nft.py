@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import json
+import os
 from collections.abc import Iterable
 from functools import cache
 
@@ -100,9 +101,70 @@ def apply(text: str) -> None:
     run(text)
 
 
-def counters() -> dict[str, tuple[int, int]]:
+# -- a lab's own interface (a physical gateway) -------------------------------------------------
+#: `<prefix><pid>x<hex>`: the run's own table; the sweep removes those whose process is gone
+INTERFACE_PREFIX = "devicelab_gw_"
+
+
+def interface_ruleset(table: str, ifname: str, address: str, uplink: str, *, proxy_port: int, dns_port: int) -> str:
+    """The same policy as the namespaces' table, on one handset of a lab's interface (matched by its
+    address, so handsets sharing an access point have a table each). Nothing else on the host is
+    touched: the forward chain accepts by default, and only the handset's packets meet a rule."""
+    mine = f'iifname "{ifname}" ip saddr {address}'
+    masquerade = f'        oifname "{uplink}" ip saddr {address} masquerade\n' if uplink else ""
+    return f"""add table inet {table}
+delete table inet {table}
+table inet {table} {{
+    counter quic_drop {{ }}
+    counter dns_redirect {{ }}
+    counter tcp_redirect {{ }}
+    counter forwarded_other {{ }}
+    chain nat_pre {{
+        type nat hook prerouting priority dstnat; policy accept;
+        {mine} udp dport 53 counter name dns_redirect redirect to :{dns_port}
+        {mine} tcp dport 53 counter name dns_redirect redirect to :{dns_port}
+        {mine} meta l4proto tcp counter name tcp_redirect redirect to :{proxy_port}
+    }}
+    chain filter_forward {{
+        type filter hook forward priority filter; policy accept;
+        {mine} udp dport 443 counter name quic_drop drop
+        {mine} counter name forwarded_other accept
+    }}
+    chain nat_post {{
+        type nat hook postrouting priority srcnat; policy accept;
+{masquerade}    }}
+}}
+"""
+
+
+def tables() -> list[str]:
+    """The inet tables of the calling thread's namespace."""
+    out = run("list tables inet", json_output=True)
+    return [item["table"]["name"] for item in json.loads(out or "{}").get("nftables", [])
+            if "table" in item and item["table"].get("family") == "inet"]
+
+
+def delete(table: str) -> None:
+    """Remove a table; one that is gone already is fine."""
+    run(f"add table inet {table}\ndelete table inet {table}\n")
+
+
+def sweep_interface_tables() -> list[str]:
+    """Remove the tables of runs whose process is gone (a SIGKILL leaves them behind)."""
+    removed = []
+    for table in tables():
+        if not table.startswith(INTERFACE_PREFIX):
+            continue
+        pid = table[len(INTERFACE_PREFIX):].split("x", 1)[0]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            delete(table)
+            removed.append(table)
+    return removed
+
+
+def counters(table: str = TABLE) -> dict[str, tuple[int, int]]:
     """Named counters of the table: name -> (packets, bytes)."""
-    out = run(f"list counters table inet {TABLE}", json_output=True)
+    out = run(f"list counters table inet {table}", json_output=True)
     found: dict[str, tuple[int, int]] = {}
     for item in json.loads(out or "{}").get("nftables", []):
         counter = item.get("counter")

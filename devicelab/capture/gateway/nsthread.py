@@ -37,20 +37,22 @@ def setns(path: str) -> None:
 
 
 class NsThread:
-    """`call(fn, *args)` runs fn in the namespace `name` and returns its result (bounded)."""
+    """`call(fn, *args)` runs fn in the namespace `name` ("": the process's own) and returns its
+    result (bounded)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
         self._jobs: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...], Future[Any]] | None] = (
             queue.SimpleQueue())
         self._ready: Future[None] = Future()
-        self._thread = threading.Thread(target=self._run, name=f"netns-{name}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"netns-{name or 'host'}", daemon=True)
         self._thread.start()
         self._ready.result(CALL_TIMEOUT)
 
     def _run(self) -> None:
         try:
-            setns(f"{NETNS_DIR}/{self.name}")
+            if self.name:  # "": the process's own namespace (a lab's interface on the host itself)
+                setns(f"{NETNS_DIR}/{self.name}")
         except CaptureError as exc:
             self._ready.set_exception(exc)
             return

@@ -120,12 +120,22 @@ class ConnectionTable:
         return [row.as_record() for row in sorted(self.rows.values(), key=lambda r: r.first)]
 
 
+def _involves(frame: bytes, address: bytes) -> bool:
+    """An IPv4 frame from or to `address` (4 bytes); ARP and the rest of the link's chatter is kept
+    out of a shared interface's per-handset record."""
+    return len(frame) >= 34 and frame[12:14] == b"\x08\x00" and address in (frame[26:30], frame[30:34])
+
+
 class PacketRecorder:
     """Records one interface of the gateway until `stop()`; the socket is made by `open_socket`,
     called in the gateway's namespace."""
 
-    def __init__(self, sock: socket.socket, handset_ip: str, pcap_path: Path, table_path: Path) -> None:
+    def __init__(self, sock: socket.socket, handset_ip: str, pcap_path: Path, table_path: Path, *,
+                 shared: bool = False) -> None:
         self.sock = sock
+        #: the interface carries other hosts too (a lab's access point): keep only this handset's IPv4
+        self.shared = shared
+        self._mine = socket.inet_aton(handset_ip)
         self.table = ConnectionTable(handset_ip)
         self.pcap_path, self.table_path = pcap_path, table_path
         self.frames = 0
@@ -159,6 +169,8 @@ class PacketRecorder:
             self._take(frame, address)
 
     def _take(self, frame: bytes, address: tuple[Any, ...]) -> None:
+        if self.shared and not _involves(frame, self._mine):
+            return
         now = time.time_ns()
         with self._lock:
             self.frames += 1

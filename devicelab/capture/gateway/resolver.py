@@ -9,8 +9,10 @@ anywhere.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import json
+import os
 import selectors
 import socket
 import struct
@@ -23,6 +25,8 @@ from typing import Any, TextIO
 
 from mitmproxy import dns
 from mitmproxy.net.dns import types as dns_types
+
+from devicelab.errors import CaptureError
 
 Upstream = Callable[[str], str | None]
 Spawn = Callable[[Callable[[], None], str], threading.Thread]
@@ -56,14 +60,25 @@ class Resolver:
         self._thread = (spawn or _thread)(self._serve, "gateway-dns")
 
     @staticmethod
-    def open_sockets(port: int) -> tuple[socket.socket, socket.socket]:
-        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        for sock in (udp, tcp):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(("0.0.0.0", port))  # noqa: S104 - the gateway's own namespace: every handset link
-        tcp.listen(16)
-        return udp, tcp
+    def open_sockets(port: int, host: str = "0.0.0.0") -> tuple[socket.socket, socket.socket]:  # noqa: S104
+        """Port 0: a free port, the same one for UDP and TCP (the rules redirect both to it)."""
+        for _ in range(20):
+            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                for sock in (udp, tcp):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                udp.bind((host, port))  # the gateway namespace: every link; a lab's host: its interface
+                tcp.bind((host, udp.getsockname()[1]))
+            except OSError as exc:
+                udp.close()
+                tcp.close()
+                if port or exc.errno != errno.EADDRINUSE:
+                    raise CaptureError(f"the gateway's resolver cannot listen on port {port}: {exc}") from None
+                continue  # the free UDP port is taken for TCP: try another
+            tcp.listen(16)
+            return udp, tcp
+        raise CaptureError("the gateway's resolver found no port free for both UDP and TCP")
 
     def _serve(self) -> None:
         with selectors.DefaultSelector() as sel:
@@ -146,3 +161,35 @@ def _read_exact(conn: socket.socket, size: int) -> bytes:
             return b""
         data += chunk
     return data
+
+
+RESOLV_CONF = Path("/etc/resolv.conf")
+UPSTREAM_TIMEOUT = 2.0  # per server: the resolver answers one query at a time
+
+
+def host_upstream(conf: Path = RESOLV_CONF, timeout: float = UPSTREAM_TIMEOUT) -> Upstream:
+    """A physical lab's upstream: the host's own name servers (resolv.conf), asked for A records
+    over UDP, each bounded. Made for the real internet; tests pass a lab's book instead."""
+    servers = [line.split()[1] for line in conf.read_text(encoding="utf-8", errors="replace").splitlines()
+               if line.startswith("nameserver") and len(line.split()) > 1] if conf.exists() else []
+
+    def lookup(name: str) -> str | None:
+        query = dns.Message(timestamp=0, id=int.from_bytes(os.urandom(2), "big"), query=True, op_code=0,
+                            authoritative_answer=False, truncation=False, recursion_desired=True,
+                            recursion_available=False, reserved=0, response_code=0,
+                            questions=[dns.Question(name, dns_types.A, 1)], answers=[], authorities=[],
+                            additionals=[])
+        for server in servers:
+            with socket.socket(socket.AF_INET6 if ":" in server else socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                sock.settimeout(timeout)
+                try:
+                    sock.sendto(query.packed, (server, 53))
+                    reply = dns.Message.unpack(sock.recv(4096))
+                except (OSError, ValueError):
+                    continue  # the next server
+            if reply.id != query.id:
+                continue
+            return next((str(a.ipv4_address) for a in reply.answers if a.type == dns_types.A), None)
+        return None
+
+    return lookup

@@ -39,11 +39,12 @@ class Relayed:
     proxy_port: int = 0  # the relay's own port toward mitmproxy: the flows' client address
 
 
-def open_listener(port: int) -> socket.socket:
-    """Call in the gateway namespace."""
+def open_listener(port: int, host: str = "0.0.0.0") -> socket.socket:  # noqa: S104
+    """Call in the gateway namespace. `host`: the gateway's own namespace listens on every link (REDIRECT
+    targets each link's address); on a lab's host, only on the handsets' interface's address."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("0.0.0.0", port))  # noqa: S104 - the gateway's own namespace: REDIRECT targets each link's address
+    sock.bind((host, port))
     sock.listen(128)
     return sock
 
@@ -79,7 +80,14 @@ class TransparentRelay:
             thread.start()
 
     def _relay(self, conn: socket.socket, peer: tuple[str, int]) -> None:
-        record = Relayed(peer, original_destination(conn))
+        try:
+            original = original_destination(conn)
+        except OSError:  # not a redirected connection (someone dialled the port itself): nothing to relay
+            conn.close()
+            with self._lock:
+                self._threads.discard(threading.current_thread())
+            return
+        record = Relayed(peer, original)
         with self._lock:
             self.relayed.append(record)
         try:
