@@ -16,6 +16,7 @@ import gzip
 import os
 import pickle
 import random
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -46,7 +47,7 @@ pickle.dump(out, open(sys.argv[3], "wb"))
 
 def _variants(rng: random.Random, imei: str) -> list[tuple[bytes, dict[str, str]]]:
     """Bodies that carry the IMEI where the mixed corpus seldom puts it: near escapes, in runs, nested."""
-    doc = ('{"a": "%s", "n": -5, "f": 1e3, "m": "%s"}' % (os.urandom(8).hex(), imei)).encode()
+    doc = f'{{"a": "{os.urandom(8).hex()}", "n": -5, "f": 1e3, "m": "{imei}"}}'.encode()
     blob = os.urandom(rng.randrange(16, 40000))
     cut = rng.randrange(len(blob) + 1)
     return [
@@ -70,7 +71,7 @@ def make_corpus(megabytes: int) -> list[object]:
     from tests.bench.test_bench_analysis import _corpus, _real
 
     rng = random.Random(17)
-    flows = [*_corpus(megabytes * 1024 * 1024), *_real(4 * 1024 * 1024)]
+    flows: list[object] = [*_corpus(megabytes * 1024 * 1024), *_real(4 * 1024 * 1024)]
     for index in range(300):
         for body, headers in _variants(rng, h.IMEI):
             flows.append(h.make_flow(body, headers=headers, index=index,
@@ -79,7 +80,8 @@ def make_corpus(megabytes: int) -> list[object]:
 
 
 def export(ref: str, into: Path) -> Path:
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "devicelab"], check=True,
+    git = shutil.which("git") or "git"
+    archive = subprocess.run([git, "-C", str(ROOT), "archive", ref, "devicelab"], check=True,
                              capture_output=True, timeout=120).stdout
     with tarfile.open(fileobj=BytesIO(archive)) as tar:
         tar.extractall(into, filter="data")
@@ -91,7 +93,7 @@ def run(tree: Path, corpus: Path, out: Path) -> list[tuple[list[tuple[object, ..
     subprocess.run([sys.executable, "-c", _CHILD, str(tree), str(corpus), str(out), str(identity)], check=True,
                    timeout=3600)
     with out.open("rb") as handle:
-        result: list[tuple[list[tuple[object, ...]], list[tuple[object, ...]]]] = pickle.load(handle)
+        result: list[tuple[list[tuple[object, ...]], list[tuple[object, ...]]]] = pickle.load(handle)  # noqa: S301 - our own child's output
     return result
 
 
