@@ -18,7 +18,7 @@ import pybase64
 
 from devicelab.analysis import structured
 from devicelab.analysis.compression import DecodeError, codec_name, inflate, sniff
-from devicelab.analysis.prefilter import CTRL, LAT, LON, NEEDLE, PCT, RUN, RUN_KNOWN, Gate, quiet_segment
+from devicelab.analysis.prefilter import CTRL, ESCAPES, LAT, LON, NEEDLE, PCT, RUN, RUN_KNOWN, Gate, quiet_segment
 from devicelab.analysis.structured import Scalar
 from devicelab.model.traffic import Request
 
@@ -191,8 +191,11 @@ class Walker:
         known = self._probed.get(id(data))
         if known is not None and known[0] is data:
             return known[1]
-        flags = self.gate.probe(data)
+        starts: list[int] = []
+        flags = self.gate.probe(data, starts)
         self._probed[id(data)] = (data, flags)
+        if flags & ESCAPES:
+            self._escapes[id(data)] = (data, starts)
         return flags
 
     def _probe_unescaped(self, decoded: bytes, starts: list[int], flags: int) -> None:
