@@ -141,6 +141,17 @@ def parse_multipart(data: bytes, boundary: str, max_parts: int) -> list[Part]:
     return parts
 
 
+class NotProtobuf(ValueError):
+    """bbpb's refusal, worded only when read: most binary is not protobuf, and only a declared body's note says why."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__()
+        self.cause = cause
+
+    def __str__(self) -> str:
+        return f"not a protobuf message: {self.cause}"
+
+
 def parse_protobuf(data: bytes) -> dict[Any, Any]:
     """A protobuf message decoded without a schema: {field number: value or list of values}."""
     try:
@@ -148,7 +159,7 @@ def parse_protobuf(data: bytes) -> dict[Any, Any]:
     except RecursionError:
         raise ValueError("nested too deeply") from None
     except Exception as exc:  # bbpb raises many types on arbitrary bytes; all mean "not protobuf"
-        raise ValueError(f"not a protobuf message: {exc}") from None
+        raise NotProtobuf(exc) from None
     if not isinstance(message, dict) or not message:
         raise ValueError("empty protobuf message")
     return message
