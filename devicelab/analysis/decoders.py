@@ -18,7 +18,20 @@ import pybase64
 
 from devicelab.analysis import structured
 from devicelab.analysis.compression import DecodeError, codec_name, inflate, sniff
-from devicelab.analysis.prefilter import CTRL, ESCAPES, LAT, LON, NEEDLE, PCT, RUN, RUN_KNOWN, Gate, quiet_segment
+from devicelab.analysis.prefilter import (
+    CTRL,
+    ESCAPES,
+    LAT,
+    LON,
+    LOWER,
+    NEEDLE,
+    PCT,
+    RUN,
+    RUN_KNOWN,
+    UPPER,
+    Gate,
+    quiet_segment,
+)
 from devicelab.analysis.structured import Scalar
 from devicelab.model.traffic import Request
 
@@ -231,10 +244,11 @@ class Walker:
             if known is not None and known[0] is data:
                 return known[1]
         gate = self.gate
-        if look == "runs":
-            seen = gate.has_run(data, self._probe(data))
-        elif look == "mixed":
-            seen = gate.mixed(data, flags, self._look("runs", data, flags))
+        if look == "runs":  # `flags` are the probe's of `data` (or 0): a probe that looked for RUN answers
+            seen = gate.has_run(data, flags if flags & RUN_KNOWN else self._probe(data))
+        elif look == "mixed":  # the runs are looked at only where both cases occur (gate.mixed's first test)
+            seen = (flags & (UPPER | LOWER) == UPPER | LOWER and len(data) >= 16
+                    and gate.mixed(data, flags, self._look("runs", data, flags)))
         elif look == "plain":  # `flags` without NEEDLE, LAT and LON
             seen = gate.loud(data, flags, False) or self._look("mixed", data, flags)
         else:
@@ -395,8 +409,9 @@ class Walker:
     def _many_runs(self, data: bytes, gate: Gate) -> bool:
         """Whether `data` may hold more Base64 runs than the walker decodes (a note)."""
         most = self.limits.max_base64_runs
-        # each run holds 16 characters of the alphabet: counting those (one C pass) rules out most values
-        return (len(data) >= 16 * most and self._look("runs", data, 0)
+        # each run holds 16 characters of the alphabet and ends at a byte that is not one (its '=' or what
+        # stops it); counting those characters (one C pass) rules out most values that are long enough
+        return (len(data) >= 17 * most - 1 and self._look("runs", data, 0)
                 and len(data) - len(data.translate(None, _B64_ALPHABET)) >= 16 * most
                 and data.translate(_B64_MAP).count(_B64_MIN_RUN) >= most)
 
