@@ -605,12 +605,13 @@ def _unescape(match: re.Match[bytes]) -> bytes:
 
 def _unescaped(data: bytes, starts: list[int]) -> bytes:
     """`data` with the %XX escapes at `starts` undone (what unquote_to_bytes makes of it)."""
-    pieces: list[bytes] = []
+    view = memoryview(data)  # slices of a view are not copies: the join copies each byte once
+    pieces: list[bytes | memoryview] = []
     done = 0
     for start in starts:
-        pieces += (data[done:start], _HEX_BYTE[data[start:start + 3]])
+        pieces += (view[done:start], _HEX_BYTE[data[start:start + 3]])
         done = start + 3
-    pieces.append(data[done:])
+    pieces.append(view[done:])
     return b"".join(pieces)
 
 
