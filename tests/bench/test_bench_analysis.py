@@ -71,39 +71,42 @@ bbpb, or decoding bytes the bare scan never reads.
 
 Third round (issue 17, s17c). Profiled again by kind (`test_bench_analysis_by_kind` prints this
 table in every bench run; below, main against this branch in one process, taking turns, the best of
-15 warm runs on 8 MB), and each stage timed alone on the same bodies:
+25 warm runs on 8 MB), and each stage timed alone on the same bodies:
 
     us per flow          before   after    bare   where the time goes now (stages timed alone)
-    Base64 JSON (77)       79.2    77.0     4.2   runs 10, decode 5, gate 5 + mixed 5 on the text and
-                                                  5 on the decoded, JSON attempt 12; Python ~30
-    gzip JSON (82)         86.2    82.7     1.9   inflate 12.5 (zlib alone 11), gate on the 17 KB
-                                                  inflated 17, declared-JSON note parse 12; Python ~30
-    JSON (59)              44.8    41.4     5.2   gate 10, note parse 12; Python ~15
-    random binary (66)    158.7   128.0    17.8   gate 15 + RUN 25 + escapes 15, %XX copy 9, bbpb 5
+    Base64 JSON (77)       79.9    73.2     4.1   runs 10, decode 5, gate 5 + mixed 5 on the text and
+                                                  5 on the decoded, JSON attempt 10; Python ~30
+    gzip JSON (82)         87.9    76.5     1.7   inflate 11 (zlib's own), gate on the 17 KB inflated
+                                                  17, declared-JSON note parse 10; Python ~30
+    JSON (59)              43.3    37.7     4.8   gate 10, note parse 10; Python ~15
+    random binary (66)    152.5   125.7    17.6   gate 15 + RUN 25 + escapes 15, %XX copy 9, bbpb 5
                                                   twice, windows 6; Python ~20
-    text (56)              50.0    50.2    13.5   gate 14-19 + traces 4, RUN (the Base64-run note) 14
-    form (74)              34.6    27.4     2.1   a tiny request: 12 -> 10 us (3 of it hyperscan)
-    analysis/bare         0.091   0.101
+    text (56)              50.2    47.9    12.4   gate 14-19 + traces 4, RUN (the Base64-run note) 14
+    form (74)              32.5    26.6     2.0   a tiny request: 12 -> 10 us (3 of it hyperscan)
+    analysis/bare         0.088   0.102
+The bench itself, main and this branch taking turns three times: mixed 0.084 / 0.084 / 0.085 before,
+0.093 / 0.090 / 0.098 after; real captures 0.002-0.003 both.
 
 What changed: a binary value of 16 KB+ gets the escape pass instead of the traces' pass (a control
 byte makes it loud whatever its traces, and the walk needs where its escapes are next); the runs look
 uses the probe's RUN when the probe looked, and runs are looked at only where both cases occur (a
 small value was probed twice); the many-runs check starts at 17 x 1000 - 1 bytes (each run is 16
 characters of the alphabet and ends at a byte that is not one); bbpb's refusal is worded only when a
-note reads it; the %XX copy joins slices of a view. Findings, locations, decoder chains and notes are
-identical (scripts/diff_findings.py over 16 MB of this corpus, identifier-carrying variants and the
-real captures: 4,029 flows, 0 differ).
+note reads it; the %XX copy joins slices of a view; one whole zlib stream is returned as zlib made it
+(no copies); the JSON note parse reuses a decoder per thread (json.loads built one per call).
+Findings, locations, decoder chains and notes are identical (scripts/diff_findings.py over 16 MB of
+this corpus, identifier-carrying variants and the real captures: 4,029 flows, 0 differ).
 
-Why 0.30 is still out of reach. At 0.30 one flow of each kind may take 149 us (bare: 44.8). The C
+Why 0.30 is still out of reach. At 0.30 one flow of each kind may take 142 us (bare: 42.6). The C
 work alone, each stage timed above, is ~250 us: random binary ~90 (four passes over 64 KB where the
 bare scan makes one, plus bbpb and the %XX copy), gzip ~50, Base64 ~45, text ~35, JSON ~22, form ~5,
-so with no Python at all the ratio is ~0.18. Putting RUN or the traces in the gate's main database was
+so with no Python at all the ratio is ~0.17. Putting RUN or the traces in the gate's main database was
 measured again and is slower than separate passes (text: 38 vs 34 us; random: 62 vs 60 us), and every
 stage left is one a finding or a note depends on: the RUN pass finds the Base64 runs (and counts them
 for the decode_limit note), the declared-JSON parse words its note, bbpb is the only protobuf decoder.
 What would move it: the walker in compiled code (its Python is now ~40 % of the time: ~7 us a request
 before any body, 15-30 us per decoded layer), a JSON parser that validates without building the tree
-(the note's parse is 12 us where hyperscan reads the body in 3), and, for the real captures (0.003,
+(the note's parse is 10 us where hyperscan reads the body in 3), and, for the real captures (0.003,
 one 128 KB JSON body walked value by value, ~8 us of Python per value), walking the strings of a
 parsed document as one buffer rather than one visit each.
 """
