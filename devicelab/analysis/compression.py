@@ -6,6 +6,7 @@ would exhaust memory; these stop at `limit` and say the output was cut.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import zlib
 from dataclasses import dataclass
@@ -68,6 +69,12 @@ def inflate(codec: str, data: bytes, limit: int) -> Inflated:
 
 
 def _zlib(data: bytes, wbits: int, limit: int) -> Inflated:
+    # the common case, one whole stream within the limit, returns zlib's bytes as they are (no copies)
+    with contextlib.suppress(zlib.error):  # the loop below tells the rest, errors included
+        obj = zlib.decompressobj(wbits)
+        whole = obj.decompress(data, limit + 1)
+        if obj.eof and len(whole) <= limit and (wbits != 31 or obj.unused_data[:2] != b"\x1f\x8b"):
+            return Inflated(whole, truncated=False)
     out = bytearray()
     rest = data
     try:

@@ -18,7 +18,20 @@ import pybase64
 
 from devicelab.analysis import structured
 from devicelab.analysis.compression import DecodeError, codec_name, inflate, sniff
-from devicelab.analysis.prefilter import CTRL, LAT, LON, NEEDLE, PCT, RUN, RUN_KNOWN, Gate, quiet_segment
+from devicelab.analysis.prefilter import (
+    CTRL,
+    ESCAPES,
+    LAT,
+    LON,
+    LOWER,
+    NEEDLE,
+    PCT,
+    RUN,
+    RUN_KNOWN,
+    UPPER,
+    Gate,
+    quiet_segment,
+)
 from devicelab.analysis.structured import Scalar
 from devicelab.model.traffic import Request
 
@@ -191,8 +204,11 @@ class Walker:
         known = self._probed.get(id(data))
         if known is not None and known[0] is data:
             return known[1]
-        flags = self.gate.probe(data)
+        starts: list[int] = []
+        flags = self.gate.probe(data, starts)
         self._probed[id(data)] = (data, flags)
+        if flags & ESCAPES:
+            self._escapes[id(data)] = (data, starts)
         return flags
 
     def _probe_unescaped(self, decoded: bytes, starts: list[int], flags: int) -> None:
@@ -228,10 +244,11 @@ class Walker:
             if known is not None and known[0] is data:
                 return known[1]
         gate = self.gate
-        if look == "runs":
-            seen = gate.has_run(data, self._probe(data))
-        elif look == "mixed":
-            seen = gate.mixed(data, flags, self._look("runs", data, flags))
+        if look == "runs":  # `flags` are the probe's of `data` (or 0): a probe that looked for RUN answers
+            seen = gate.has_run(data, flags if flags & RUN_KNOWN else self._probe(data))
+        elif look == "mixed":  # the runs are looked at only where both cases occur (gate.mixed's first test)
+            seen = (flags & (UPPER | LOWER) == UPPER | LOWER and len(data) >= 16
+                    and gate.mixed(data, flags, self._look("runs", data, flags)))
         elif look == "plain":  # `flags` without NEEDLE, LAT and LON
             seen = gate.loud(data, flags, False) or self._look("mixed", data, flags)
         else:
@@ -392,8 +409,9 @@ class Walker:
     def _many_runs(self, data: bytes, gate: Gate) -> bool:
         """Whether `data` may hold more Base64 runs than the walker decodes (a note)."""
         most = self.limits.max_base64_runs
-        # each run holds 16 characters of the alphabet: counting those (one C pass) rules out most values
-        return (len(data) >= 16 * most and self._look("runs", data, 0)
+        # each run holds 16 characters of the alphabet and ends at a byte that is not one (its '=' or what
+        # stops it); counting those characters (one C pass) rules out most values that are long enough
+        return (len(data) >= 17 * most - 1 and self._look("runs", data, 0)
                 and len(data) - len(data.translate(None, _B64_ALPHABET)) >= 16 * most
                 and data.translate(_B64_MAP).count(_B64_MIN_RUN) >= most)
 
@@ -587,12 +605,13 @@ def _unescape(match: re.Match[bytes]) -> bytes:
 
 def _unescaped(data: bytes, starts: list[int]) -> bytes:
     """`data` with the %XX escapes at `starts` undone (what unquote_to_bytes makes of it)."""
-    pieces: list[bytes] = []
+    view = memoryview(data)  # slices of a view are not copies: the join copies each byte once
+    pieces: list[bytes | memoryview] = []
     done = 0
     for start in starts:
-        pieces += (data[done:start], _HEX_BYTE[data[start:start + 3]])
+        pieces += (view[done:start], _HEX_BYTE[data[start:start + 3]])
         done = start + 3
-    pieces.append(data[done:])
+    pieces.append(view[done:])
     return b"".join(pieces)
 
 

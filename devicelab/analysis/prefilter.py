@@ -48,6 +48,7 @@ LOWER = 512
 SPACED = 1024  # a quote or '=' and white space: maybe JSON after white space
 RUN = 2048  # 16 characters of the Base64 alphabet in a row: a run the walker looks at (decoders._base64_runs)
 RUN_KNOWN = 4096  # whether RUN was looked for: only where UPPER and LOWER both occur (else see has_run)
+ESCAPES = 8192  # a binary value's traces were not looked for, but where its escapes are (Gate.probe's `starts`)
 #: Any of these makes a value worth walking; LAT and LON only count together.
 LOUD = NEEDLE | PCT | ESC | CTRL | SNIFF | NESTED
 
@@ -143,8 +144,13 @@ class Gate:
             db.scan(data, match_event_handler=on_match, scratch=self._scratch()[id(db)])
         return found[0]
 
-    def probe(self, data: bytes) -> int:
-        """The flags of `data` (RUN only where RUN_KNOWN: see has_run)."""
+    def probe(self, data: bytes, starts: list[int] | None = None) -> int:
+        """The flags of `data` (RUN only where RUN_KNOWN: see has_run).
+
+        `starts`: where the escapes of a large binary value go when ESCAPES says they were looked for:
+        a control byte makes the value loud whatever its other traces (see `loud`), so the pass for
+        where its %XX escapes are (which the walk needs next) stands in for the traces' pass.
+        """
         scratches = getattr(self._local, "main", None)
         if scratches is None:
             scratch = self._scratch()
@@ -157,8 +163,12 @@ class Gate:
             return whole
         found = [0, self._bits]
         self._db.scan(data, match_event_handler=_flag, context=found, scratch=scratches[0])
-        found[1] = self._trace_bits
-        self._traces.scan(data, match_event_handler=_flag, context=found, scratch=scratches[1])
+        if found[0] & CTRL and starts is not None:
+            starts += self.escapes(data)
+            found[0] |= ESCAPES | (PCT if starts else 0)
+        else:
+            found[1] = self._trace_bits
+            self._traces.scan(data, match_event_handler=_flag, context=found, scratch=scratches[1])
         flags: int = found[0]
         if flags & (UPPER | LOWER) == UPPER | LOWER:
             found[0], found[1] = RUN_KNOWN, _RUN_BITS

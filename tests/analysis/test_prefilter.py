@@ -1,0 +1,77 @@
+"""The gate (prefilter.py) only spares work: with it and without it (the Aho-Corasick engine has
+none) the analysis finds and notes the same things."""
+
+from __future__ import annotations
+
+import os
+import random
+from functools import cache
+from urllib.parse import quote_from_bytes
+
+import pytest
+
+from devicelab.analysis.prefilter import ESCAPES, PCT, Gate
+from devicelab.analysis.scan import Analyzer, FlowAnalysis
+from devicelab.model.traffic import Flow
+from tests.analysis import helpers as h
+
+
+@cache
+def _ungated() -> Analyzer:
+    return Analyzer(h.identity(), engine="aho")
+
+
+def _both(flow: Flow) -> FlowAnalysis:
+    gated, ungated = h.analyze(flow), _ungated().analyze(flow)
+    assert h.analyzer().gate is not None
+    assert _ungated().gate is None
+    assert sorted(map(repr, gated.findings)) == sorted(map(repr, ungated.findings))
+    assert sorted(gated.notes, key=repr) == sorted(ungated.notes, key=repr)
+    return gated
+
+
+def _binary(size: int, seed: int) -> bytes:
+    rng = random.Random(seed)
+    return bytes(rng.randrange(256) for _ in range(size)).replace(b"%", b"\x00")  # escapes placed by hand
+
+
+@pytest.mark.parametrize("split", [0, 3, 7, 14])
+def test_an_imei_escaped_inside_a_large_binary_value_is_found_after_urldecode(split: int) -> None:
+    imei = h.IMEI.encode()
+    spelled = imei[:split] + quote_from_bytes(imei[split:split + 1], safe=b"").encode() + imei[split + 1:]
+    if split == 0:  # every character escaped
+        spelled = b"".join(b"%%%02X" % c for c in imei)
+    body = _binary(40_000, split) + spelled + b"%41" + _binary(30_000, split + 1)
+    result = _both(h.make_flow(body, headers={"Content-Type": "application/octet-stream"}))
+    assert {f.decoders[:1] for f in result.findings if f.kind == "imei"} == {("urldecode",)}
+
+
+def test_a_large_binary_value_without_a_needle_is_clean_with_or_without_escapes() -> None:
+    body = _binary(70_000, 1) + b"%2F%zz%41" + _binary(1_000, 2)
+    assert not _both(h.make_flow(body, headers={"Content-Type": "application/octet-stream"})).findings
+
+
+def test_the_escape_pass_stands_in_for_the_traces_of_a_large_binary_value_only() -> None:
+    gate = h.analyzer().gate
+    assert isinstance(gate, Gate)
+    binary = b"\x01" + os.urandom(20_000).replace(b"%", b"") + b"%41 and %4a"
+    starts: list[int] = []
+    flags = gate.probe(binary, starts)
+    assert flags & ESCAPES
+    assert flags & PCT
+    assert starts == gate.escapes(binary) == [binary.index(b"%41"), binary.index(b"%4a")]
+    text = b"lorem %41 ipsum " * 2_000
+    starts = []
+    flags = gate.probe(text, starts)
+    assert not flags & ESCAPES  # text: every trace looked for, as before
+    assert flags & PCT
+    assert starts == []
+
+
+@pytest.mark.parametrize("runs", [1000, 1001])
+def test_more_than_the_base64_runs_decoded_is_noted_at_the_shortest_value_that_holds_them(runs: int) -> None:
+    # each run: 16 characters of the alphabet, and one byte that is not between runs (17 x runs - 1 bytes)
+    body = b" ".join([b"qqqqqqqqqqqqqqqq"] * runs)
+    notes = _both(h.make_flow(body, headers={"Content-Type": "text/plain"})).notes
+    noted = [n for n in notes if n.decoder == "base64"]
+    assert len(noted) == (runs > 1000)
