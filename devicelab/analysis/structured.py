@@ -171,6 +171,10 @@ class NotProtobuf(ValueError):
 
 def parse_protobuf(data: bytes) -> dict[Any, Any]:
     """A protobuf message decoded without a schema: {field number: value or list of values}."""
+    if data[:1] and data[0] < 8:
+        # field number 0 is reserved: protobuf's own parsers refuse it ("invalid tag (zero)"), while bbpb
+        # would walk a megabyte of zeros as half a million fields (seconds per body)
+        raise NotProtobuf(ValueError("the first tag names field 0"))
     try:
         message, _typedef = blackboxprotobuf.decode_message(data)
     except RecursionError:

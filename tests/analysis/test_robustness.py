@@ -124,3 +124,17 @@ def test_arbitrary_json_never_raises(doc: object) -> None:
     body = json.dumps(doc).encode()
     for encoded in (body, base64.b64encode(gzip.compress(body))):
         analyze(make_flow(encoded, headers={"Content-Type": "application/json"}))
+
+
+def test_field_number_zero_is_no_protobuf_and_a_megabyte_of_zeros_is_quick() -> None:
+    from devicelab.analysis.structured import NotProtobuf, parse_protobuf
+
+    with pytest.raises(NotProtobuf, match="field 0"):
+        parse_protobuf(b"\x00" * (1 << 20))
+    assert parse_protobuf(b"\x08\x01") == {"1": 1}  # field 1, varint 1: a message
+    # the IMEI beside the zeros is still found in the raw bytes
+    start = time.monotonic()
+    analysis = analyze(make_flow(b"\x00" * (1 << 20) + b"IMEI=" + h.IMEI.encode(),
+                                 headers={"Content-Type": "application/x-protobuf"}))
+    assert {f.kind for f in analysis.findings} == {"imei"}
+    assert time.monotonic() - start < 30  # bbpb alone took seconds over the zeros (bounded, not timed)
