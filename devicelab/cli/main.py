@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import faulthandler
 import importlib
+import signal
 import sys
 
 import click
@@ -50,6 +52,8 @@ def cli() -> None:
 
 def main() -> None:
     install_log_scrubber()
+    # `kill -USR1 PID` prints every thread's stack to stderr: what a run that seems stuck is doing
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         cli(standalone_mode=True)
     except ConfigError as exc:

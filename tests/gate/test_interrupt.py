@@ -37,7 +37,14 @@ def test_a_stopped_gate_says_so_and_cleans_up(tmp_path: Path, sig: signal.Signal
             break
     proc.send_signal(sig)
     stopped = time.monotonic()
-    rest, _ = proc.communicate(timeout=60)
+    try:
+        rest, _ = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)  # the command prints every thread's stack: where it is stuck
+        time.sleep(2)
+        proc.kill()
+        rest, _ = proc.communicate(timeout=10)
+        pytest.fail(f"the gate did not stop within 60 s of {sig.name}:\n{''.join(output)}{rest}")
     seconds = time.monotonic() - stopped
     text = "".join(output) + rest
     assert proc.returncode == 130, text
