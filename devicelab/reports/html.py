@@ -92,12 +92,17 @@ def finding_groups(run: RunRecord, *, derived: bool = False) -> list[HostGroup]:
                                                   -len({r.example.kind for r in g.rows}), g.host))
 
 
+#: what a plain (unencrypted) flow was, by scheme; HTTP is simply "plain"
+PLAIN_TRANSPORT = {"dns": "plain, DNS query", "udp": "plain, UDP", "tcp": "plain, raw TCP"}
+
+
 def contacts(run: RunRecord) -> list[Contact]:
     """Hosts contacted per app, over every handset."""
     table: dict[tuple[str, str, str], Contact] = {}
     for result in run.handsets:
         for group in result.flows:
-            transport = ("TLS, not decrypted" if group.undecrypted else "TLS") if group.tls else "plain"
+            transport = (("TLS, not decrypted" if group.undecrypted else "TLS") if group.tls
+                         else PLAIN_TRANSPORT.get(group.scheme, "plain"))
             key = (group.app or "", group.host, transport)
             contact = table.setdefault(key, Contact(group.app or "", group.host, transport))
             contact.count += group.count

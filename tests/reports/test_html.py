@@ -80,3 +80,19 @@ def test_marked_escapes_then_highlights() -> None:
     assert str(marked("<b>⟦imei …7518#1f0b62⟧</b>")) == (
         '&lt;b&gt;<mark class="id">⟦imei …7518#1f0b62⟧</mark>&lt;/b&gt;')
     assert "<mark" not in str(marked("⟦<script>⟧"))
+
+
+def test_a_plain_flow_that_is_no_http_says_what_it_was() -> None:
+    """Behind the gateway a DNS query, an NTP packet or a raw TCP connection is a flow too: its
+    transport names the protocol, and what is plain is still marked plain."""
+    from devicelab.reports.html import contacts
+    from devicelab.reports.model import FlowGroup
+
+    result = h.nokia_result()
+    extra = tuple(FlowGroup(host="time.android.com", scheme=scheme, tls=False, count=1, bytes=48)
+                  for scheme in ("dns", "udp", "tcp", "http"))
+    run = h.run_record([result.model_copy(update={"flows": (*result.flows, *extra)})])
+    seen = {c.transport for c in contacts(run) if c.host == "time.android.com"}
+    assert seen == {"plain, DNS query", "plain, UDP", "plain, raw TCP", "plain"}
+    page = to_html(run)
+    assert '<span class="tag plain">plain, DNS query</span>' in page
