@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from devicelab.adb import BOOT_ID, AdbDevice, DeviceState, ShellResult
 from devicelab.errors import AdbError, AdbTimeoutError, BootTimeoutError, FastbootError, HandsetError
-from devicelab.handset import clock, sim
+from devicelab.handset import clock, recovery, sim
 from devicelab.handset.fastboot import Fastboot
-from devicelab.handset.images import factory_image
+from devicelab.handset.images import factory_image, ota_package
 from devicelab.handset.network import NetworkPlug
 from devicelab.handset.sim import SimSwitcher
 from devicelab.model import secret
@@ -264,6 +264,19 @@ class Handset:
         for partition in ("userdata", "metadata"):
             self.fastboot.erase(partition, timeout=self.timeouts.fastboot)
         return self._boot_from_bootloader()
+
+    # -- a locked bootloader: through recovery (devicelab.handset.recovery) ---------------------
+    @_step(lambda build: f"sideload {build.name}")
+    def install_ota(self, build: Build, *, package: Path | None = None) -> float:
+        """Install `build`'s signed full OTA through recovery (`adb sideload`), boot, check the
+        fingerprint: what a locked bootloader allows instead of `flash`."""
+        return recovery.install_ota(self, build, package or ota_package(build))
+
+    @_step(lambda: "factory reset through recovery")
+    def recovery_reset(self) -> float:
+        """Wipe userdata through recovery, as Settings' "Erase all data" does: what a locked
+        bootloader allows instead of `fastboot erase`. Returns the boot time."""
+        return recovery.wipe_data(self)
 
     @_step(lambda build: f"update to {build.name}")
     def update(self, build: Build) -> None:
