@@ -266,7 +266,7 @@ class Handset:
         return self._boot_from_bootloader()
 
     # -- a locked bootloader: through recovery (devicelab.handset.recovery) ---------------------
-    @_step(lambda build: f"sideload {build.name}")
+    @_step(lambda build, **_: f"sideload {build.name}")
     def install_ota(self, build: Build, *, package: Path | None = None) -> float:
         """Install `build`'s signed full OTA through recovery (`adb sideload`), boot, check the
         fingerprint: what a locked bootloader allows instead of `flash`."""

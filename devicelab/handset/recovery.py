@@ -18,8 +18,9 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from devicelab.adb.client import DeviceState
 from devicelab.adb.server import adb_binary
-from devicelab.errors import AdbError, AdbTimeoutError, SideloadError
+from devicelab.errors import AdbError, AdbTimeoutError, HandsetError, SideloadError
 
 if TYPE_CHECKING:
     from devicelab.handset.handset import Handset
@@ -72,6 +73,7 @@ def install_ota(handset: Handset, build: Build, package: Path) -> float:
                        serial=handset.serial, step=step, command=waited.args, exit_code=waited.returncode)
     sent = run_adb(handset, ["sideload", str(package)], timeout=handset.timeouts.flash, step=step)
     if sent.returncode != 0:
+        _back_to_android(handset, step)
         last = (sent.stderr.strip().splitlines() or sent.stdout.strip().rsplit("\r", 1)[-1:] or ["no output"])[-1]
         raise SideloadError(f"recovery did not install {package.name} (adb sideload exit {sent.returncode}: "
                             f"{last.strip()}); recovery's reason is on the phone's screen (a package for another "
@@ -81,6 +83,19 @@ def install_ota(handset: Handset, build: Build, package: Path) -> float:
     seconds = handset.wait_for_boot(step=step)
     handset.expect_build(build, step=step)
     return seconds
+
+
+def _back_to_android(handset: Handset, step: str) -> None:
+    """After a refused package a user recovery reboots by itself; a debuggable one shows the error
+    and waits in its menu (with adbd): reboot it, so the handset is left running its old build."""
+    try:
+        state = handset.adb.client.wait_for_state(handset.adb.adb_serial, {DeviceState.RECOVERY, DeviceState.DEVICE},
+                                                  handset.timeouts.reboot_drop, label=handset.serial, step=step)
+        if state == DeviceState.RECOVERY:
+            handset.adb.reboot("system", timeout=handset.timeouts.reboot_drop)
+        handset.wait_for_boot(step=step)
+    except HandsetError as exc:  # the sideload's own error is the one to report
+        log.warning("[%s] %s: not back in Android after the refused package: %s", handset.serial, step, exc)
 
 
 def wipe_data(handset: Handset) -> float:
