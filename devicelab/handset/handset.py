@@ -67,6 +67,9 @@ class Handset:
         self.network_plug: NetworkPlug | None = None  # the lab plugs it into a gateway link (gateway capture)
         #: run after every boot wait_for_boot saw complete: what a reboot undid is redone (a CA overlay)
         self.after_boot: list[Callable[[], None]] = []
+        #: run as soon as wait_for_boot sees adb back, before the boot completes: what dies with the
+        #: adb link is redone before the apps start talking (an `adb reverse` rule for the proxy)
+        self.after_adb: list[Callable[[], None]] = []
         self._ui: HandsetUi | None = None
         #: how the steps of this handset are reported: nothing by default, Allure steps in pytest
         self.step: Callable[[str], contextlib.AbstractContextManager[Any]] = _no_step
@@ -181,6 +184,8 @@ class Handset:
                 if fresh:
                     watch.saw(self.boot_id(call, check=False))
                     fresh = False
+                    for hook in list(self.after_adb):
+                        hook()
                 if self.adb.getprop("sys.boot_completed", timeout=call) == "1":
                     for hook in list(self.after_boot):
                         hook()

@@ -213,8 +213,6 @@ def proxy_check(subject: str, entry: HandsetEntry, proxy: ProxySpec) -> Check:
         return ok(subject, "proxy", f"the handset dials {dial} over the lab network (its Wi-Fi must reach it)")
     if proxy.adb_reverse:
         return ok(subject, "proxy", f"{dial} of the host, reached over `adb reverse`")
-    if entry.tags.get("kind") == "virtual":
-        return ok(subject, "proxy", f"{dial}: a virtual handset shares this machine's loopback")
     return missing(subject, "proxy", f"the proxy listens on {dial} of this machine: a phone on USB cannot reach it "
                    "(its own loopback is itself)",
                    "set `proxy: {adb_reverse: true}` in the lab file, or listen on the lab network "

@@ -165,10 +165,16 @@ class DeviceHttpClient:
 
     def _proxy_address(self, proxy: ProxySetting) -> tuple[str, int]:
         if proxy.host in ("localhost", "127.0.0.1", "::1"):
-            # the handset's own loopback: an `adb reverse` rule leads to the host over USB. Without
-            # one the virtual handset still reaches the host's loopback (kinder than a phone: the
-            # lab's own tests set proxies by hand; the harness always sets the rule)
-            return self.device_port(proxy.port) or ("127.0.0.1", proxy.port)
+            # the handset's own loopback: only what listens on the handset answers there, which is
+            # what an `adb reverse` rule makes (it leads to the host over USB); else refused, as on a phone
+            address = self.device_port(proxy.port)
+            if address is None:
+                name = "localhost" if proxy.host == "localhost" else ""
+                loopback = "::1" if proxy.host == "::1" else "127.0.0.1"
+                raise NetError("java.net.ConnectException",
+                               f"failed to connect to {name}/{loopback} (port {proxy.port}): connect failed: "
+                               "ECONNREFUSED (Connection refused)")
+            return address
         if not is_local_address(proxy.host):
             # the lab has no route off this machine; a name is asked of the lab DNS only
             if not is_ip(proxy.host):
