@@ -77,10 +77,13 @@ def test_recovery_refuses_another_product_a_tampered_package_a_wrong_key_and_a_d
     tampered = tmp_path / "tampered.zip"
     flip = good.index(b"00WW_3_22C_SP05")
     tampered.write_bytes(good[:flip] + b"00WW_3_22C_SP06" + good[flip + 15 :])
+    unsigned = tmp_path / "unsigned.zip"
+    unsigned.write_bytes(ota.unsigned_package(newer))
     older = ud_lab.call(lambda: ud_lab.handsets[0].system.build)  # type: ignore[union-attr]
     cases = [
         (package(tmp_path, other, name="other.zip"), "E:Package is for product NB1 but expected B2N_sprout"),
         (tampered, "E:Signature verification failed"),
+        (unsigned, "E:footer is wrong"),
         (package(tmp_path, newer, key="release-keys", name="release.zip"), "E:failed to verify against EC key 0"),
         (package(tmp_path, older.model_copy(update={"security_patch": "2018-12-01"}), name="old.zip"),
          "E:Update package is older than the current build"),
