@@ -9,6 +9,7 @@ QA engineer needs: which handset, which step, which command, what it printed.
     │   ├── ToolMissingError         adb / fastboot not on PATH
     │   ├── HandsetError             a handset failed a step
     │   │   ├── AdbError
+    │   │   │   └── SideloadError    recovery refused an OTA package (`adb sideload` exit 1)
     │   │   ├── FastbootError
     │   │   ├── BootTimeoutError
     │   │   ├── HandsetGoneError
@@ -140,6 +141,11 @@ class AdbError(CommandError):
 
 class AdbTimeoutError(AdbError):
     """An adb operation did not finish in time."""
+
+
+class SideloadError(AdbError):
+    """Recovery refused or failed to install an OTA package (`adb sideload` exited 1): why is on
+    the phone's screen (recovery's log), which the host cannot read."""
 
 
 class FastbootError(CommandError):

@@ -128,12 +128,21 @@ def baked_lab_ca(handset: HandsetLike, *, timeout: float = 60.0) -> tuple[bool, 
                    "another lab; its TLS is not read")
 
 
-def install_ca(handset: HandsetLike, ca: RunCA, *, timeout: float = 60.0) -> CaInstall:
-    """Install the run's CA in the system store; CaInstall(installed=False, note=...) where impossible."""
+def install_ca(handset: HandsetLike, ca: RunCA, *, timeout: float = 60.0, su: bool = False) -> CaInstall:
+    """Install the run's CA in the system store; CaInstall(installed=False, note=...) where impossible.
+
+    `su`: root through userdebug's `su` instead of `adb root`, whose adbd restart drops the link and
+    every `adb reverse` rule with it: while the proxy is reached over one, apps that dial it in
+    that gap are refused (after a reboot, when the overlay must go back, they all start talking)."""
     build_type = handset.getprop("ro.build.type")
     if build_type == "user":
         return CaInstall(False, note=f"{NOT_INSTALLABLE} (user build: no root)")
-    if not handset.adb.root(timeout=timeout):
+    if su:
+        probe = handset.shell("su 0 id -u", timeout=timeout)
+        if probe.stdout.strip() != "0":
+            return CaInstall(False, note=f"{NOT_INSTALLABLE} (su refused on a {build_type or 'unknown'} build)")
+        handset = _AsRoot(handset)
+    elif not handset.adb.root(timeout=timeout):
         return CaInstall(False, note=f"{NOT_INSTALLABLE} (adb root refused on a {build_type or 'unknown'} build)")
     sdk = _int(handset.getprop("ro.build.version.sdk"))
     name = ca.android_name
@@ -178,6 +187,21 @@ def remove_ca(handset: HandsetLike, install: CaInstall, *, timeout: float = 60.0
     problems = _undo(handset, install, timeout)
     if problems:
         raise CaptureError(f"could not remove the run's CA: {'; '.join(problems)}", serial=handset.serial)
+
+
+class _AsRoot:
+    """The handset, its shell commands run through `su 0` (adbd stays as it is)."""
+
+    def __init__(self, handset: HandsetLike) -> None:
+        self._handset = handset
+        self.serial = handset.serial
+        self.adb = handset.adb
+
+    def shell(self, command: str, *, timeout: float | None = None, check: bool = False) -> ShellResult:
+        return self._handset.shell(f"su 0 sh -c {shlex.quote(command)}", timeout=timeout, check=check)
+
+    def getprop(self, name: str) -> str:
+        return self._handset.getprop(name)
 
 
 def _undo(handset: HandsetLike, install: CaInstall, timeout: float) -> list[str]:
@@ -267,7 +291,8 @@ class DeviceSetup:
 
     def install_ca(self, ca: RunCA) -> CaInstall:
         self.ca = CaInstall(False)  # teardown tries to remove even a half-installed CA
-        self.ca = install_ca(self.handset, ca, timeout=self.timeout)
+        # over `adb reverse` an adbd restart (adb root) would cut the proxy off: root through su then
+        self.ca = install_ca(self.handset, ca, timeout=self.timeout, su=self.reversed_port is not None)
         return self.ca
 
     def set_proxy(self, host: str, port: int, *, reverse: bool = False) -> None:
@@ -278,6 +303,14 @@ class DeviceSetup:
             self.handset.adb.reverse(port, port, timeout=self.timeout)
         self.proxy_set = True  # teardown clears even if the check below fails
         set_proxy(self.handset, host, port, timeout=self.timeout)
+
+    def restore_reverse(self) -> bool:
+        """Set the `adb reverse` rule again: it lives in adbd, so a reboot or an adbd restart (adb
+        root) took it. False when there is none to restore."""
+        if self.reversed_port is None:
+            return False
+        self.handset.adb.reverse(self.reversed_port, self.reversed_port, timeout=self.timeout)
+        return True
 
     def teardown(self) -> None:
         """Clear the proxy, then remove the CA; both are tried, the first failure is raised after."""

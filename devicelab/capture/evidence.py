@@ -203,7 +203,9 @@ class _Builder:
     # -- flows -------------------------------------------------------------------------------------
     def flows(self) -> list[Flow]:
         view = self._view()
-        attribution = Attribution(self.sightings, view, self.packages) if view else None
+        # over `adb reverse` a flow's client port is the adb server's, not the handset's: no port names an app
+        reversed_link = bool((self.listening or {}).get("adb_reverse"))
+        attribution = Attribution(self.sightings, view, self.packages) if view and not reversed_link else None
         flows: list[Flow] = []
         canaries = 0
         for kind, flow_id in self.order:

@@ -114,7 +114,8 @@ class Capture:
                                routing=sorted(config.upstream_hosts), upstream_only=config.upstream_only)
         self._log.write({"kind": "listening", "ts": time.time(), "listen": list(self._address),
                          "dial": [config.dial_host, self._address[1]],
-                         "tunnel_ip": wireguard.CLIENT_ADDRESS if config.mode == "wireguard" else None})
+                         "tunnel_ip": wireguard.CLIENT_ADDRESS if config.mode == "wireguard" else None,
+                         "adb_reverse": config.adb_reverse})
         log.info("capture listening on %s:%d (%s)", *self._address, config.mode)
         return self
 

@@ -152,14 +152,34 @@ class HandsetCapture:
             return  # the gateway sees every packet: no proxy setting, no socket sampler
         if self.config.mode == "regular":
             self.setup.set_proxy(host, port, reverse=self.config.adb_reverse)
+            if self.setup.reversed_port is not None:
+                self._hook("after_adb", self._restore_reverse)  # the rule died with the link: back at once
+                self._hook("after_boot", self._restore_reverse)  # and after the CA's `adb root` restarted adbd
         else:
             capture.note(f"wireguard: the handset's WireGuard app must use the client config for {host}:{port}")
         view = ProxyView(proxy=(host, port), tunnel_ip=CLIENT_ADDRESS if self.config.mode == "wireguard" else None)
         self.sampler = SocketSampler(self.handset, _LogProxy(capture), view, interval=self.sample_interval)
         self.sampler.start()
-        capture.set_app_resolver(self.sampler.resolve_app)
+        if self.config.adb_reverse:
+            # the proxy's peer is the adb server: its port is no socket of the handset, and matching
+            # it against the handset's socket table would name a wrong app (or, by chance, a right one)
+            capture.note("adb reverse: every connection comes from the adb server, so flows are not attributed "
+                         "to apps (the handset's socket table still lists who dialled the proxy)")
+        else:
+            capture.set_app_resolver(self.sampler.resolve_app)
         if not self.defer_canary:
             self.run_canary()
+
+    def _hook(self, name: str, hook: Callable[[], None]) -> None:
+        hooks: list[Callable[[], None]] | None = getattr(self.handset, name, None)
+        if hooks is not None:  # test doubles without boot hooks never reboot
+            hooks.append(hook)
+
+    def _restore_reverse(self) -> None:
+        try:
+            self.setup.restore_reverse()
+        except DevicelabError as exc:
+            self.capture.note(f"adb reverse not restored after adb came back: {exc}")
 
     def _reinstall_ca(self) -> None:
         """After a reboot: the overlay and the CA on it are gone; install them again (a note either way)."""
@@ -197,9 +217,11 @@ class HandsetCapture:
         if not self._started:
             return
         self._started = self._network_started = False
-        hooks: list[Callable[[], None]] | None = getattr(self.handset, "after_boot", None)
-        if hooks is not None and self._reinstall_ca in hooks:
-            hooks.remove(self._reinstall_ca)
+        for name in ("after_boot", "after_adb"):
+            hooks: list[Callable[[], None]] | None = getattr(self.handset, name, None)
+            for hook in (self._reinstall_ca, self._restore_reverse):
+                while hooks is not None and hook in hooks:
+                    hooks.remove(hook)
         errors: list[DevicelabError] = []
         if self.gateway is not None:
             try:

@@ -22,7 +22,7 @@ from devicelab.flows import Choices, Consent, first_boot
 from devicelab.flows.operator import Operator, wizard_instructions
 from devicelab.gate.timeline import Timeline
 from devicelab.handset import Handset
-from devicelab.lab.preflight import Check, missing, refuse_handset
+from devicelab.lab.preflight import Check, locked_check, refuse_handset
 from devicelab.lab.retry import with_retries
 from devicelab.model.builds import Build
 from devicelab.model.identity import Identity
@@ -128,9 +128,14 @@ def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Ti
             return outcome  # the capture is stopped and judged below, as for every run
         first = plan.from_build or plan.build
         with step("preflight"):
-            # a locked bootloader refuses flash and erase: say so and how to fix it, at once
-            refuse_handset(_bootloader_checks(handset))
-        if plan.flash:
+            # a locked bootloader refuses flash and erase: recovery instead, or say why not and the fix, at once
+            checks, locked = _bootloader_checks(handset, plan)
+            refuse_handset(checks)
+        if plan.flash and locked:
+            with step(f"sideload {first.name}"), reporter.status(f"{name}: installing {first.name} through recovery"):
+                # no retry: a refused package is refused again, and a debuggable recovery waits in its menu
+                handset.install_ota(first)
+        elif plan.flash:
             with step(f"flash {first.name}"), reporter.status(f"{name}: flashing {first.name}"):
                 retry(f"flash {first.name}", lambda: handset.flash(first))
         else:
@@ -141,7 +146,7 @@ def run_handset(handset: Handset, plan: HandsetPlan, workdir: Path, timeline: Ti
             with step("take the SIM out"):
                 handset.insert_sim(None)
         with step("factory reset"), reporter.status(f"{name}: factory reset"):
-            retry("factory reset", handset.factory_reset)
+            retry("factory reset", handset.recovery_reset if locked else handset.factory_reset)
         capture = capture or new_capture()
         with step("start capture"), reporter.status(f"{name}: starting the capture (proxy, CA)"):
             capture.start()
@@ -210,7 +215,7 @@ def _walked_by_operator(handset: Handset, plan: HandsetPlan, operator: Operator,
     reset = "factory-reset it first (Settings > System > Reset options > Erase all data), then "
     if plan.flash:
         with step("preflight"):  # a locked bootloader refuses the flash: said now, with the fix
-            refuse_handset(_bootloader_checks(handset))
+            refuse_handset(_bootloader_checks(handset, plan)[0])
         with step(f"flash {plan.build.name} and wipe"), reporter.status(f"{name}: flashing {plan.build.name}"):
             handset.flash_wiped_unattended(plan.build)
         outcome.notes.append(f"{name}: {plan.build.name} flashed with a wipe; its fingerprint was not read back "
@@ -238,19 +243,20 @@ def _walked_by_operator(handset: Handset, plan: HandsetPlan, operator: Operator,
         outcome.observed = time.monotonic() - start
 
 
-def _bootloader_checks(handset: Handset) -> list[Check]:
-    """The lock, as the running system reports it (no reboot): a locked one cannot be flashed
-    or erased from fastboot."""
+def _bootloader_checks(handset: Handset, plan: HandsetPlan) -> tuple[list[Check], bool]:
+    """The lock, as the running system reports it (no reboot), and whether the build can go on
+    through recovery instead of fastboot; and whether it is locked."""
     try:
-        locked = handset.getprop("ro.boot.flash.locked") == "1"
+        props = handset.properties()
     except DevicelabError:
-        return []  # not reachable over adb: flashing says why soon enough
-    if not locked:
-        return []
-    return [missing(handset.entry.id, "bootloader", "locked: fastboot flash, update and erase are refused, and "
-                    "this lab has no OTA path for it", "unlock it (Developer options > OEM unlocking, then "
-                    "`fastboot flashing unlock`, which wipes the phone); --no-flash needs it too: the factory "
-                    "reset is a fastboot erase")]
+        return [], False  # not reachable over adb: flashing says why soon enough
+    if props.get("ro.boot.flash.locked") != "1":
+        return [], False
+    slot = props.get("ro.boot.slot_suffix", "").lstrip("_") or "?"
+    check = locked_check(handset.entry.id, handset.entry, f"slot {slot}", plan.build,
+                         debuggable=props.get("ro.debuggable") == "1", no_flash=not plan.flash,
+                         upgrade=plan.from_build is not None)
+    return [check], True
 
 
 def _observe(handset: Handset, seconds: float, reporter: Reporter, name: str, cancel: threading.Event) -> float:

@@ -22,7 +22,8 @@ from devicelab.errors import FastbootError, FastbootTimeoutError, ToolMissingErr
 
 log = logging.getLogger(__name__)
 
-FAILED = re.compile(r"^FAILED \((?P<why>.*)\)\s*$", re.MULTILINE)
+#: anywhere in a line: fastboot prints it after a progress message on the same line
+FAILED = re.compile(r"FAILED \((?P<why>.*)\)\s*$", re.MULTILINE)
 GETVAR = re.compile(r"^(?P<name>[\w.:-]+):\s*(?P<value>.*)$")
 
 

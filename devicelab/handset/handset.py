@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from devicelab.adb import BOOT_ID, AdbDevice, DeviceState, ShellResult
 from devicelab.errors import AdbError, AdbTimeoutError, BootTimeoutError, FastbootError, HandsetError
-from devicelab.handset import clock, sim
+from devicelab.handset import clock, recovery, sim
 from devicelab.handset.fastboot import Fastboot
-from devicelab.handset.images import factory_image
+from devicelab.handset.images import factory_image, ota_package
 from devicelab.handset.network import NetworkPlug
 from devicelab.handset.sim import SimSwitcher
 from devicelab.model import secret
@@ -67,6 +67,9 @@ class Handset:
         self.network_plug: NetworkPlug | None = None  # the lab plugs it into a gateway link (gateway capture)
         #: run after every boot wait_for_boot saw complete: what a reboot undid is redone (a CA overlay)
         self.after_boot: list[Callable[[], None]] = []
+        #: run as soon as wait_for_boot sees adb back, before the boot completes: what dies with the
+        #: adb link is redone before the apps start talking (an `adb reverse` rule for the proxy)
+        self.after_adb: list[Callable[[], None]] = []
         self._ui: HandsetUi | None = None
         #: how the steps of this handset are reported: nothing by default, Allure steps in pytest
         self.step: Callable[[str], contextlib.AbstractContextManager[Any]] = _no_step
@@ -192,6 +195,8 @@ class Handset:
                 if fresh:
                     watch.saw(self.boot_id(call, check=False))
                     fresh = False
+                    for hook in list(self.after_adb):
+                        hook()
                 if self.adb.getprop("sys.boot_completed", timeout=call) == "1":
                     for hook in list(self.after_boot):
                         hook()
@@ -289,6 +294,19 @@ class Handset:
                              reboot=False)
         self._wipe()
         self.fastboot.reboot(timeout=self.timeouts.fastboot)
+
+    # -- a locked bootloader: through recovery (devicelab.handset.recovery) ---------------------
+    @_step(lambda build, **_: f"sideload {build.name}")
+    def install_ota(self, build: Build, *, package: Path | None = None) -> float:
+        """Install `build`'s signed full OTA through recovery (`adb sideload`), boot, check the
+        fingerprint: what a locked bootloader allows instead of `flash`."""
+        return recovery.install_ota(self, build, package or ota_package(build))
+
+    @_step(lambda: "factory reset through recovery")
+    def recovery_reset(self) -> float:
+        """Wipe userdata through recovery, as Settings' "Erase all data" does: what a locked
+        bootloader allows instead of `fastboot erase`. Returns the boot time."""
+        return recovery.wipe_data(self)
 
     @_step(lambda build: f"update to {build.name}")
     def update(self, build: Build) -> None:

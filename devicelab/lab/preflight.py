@@ -20,7 +20,7 @@ from devicelab.adb import keys
 from devicelab.adb.client import AdbClient
 from devicelab.errors import ConfigError, DevicelabError, LabNotReadyError
 from devicelab.handset import Handset
-from devicelab.model.builds import Build
+from devicelab.model.builds import BUILDS_DIR, Build
 from devicelab.model.inventory import HandsetEntry, ProxySpec
 
 Status = Literal["ok", "missing", "warn"]
@@ -32,6 +32,8 @@ UDEV_FIX = (f'add SUBSYSTEM=="usb", ATTR{{idVendor}}=="{HMD_USB_VENDOR}", MODE="
 USB_DEBUGGING_FIX = ("finish the setup wizard by hand, then Settings > About phone > tap Build number 7 times, "
                      "Settings > System > Developer options > USB debugging on, and accept \"Allow USB debugging?\" "
                      "with \"Always allow from this computer\" ticked")
+#: where an A/B OTA package says what it is for and what it installs
+OTA_METADATA = "META-INF/com/android/metadata"
 #: seconds a fastboot question may take before the handset counts as not in its bootloader
 FASTBOOT_PROBE = 3.0
 #: a device clock this far from the host's makes the timeline and TLS validity suspect
@@ -122,6 +124,59 @@ def image_check(subject: str, entry: HandsetEntry, build: Build) -> Check:
     return ok(subject, "image", f"{path} (board {build.bootloader.product})")
 
 
+def ota_check(subject: str, entry: HandsetEntry, build: Build) -> Check:
+    """The build's signed full OTA (what recovery installs on a locked phone): a real one for a
+    physical handset; a generated one only where the inventory says the handset accepts them."""
+    if build.ota.package is None:
+        if entry.tags.get("kind") == "virtual":
+            return ok(subject, "ota", f"{build.name}: a generated OTA signed with {build.ota_key} (this handset "
+                      "accepts them)")
+        return missing(subject, "ota", f"{build.name} names no OTA package: devicelab would sideload a generated "
+                       "stand-in, whose signature a physical handset's recovery refuses",
+                       "name the build's signed full OTA zip in the build file (`ota: {package: FILE}`)")
+    path = Path(build.ota.package)
+    path = path if path.is_absolute() else BUILDS_DIR / path
+    try:
+        with zipfile.ZipFile(path) as archive:
+            meta = archive.read(OTA_METADATA).decode(errors="replace")
+    except (OSError, KeyError, zipfile.BadZipFile) as exc:
+        return missing(subject, "ota", f"{path}: not an OTA package ({exc})",
+                       "use the signed full OTA zip (it holds META-INF/com/android/metadata)")
+    fields = dict(line.split("=", 1) for line in meta.splitlines() if "=" in line)
+    device = build.system_properties()["ro.product.device"]
+    if fields.get("pre-device") != device:
+        return missing(subject, "ota", f"{path} is for device {fields.get('pre-device')}, the build for {device}",
+                       "use the OTA made for this product")
+    return ok(subject, "ota", f"{path} (device {device}, {fields.get('post-build', '?')})")
+
+
+def locked_check(subject: str, entry: HandsetEntry, slots: str, build: Build | None, *, debuggable: bool,
+                 no_flash: bool, upgrade: bool = False) -> Check:
+    """A locked bootloader refuses fastboot flash and erase: the gate goes through recovery instead
+    (devicelab.handset.recovery) when the running build allows `adb root` (recovery is reached
+    through it), the build to gate does too (its factory reset), and its OTA package is one the
+    handset's recovery can take."""
+    refused = f"locked ({slots}): fastboot flash, update and erase are refused"
+    unlock = ("unlock it: Developer options > OEM unlocking, then `fastboot flashing unlock` (this wipes the "
+              "phone)")
+    if not debuggable:
+        return missing(subject, "bootloader", refused + "; the way through recovery needs `adb root`, which "
+                       "the running user build refuses", unlock + "; or put a userdebug lab build on it, which the "
+                       "gate installs (adb sideload) and resets through recovery")
+    if upgrade:
+        return missing(subject, "bootloader", refused + "; an upgrade run's update is a fastboot flash", unlock)
+    if build is not None and not no_flash:
+        if build.build_type == "user":
+            return missing(subject, "bootloader", refused + f"; {build.name} is a user build: the factory reset "
+                           "through recovery after its install needs `adb root`", "gate a userdebug lab build of "
+                           "this firmware, or " + unlock)
+        ota = ota_check(subject, entry, build)
+        if ota.status != "ok":
+            return missing(subject, "bootloader", f"{refused}; {ota.detail}", ota.fix)
+    return ok(subject, "bootloader", f"locked ({slots}): the build goes on through recovery (`adb sideload` of its "
+              "signed full OTA), the factory reset through recovery (FACTORY_RESET as root)")
+
+
 # -- a handset -----------------------------------------------------------------------------------
 def adb_state(client: AdbClient, serial: str) -> tuple[str, str]:
     """The raw state column of `adb devices` for `serial` (`no permissions` kept whole), and the line."""
@@ -162,8 +217,6 @@ def proxy_check(subject: str, entry: HandsetEntry, proxy: ProxySpec) -> Check:
         return ok(subject, "proxy", f"the handset dials {dial} over the lab network (its Wi-Fi must reach it)")
     if proxy.adb_reverse:
         return ok(subject, "proxy", f"{dial} of the host, reached over `adb reverse`")
-    if entry.tags.get("kind") == "virtual":
-        return ok(subject, "proxy", f"{dial}: a virtual handset shares this machine's loopback")
     return missing(subject, "proxy", f"the proxy listens on {dial} of this machine: a phone on USB cannot reach it "
                    "(its own loopback is itself)",
                    "set `proxy: {adb_reverse: true}` in the lab file, or listen on the lab network "
@@ -204,11 +257,11 @@ def handset_checks(handset: Handset, client: AdbClient, build: Build | None, *, 
     found = [adb_check(subject, state, line)]
     if proxy is not None:
         found.append(proxy_check(subject, entry, proxy))
-    if build is not None and not no_flash:
-        found.append(image_check(subject, entry, build))
     if state in ("absent", "offline", "bootloader"):
         found += _bootloader_checks(handset, build)
     if state != "device":
+        if build is not None and not no_flash:
+            found.append(image_check(subject, entry, build))
         return found
     try:
         found += _running_checks(handset, build, no_flash=no_flash)
@@ -253,12 +306,12 @@ def _running_checks(handset: Handset, wanted: Build | None, *, no_flash: bool) -
     locked = props.get("ro.boot.flash.locked", "")
     slot = props.get("ro.boot.slot_suffix", "")
     slots = f"slot {slot.lstrip('_') or '?'} of {'2 (A/B)' if slot else '1'}"
-    if locked == "1":  # --no-flash too: its factory reset is a fastboot erase
-        found.append(missing(subject, "bootloader", f"locked ({slots}): fastboot flash, update and erase are refused",
-                             "unlock it: Developer options > OEM unlocking, then `fastboot flashing unlock` (this "
-                             "wipes the phone)"))
+    if locked == "1":  # --no-flash too: its factory reset goes through recovery then
+        found.append(locked_check(subject, handset.entry, slots, wanted, debuggable=debuggable, no_flash=no_flash))
     else:
-        found.append(ok(subject, "bootloader", f"{'locked' if locked == '1' else 'unlocked'} ({slots})"))
+        found.append(ok(subject, "bootloader", f"unlocked ({slots})"))
+        if wanted is not None and not no_flash:
+            found.append(image_check(subject, handset.entry, wanted))
     if wanted is not None and no_flash and props.get("ro.build.fingerprint") != wanted.fingerprint:
         found.append(missing(subject, "build", f"runs {props.get('ro.build.fingerprint')}, not {wanted.fingerprint}",
                              f"flash {wanted.name} (unlocked bootloader) or install its OTA first"))

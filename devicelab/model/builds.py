@@ -7,7 +7,9 @@ it flashed; the virtual lab uses it to behave as that firmware.
 
 from __future__ import annotations
 
+import calendar
 import re
+import time
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -77,6 +79,18 @@ class Access(Frozen):
         if self.kind == "retail" and (self.adb_at_boot or self.adb_keys or self.system_cas):
             raise ValueError("a retail build has adb off, no baked adb keys and no baked CA; use kind: lab")
         return self
+
+
+class Ota(Frozen):
+    """How recovery installs the build on a locked phone (issue 14): its signed full OTA package,
+    sideloaded through recovery (`adb sideload`)."""
+
+    #: a signed full OTA zip (relative to fixtures/builds/); without one devicelab generates it, and
+    #: only a virtual handset accepts that (like generated factory images)
+    package: str | None = None
+    #: the key this build's recovery trusts (its otacerts); None: the fingerprint's tags
+    #: (`release-keys`, `test-keys`). A package must be signed with the running build's key.
+    key: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_.-]*$")
 
 
 #: What starts an app's network request (device-time delays are counted from the event).
@@ -222,6 +236,8 @@ class Build(Frozen):
     traffic: tuple[AppTraffic, ...] = ()
     #: who the build is for and how a lab reaches it (issue 14)
     access: Access = Access()
+    #: its OTA package, for locked bootloaders (issue 14)
+    ota: Ota = Ota()
 
     @field_validator("fingerprint")
     @classmethod
@@ -261,6 +277,19 @@ class Build(Frozen):
     def display_id(self) -> str:
         return self._parts()["incremental"]
 
+    @property
+    def ota_key(self) -> str:
+        """The key name this build's recovery verifies OTA packages with."""
+        return self.ota.key or self._parts()["tags"]
+
+    @property
+    def build_date_utc(self) -> int:
+        """`ro.build.date.utc`: recovery refuses a package older than this (no downgrades); the
+        properties may set it, else midnight UTC of the security patch."""
+        if "ro.build.date.utc" in self.properties:
+            return int(self.properties["ro.build.date.utc"])
+        return int(calendar.timegm(time.strptime(self.security_patch, "%Y-%m-%d")))
+
     def _parts(self) -> dict[str, str]:
         match = FINGERPRINT.match(self.fingerprint)
         assert match is not None  # checked by the validator
@@ -288,6 +317,8 @@ class Build(Frozen):
             # AOSP sets it on user builds; an OEM sets it on a lab build that bakes the lab's key
             "ro.adb.secure": "1" if p["type"] == "user" or self.access.adb_keys else "0",
             "ro.bootloader": self.bootloader.version_bootloader,
+            "ro.build.date.utc": str(self.build_date_utc),
+            "ro.build.ab_update": "true",  # B2N is A/B: recovery installs into the other slot
             "gsm.version.baseband": self.bootloader.version_baseband,
         }
         props.update(self.properties)

@@ -80,7 +80,7 @@ LAB = """name: chaos
 provider:
   kind: virtual
   options: {{count: 1, build: {build}, sim: telenor-no, boot_seconds: 0.5, clock_scale: 60}}
-proxy: {{sample_interval: 0.25, canary_timeout: 5}}
+proxy: {{sample_interval: 0.25, canary_timeout: 5, adb_reverse: true}}
 timeouts: {{boot: 15, shell: 10, fastboot: 10, flash: 60, reboot_drop: 10, lease: 30}}
 """
 

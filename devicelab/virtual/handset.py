@@ -22,6 +22,7 @@ from devicelab.virtual.clock import DeviceClock
 from devicelab.virtual.fs import VirtualFS
 from devicelab.virtual.identity import HardwareIdentity
 from devicelab.virtual.net import trust
+from devicelab.virtual.recovery import Recovery
 from devicelab.virtual.shell.registry import register_main_class
 from devicelab.virtual.storage import Storage
 from devicelab.virtual.ui import hooks as ui
@@ -58,7 +59,8 @@ class BootState(enum.StrEnum):
     BOOTLOADER = "bootloader"
     BOOTING = "booting"  # adbd is up, sys.boot_completed is not yet 1
     BOOTED = "booted"
-    RECOVERY = "recovery"
+    RECOVERY = "recovery"  # recovery's menu (adbd only on a debuggable build)
+    SIDELOAD = "sideload"  # recovery's "Apply update from ADB": minadbd serves `adb sideload` alone
 
 
 class Service(Protocol):
@@ -110,6 +112,8 @@ class VirtualHandset:
         self.usb = UsbDebugging(self)
         #: `adb reverse` rules: handset ports that lead to host ports over the adb link
         self.reverse = Reverse(self)
+        #: recovery: what the bootloader message asks of it, its log, sideload installs
+        self.recovery = Recovery(self)
 
     # -- provisioning (the factory, before the handset leaves it) ------------------------
     def install(self, build: Build) -> None:
@@ -170,13 +174,7 @@ class VirtualHandset:
                 await self.fastbootd.start()
             return
         if target == "recovery":
-            if self._recovery_wipe_requested():
-                self.factory_reset()
-                await self._enter("system")
-                return
-            self._set_state(BootState.RECOVERY)
-            if self.adbd is not None:
-                await self.adbd.start()
+            await self._enter_recovery()
             return
         try:
             build = self.installed_build()
@@ -276,13 +274,40 @@ class VirtualHandset:
         bake_keys(build, self.fs)
         trust.bake_cas(build, self.fs)
 
-    def _recovery_wipe_requested(self) -> bool:
-        command = "/cache/recovery/command"
-        if not self.fs.exists(command):
-            return False
-        wanted = b"--wipe_data" in self.fs.read(command)
-        self.fs.remove(command)
-        return wanted
+    async def _enter_recovery(self) -> None:
+        """Recovery does what the bootloader message asks: wipe and reboot, wait for a sideload,
+        or show its menu."""
+        args = self.recovery.take_args()
+        self.recovery.begin(args)
+        if "--wipe_data" in args:
+            self.recovery.say("-- Wiping data...")
+            self.factory_reset()
+            self.recovery.say("Data wipe complete.")
+            await self._enter("system")
+            return
+        if any(arg.startswith("--sideload") for arg in args):
+            self._set_state(BootState.SIDELOAD)
+            self.recovery.say("Now send the package you want to apply to the device with "
+                              "\"adb sideload <filename>\"...")
+            if self.adbd is not None:
+                await self.adbd.start()
+            return
+        self._set_state(BootState.RECOVERY)
+        if self.adbd is not None and self.recovery.menu_has_adb():
+            await self.adbd.start()
+
+    def stay_in_recovery_menu(self) -> None:
+        """After a sideload that does not reboot: minadbd stops, the menu is shown."""
+        async def to_menu() -> None:
+            if self.adbd is not None:
+                await self.adbd.stop()
+            self._set_state(BootState.RECOVERY)
+            if self.adbd is not None and self.recovery.menu_has_adb():
+                await self.adbd.start()
+
+        if self._transition is not None and not self._transition.done():
+            self._transition.cancel()
+        self._transition = asyncio.get_running_loop().create_task(to_menu())
 
     def factory_reset(self) -> None:
         """Wipe userdata and metadata: on the next boot Android starts over (new Android ID,

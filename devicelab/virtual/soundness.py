@@ -54,7 +54,7 @@ provider:
   kind: virtual
   options: {{count: {count}, build: {build}, sim: telenor-no, boot_seconds: 0.5, clock_scale: 60,
              known_identity: {known}}}
-proxy: {{sample_interval: 0.25, canary_timeout: 5{proxy}}}
+proxy: {{sample_interval: 0.25, canary_timeout: 5, adb_reverse: true{proxy}}}
 timeouts: {{boot: 15, shell: 10, fastboot: 10, flash: 60, reboot_drop: 10, lease: 30}}
 """
 

@@ -85,6 +85,7 @@ def test_the_internet_logs_each_answered_request_and_whose_socket_sent_it(tmp_pa
             assert handset.network is not None
             client = handset.network.client(system, Caller("com.android.chrome", 10080))
             await client.fetch(Request("GET", "http://connectivitycheck.gstatic.com/generate_204?direct=1"))
+            proxy.reverse(handset)
             system.settings("global")["http_proxy"] = proxy.setting
             await client.fetch(Request("POST", "http://zzhc.vnet.cn/register", body=b"x=1"))
         finally:

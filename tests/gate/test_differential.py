@@ -13,7 +13,7 @@ import pytest
 from devicelab.capture.evidence import read_evidence
 from devicelab.errors import ConfigError
 from devicelab.gate.options import GateOptions, load_builds
-from devicelab.model.builds import BUILDS_DIR
+from devicelab.model.builds import BUILDS_DIR, load_build_file
 from tests.gate.test_gate import gate
 
 TELEMETRY = "nokia7plus-00WW_3_22C-telemetry"
@@ -87,6 +87,8 @@ def test_differential_on_the_fixed_build_finds_nothing_derived_where_it_may_not_
 @pytest.mark.slow
 def test_false_positives_over_every_build_is_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     builds = sorted(BUILDS_DIR.glob("*.yaml")) + sorted((BUILDS_DIR / "hostile").glob("*.yaml"))
+    # a retail build is refused before any handset runs (lab/preflight.py): it has no traffic to judge
+    builds = [path for path in builds if load_build_file(path).access.kind != "retail"]
     false_positives: list[str] = []
     for path in builds:
         _code, verdict, output = gate(tmp_path / path.stem, "--build", str(path), "--sim", "telenor-no",

@@ -24,9 +24,11 @@ from tests.virtual.adb_helpers import listed, wait_until
 RETAIL = "nokia7plus-00WW_3_22C-retail"
 
 
-def lab_file(path: Path, virtual: VirtualLab, *, tags: str = "{kind: virtual}") -> Path:
+def lab_file(path: Path, virtual: VirtualLab, *, tags: str = "{kind: virtual}",
+             proxy: str = "{adb_reverse: true}") -> Path:
     info = virtual.info()[0]
-    path.write_text(f"name: doctor\nadb_servers:\n  local: {{port: {virtual.adb_server_port}}}\nhandsets:\n"
+    path.write_text(f"name: doctor\nadb_servers:\n  local: {{port: {virtual.adb_server_port}}}\n"
+                    f"proxy: {proxy}\nhandsets:\n"
                     f"  - {{id: rack-1, serialno: {info.serialno}, adb: {{serial: {info.adb_serial}}}, "
                     f"fastboot: '{info.fastboot}', model: B2N, tags: {tags}}}\n")
     return path
@@ -94,11 +96,11 @@ def test_an_unaccepted_host_key_is_unauthorized_then_the_locked_bootloader_shows
 def test_a_physical_handset_refuses_a_generated_image(private_adb_port: int, tmp_path: Path) -> None:
     with VirtualLab(1, adb_server_port=private_adb_port, boot_seconds=0.2, seed="doctor-usb") as virtual:
         virtual.wait_booted(10)
-        physical = doctor(lab_file(tmp_path / "usb.yaml", virtual, tags="{}"), "nokia7plus-00WW_3_22C")
+        physical = doctor(lab_file(tmp_path / "usb.yaml", virtual, tags="{}", proxy="{}"), "nokia7plus-00WW_3_22C")
         stand_in = doctor(lab_file(tmp_path / "virtual.yaml", virtual), "nokia7plus-00WW_3_22C")
     assert physical["image"].status == "missing"
     assert "generated stand-in" in physical["image"].detail
-    assert physical["proxy"].status == "missing"  # the proxy on this machine's loopback, a phone on USB
+    assert physical["proxy"].status == "missing"  # the proxy on this machine's loopback, no reverse rule
     assert "adb_reverse: true" in physical["proxy"].fix
     assert stand_in["image"].status == "ok"
     for name in ("adb", "proxy", "build", "bootloader", "flow", "identity", "network"):

@@ -34,7 +34,7 @@ provider:
   kind: virtual
   options: {{count: 4, hosts: 2, build: {build}, sim: telenor-no, boot_seconds: 0.3, clock_scale: 60}}
 allocator: {{kind: labgrid, coordinator: "{coordinator}"}}
-proxy: {{sample_interval: 0.25}}
+proxy: {{sample_interval: 0.25, adb_reverse: true}}
 timeouts: {{boot: 30, shell: 15, fastboot: 20, flash: 120, reboot_drop: 15, lease: 240}}
 """
 

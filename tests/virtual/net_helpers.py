@@ -94,6 +94,12 @@ class RecordingProxy:
     def setting(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    def reverse(self, handset: VirtualHandset) -> None:
+        """What `adb reverse tcp:P tcp:P` leaves on the handset: a listener on its loopback that
+        leads to this port (these tests have no adb link). Without it the handset's 127.0.0.1 is
+        itself and the proxy setting is refused, as on a phone."""
+        handset.local_ports[self.port] = ("127.0.0.1", self.port)
+
     async def start(self) -> RecordingProxy:
         self._server = await asyncio.start_server(self._client, "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]

@@ -42,14 +42,6 @@ def test_reboot_bootloader_leaves_adb(lab: VirtualLab, adb_port: int, serial: st
     assert serial not in listed(adb_port)
 
 
-def test_reboot_recovery_shows_the_recovery_state(lab: VirtualLab, adb_port: int, serial: str) -> None:
-    assert run_adb(adb_port, "-s", serial, "reboot", "recovery").returncode == 0
-    wait_until(lambda: listed(adb_port).get(serial) == "recovery", 5, "the handset in recovery")
-    assert state_of(lab) == BootState.RECOVERY
-    assert run_adb(adb_port, "-s", serial, "reboot").returncode == 0
-    wait_until(lambda: listed(adb_port).get(serial) == "device", 5, "the handset back in Android")
-
-
 def test_root_is_refused_on_a_user_build(lab: VirtualLab, adb_port: int, serial: str) -> None:
     proc = run_adb(adb_port, "-s", serial, "root")
     assert "adbd cannot run as root in production builds" in proc.stdout + proc.stderr
@@ -65,6 +57,16 @@ def userdebug_lab(adb_port: int) -> Iterator[VirtualLab]:
         serial = virtual_lab.info()[0].adb_serial
         wait_until(lambda: listed(adb_port).get(serial) == "device", 5, "the handset in adb devices")
         yield virtual_lab
+
+
+def test_reboot_recovery_shows_the_recovery_state_on_userdebug(userdebug_lab: VirtualLab, adb_port: int) -> None:
+    # a user build's recovery has no adbd in its menu (tests/virtual/test_sideload.py)
+    serial = userdebug_lab.info()[0].adb_serial
+    assert run_adb(adb_port, "-s", serial, "reboot", "recovery").returncode == 0
+    wait_until(lambda: listed(adb_port).get(serial) == "recovery", 5, "the handset in recovery")
+    assert state_of(userdebug_lab) == BootState.RECOVERY
+    assert run_adb(adb_port, "-s", serial, "reboot").returncode == 0
+    wait_until(lambda: listed(adb_port).get(serial) == "device", 5, "the handset back in Android")
 
 
 def test_root_restarts_adbd_as_root_on_userdebug(userdebug_lab: VirtualLab, adb_port: int, tmp_path: Path) -> None:

@@ -113,6 +113,7 @@ def test_proxy_setting_is_honoured_absolute_form_for_http_and_connect_for_https(
     async def scenario() -> None:
         async with world() as (internet, handset), RecordingProxy(internet, tmp_path) as proxy:
             assert handset.system is not None
+            proxy.reverse(handset)
             handset.system.settings("global")["http_proxy"] = proxy.setting
             http = await client(handset).fetch(Request("GET", "http://connectivitycheck.gstatic.com/generate_204"))
             https = await client(handset).fetch(Request("GET", "https://www.google.com/generate_204"))
@@ -143,6 +144,7 @@ def test_interception_needs_the_ca_in_the_system_store(tmp_path: Path) -> None:
         async with world() as (internet, handset), RecordingProxy(internet, tmp_path, mitm=True) as proxy:
             system = handset.system
             assert system is not None
+            proxy.reverse(handset)
             system.settings("global")["http_proxy"] = proxy.setting
             with pytest.raises(NetError) as info:
                 await client(handset).fetch(Request("GET", "https://www.google.com/generate_204"))
@@ -174,6 +176,7 @@ def test_a_pinning_app_refuses_the_interceptor_inside_the_handshake(tmp_path: Pa
                                                                             "register", body=b"{}"))
             assert direct.status == 200
             overlay_ca(system.fs, proxy.ca.cert, proxy.ca.cert_pem)
+            proxy.reverse(handset)
             system.settings("global")["http_proxy"] = proxy.setting
             with pytest.raises(NetError) as info:
                 await client(handset, pusher, pins=pins).fetch(Request("POST", "https://push.hmdglobal.com/v2/"
@@ -192,6 +195,7 @@ def test_a_component_that_ignores_the_proxy_goes_direct(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with world() as (internet, handset), RecordingProxy(internet, tmp_path) as proxy:
             assert handset.system is not None
+            proxy.reverse(handset)
             handset.system.settings("global")["http_proxy"] = proxy.setting
             daemon = Caller("xtra-daemon", 1021, java=False)
             response = await client(handset, daemon, honour_proxy=False).fetch(
@@ -218,6 +222,25 @@ def test_a_proxy_off_this_machine_is_unreachable() -> None:
                 await client(handset).fetch(Request("GET", "http://connectivitycheck.gstatic.com/generate_204"))
             assert handset.system.sockets == []
             assert internet.requests == type(internet.requests)()
+
+    run(scenario)
+
+
+def test_a_proxy_on_loopback_without_a_reverse_rule_is_refused_as_on_a_phone(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with world() as (internet, handset), RecordingProxy(internet, tmp_path) as proxy:
+            assert handset.system is not None
+            handset.system.settings("global")["http_proxy"] = proxy.setting  # the host's proxy, no `adb reverse`
+            with pytest.raises(NetError) as refused:
+                await client(handset).fetch(Request("GET", "http://connectivitycheck.gstatic.com/generate_204"))
+            assert refused.value.java == "java.net.ConnectException"
+            assert refused.value.message == (f"failed to connect to /127.0.0.1 (port {proxy.port}): connect failed: "
+                                             "ECONNREFUSED (Connection refused)")
+            assert proxy.seen == []
+            proxy.reverse(handset)  # the rule: the same setting now reaches the proxy
+            response = await client(handset).fetch(Request("GET", "http://connectivitycheck.gstatic.com/generate_204"))
+            assert response.status == 204
+            assert len(proxy.seen) == 1
 
     run(scenario)
 

@@ -142,7 +142,7 @@ class AdbDaemon:
                 props = handset.installed_build().system_properties()
             except image.ImageError:  # an unbootable slot still gets a recovery banner
                 props = {}
-        state = "recovery" if handset.state == BootState.RECOVERY else "device"
+        state = {BootState.RECOVERY: "recovery", BootState.SIDELOAD: "sideload"}.get(handset.state, "device")
         return protocol.banner(state, props)
 
     async def _stay_registered(self) -> None:

@@ -30,6 +30,10 @@ class Restartable(Protocol):
 
 async def open_service(handset: VirtualHandset, daemon: Restartable, name: str) -> Handler | None:
     """The handler for service `name`, or None to refuse it (CLSE)."""
+    if handset.state == "sideload":  # minadbd: the package transfer and nothing else
+        if name.startswith("sideload-host:") and not handset.recovery.busy:
+            return partial(_sideload, handset, name[len("sideload-host:") :])
+        return None
     if name.startswith("shell"):
         rest = name[len("shell") :]
         if not rest.startswith((":", ",")):
@@ -41,6 +45,8 @@ async def open_service(handset: VirtualHandset, daemon: Restartable, name: str) 
         return partial(_shell, handset, command, False, False) if command.strip() else None
     if name == "sync:":
         return partial(serve_sync, handset)
+    if name in ("reboot:sideload", "reboot:sideload-auto-reboot"):
+        return partial(_reboot_sideload, handset, name.endswith("-auto-reboot"))
     if name.startswith("reboot:"):
         target = REBOOT_TARGETS.get(name[len("reboot:") :])
         return None if target is None else partial(_reboot, handset, target)
@@ -69,6 +75,21 @@ async def _reboot(handset: VirtualHandset, target: RebootTarget, stream: AdbStre
     # The stream was OKAYed; the reboot drops the link (adb exits 0 when it sees that).
     await stream.wait_sent()
     handset.reboot(target)
+
+
+async def _reboot_sideload(handset: VirtualHandset, auto_reboot: bool, stream: AdbStream) -> None:
+    # adbd writes the bootloader message itself, which needs root (recovery's adbd is root)
+    if handset.system is not None and not handset.system.rooted:
+        with contextlib.suppress(StreamClosed):
+            await stream.write(b"'adb reboot sideload' requires root. Try 'adb root' first.\n")
+        return
+    handset.recovery.request("--sideload_auto_reboot" if auto_reboot else "--sideload")
+    await stream.wait_sent()
+    handset.reboot("recovery")
+
+
+async def _sideload(handset: VirtualHandset, spec: str, stream: AdbStream) -> None:
+    await handset.recovery.serve_sideload(spec, stream)
 
 
 async def _root(handset: VirtualHandset, daemon: Restartable, want_root: bool, stream: AdbStream) -> None:

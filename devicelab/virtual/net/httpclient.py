@@ -15,6 +15,7 @@ Failures raise NetError carrying the Java exception an app would have logged.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -164,11 +165,17 @@ class DeviceHttpClient:
         return response
 
     def _proxy_address(self, proxy: ProxySetting) -> tuple[str, int]:
-        if proxy.host in ("localhost", "127.0.0.1", "::1"):
-            # the handset's own loopback: an `adb reverse` rule leads to the host over USB. Without
-            # one the virtual handset still reaches the host's loopback (kinder than a phone: the
-            # lab's own tests set proxies by hand; the harness always sets the rule)
-            return self.device_port(proxy.port) or ("127.0.0.1", proxy.port)
+        if proxy.host == "localhost" or (is_ip(proxy.host) and ipaddress.ip_address(proxy.host).is_loopback):
+            # the handset's own loopback: only what listens on the handset answers there, which is
+            # what an `adb reverse` rule makes (it leads to the host over USB); else refused, as on a phone
+            address = self.device_port(proxy.port)
+            if address is None:
+                name = "localhost" if proxy.host == "localhost" else ""
+                loopback = "127.0.0.1" if proxy.host == "localhost" else proxy.host
+                raise NetError("java.net.ConnectException",
+                               f"failed to connect to {name}/{loopback} (port {proxy.port}): connect failed: "
+                               "ECONNREFUSED (Connection refused)")
+            return address
         if not is_local_address(proxy.host):
             # the lab has no route off this machine; a name is asked of the lab DNS only
             if not is_ip(proxy.host):

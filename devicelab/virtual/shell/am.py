@@ -3,6 +3,7 @@ ActivityManagerShellCommand and Monkey output)."""
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 
 from devicelab.virtual import activities
@@ -129,12 +130,46 @@ async def _start(ctx: CommandContext, args: list[str]) -> int:
     return 0
 
 
+#: protected broadcasts that wipe the phone (MASTER_CLEAR is the deprecated name)
+FACTORY_RESET = ("android.intent.action.FACTORY_RESET", "android.intent.action.MASTER_CLEAR")
+#: framework shutdown before RecoverySystem reboots into recovery with --wipe_data
+FACTORY_RESET_DELAY = 0.3
+
+
+async def _factory_reset(ctx: CommandContext, intent: Intent) -> int:
+    """Only a system uid (root included) may send it; since Android 8 the receiver, android's
+    MasterClearReceiver, gets it only when the broadcast names package `android`."""
+    system = ctx.system
+    if ctx.uid not in (0, 1000):
+        denial = (f"Permission Denial: not allowed to send broadcast {intent.action} from pid="
+                  f"{4000 + zlib.crc32(ctx.argv[-1].encode()) % 20000}, uid={ctx.uid}")
+        await ctx.err(f"Security exception: {denial}\n\njava.lang.SecurityException: {denial}\n"
+                      "\tat com.android.server.am.ActivityManagerService.broadcastIntentLocked"
+                      "(ActivityManagerService.java:21042)\n")
+        return 255
+    if intent.package != "android" and not (intent.component or "").startswith("android/"):
+        system.logcat.write("BroadcastQueue", f"Background execution not allowed: receiving {intent} to "
+                            "android/com.android.server.MasterClearReceiver", level="W",
+                            pid=system.system_server_pid())
+        await ctx.out("Broadcast completed: result=0\n")
+        return 0
+    system.logcat.write("MasterClear", "!!! FACTORY RESET !!!", level="W", pid=system.system_server_pid())
+    await ctx.out("Broadcast completed: result=0\n")
+    handset = ctx.handset
+    # RecoverySystem.rebootWipeUserData: the bootloader message, then a reboot into recovery
+    handset.recovery.request("--wipe_data", "--reason=MasterClearConfirm", "--locale=en_US")
+    asyncio.get_running_loop().call_later(FACTORY_RESET_DELAY, handset.reboot, "recovery")
+    return 0
+
+
 async def _broadcast(ctx: CommandContext, args: list[str]) -> int:
     intent, _switches = parse_intent(args)
     intent = Intent(intent.action, intent.data, intent.mime_type, intent.categories, intent.component,
                     intent.package, intent.flags | FLAG_RECEIVER_FROM_SHELL, intent.extras)
     await ctx.out(f"Broadcasting: {intent}\n")
     system = ctx.system
+    if intent.action in FACTORY_RESET:
+        return await _factory_reset(ctx, intent)
     handled = system.broadcasts.publish(intent)
     await ctx.out('Broadcast completed: result=-1, data="success"\n' if handled else "Broadcast completed: result=0\n")
     return 0
