@@ -33,7 +33,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[VirtualLa
 
 def raw(path: Path, data: bytes) -> dict[str, object]:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(5)
+        sock.settimeout(30)  # bounded; a loaded machine can starve the lab's loop for seconds
         sock.connect(str(path))
         sock.sendall(data)
         reply: dict[str, object] = json.loads(sock.makefile("rb").readline())

@@ -49,6 +49,7 @@ def test_one_reserve_lock_release_cycle(coordinator: LabgridClient) -> None:
     assert reservations(coordinator) == []
 
 
+@pytest.mark.slow  # ~12 s of labgrid-client calls; the cycle and no-match tests keep the allocator in make test
 def test_waits_then_times_out_and_cancels_its_reservation(coordinator: LabgridClient) -> None:
     lab = allocator(coordinator)
     held = [lab.acquire({"sim": "telenor-no"}, timeout=20) for _ in range(2)]
