@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import gc
 import logging
 import threading
 import time
@@ -203,5 +204,22 @@ def _drain(loop: asyncio.AbstractEventLoop) -> None:
             loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.run_until_complete(loop.shutdown_default_executor())
+        _abort_transports(loop)
     finally:
         loop.close()
+
+
+def _abort_transports(loop: asyncio.AbstractEventLoop) -> None:
+    """Close the sockets of connections whose task was cancelled before it could close them: one
+    accepted as the proxy stopped registers too late for `close_connections`, and 3.11 leaves a
+    cancelled stream's transport to the garbage collector (the handset would wait on it forever)."""
+    # the loop is closing: a cancelled stream's protocol may trip over its own connection_lost
+    loop.set_exception_handler(lambda _loop, _context: None)
+    for obj in gc.get_objects():
+        if not isinstance(obj, asyncio.BaseTransport) or getattr(obj, "_loop", None) is not loop or obj.is_closing():
+            continue
+        if isinstance(obj, asyncio.WriteTransport):
+            obj.abort()
+        else:
+            obj.close()
+    loop.run_until_complete(asyncio.sleep(0))  # abort closes the socket on the next loop step
