@@ -1,6 +1,5 @@
 # The README's commands. Each one sets up the machine first (scripts/bootstrap.sh).
 PY := .venv/bin/python
-export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: setup test lint demo bench chaos soundness fuzz clean
 

@@ -46,8 +46,13 @@ python_packages() {
     fi
     if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
         echo "installing Python packages into .venv"
-        .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-        .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]" 2>&1 | grep -v "^WARNING: Location" || true
+        # pip's own chatter (setuptools' editable-install banner) is shown only when something failed
+        local log=.venv/pip-install.log
+        if ! { .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip \
+               && .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]"; } > "$log" 2>&1; then
+            cat "$log" >&2
+            return 1
+        fi
         .venv/bin/python -c "import devicelab, ppadb, uiautomator2, mitmproxy, allure_pytest"
         touch "$stamp"
     fi
