@@ -115,11 +115,15 @@ class CaptureConfig:
     @classmethod
     def for_lab(cls, proxy: ProxySpec, upstream: UpstreamRouting, *, label: str, mode: Mode | None = None,
                 sinkhole: HostRule | None = None) -> CaptureConfig:
-        """The capture a lab's handset gets: the inventory's `proxy:` section and the lab's own servers."""
-        return cls(mode=mode or proxy.mode, listen_host=proxy.listen_host, advertise_host=proxy.advertise_host,
+        """The capture a lab's handset gets: the inventory's `proxy:` section and the lab's own servers.
+        `adb reverse` is how USB handsets reach a regular proxy; a run behind the gateway or the
+        WireGuard tunnel (`--capture`) reaches its capture by the network instead."""
+        mode = mode or proxy.mode
+        return cls(mode=mode, listen_host=proxy.listen_host, advertise_host=proxy.advertise_host,
                    sinkhole=sinkhole, upstream_hosts=dict(upstream.hosts), upstream_ca=upstream.ca,
                    upstream_only=upstream.only, upstream_names=dict(upstream.names), upstream_udp=tuple(upstream.udp),
-                   max_body_bytes=proxy.max_body_bytes, adb_reverse=proxy.adb_reverse, label=label).check()
+                   max_body_bytes=proxy.max_body_bytes, adb_reverse=proxy.adb_reverse and mode == "regular",
+                   label=label).check()
 
     @property
     def dial_host(self) -> str:

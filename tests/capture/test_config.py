@@ -53,3 +53,16 @@ def test_host_rules_from_globs_and_from_a_policy() -> None:
     assert "unapproved by p" in unapproved.describe()
     with pytest.raises(ConfigError, match="not a host name or glob"):
         HostRule(("bad host",))
+
+
+def test_adb_reverse_carries_a_regular_proxy_and_is_not_asked_of_a_gateway_run() -> None:
+    """A USB lab's inventory says `adb_reverse: true`; `gate --capture gateway` on that lab reaches
+    its capture by the network, and must not be refused for it (make demo runs exactly that)."""
+    from devicelab.model.inventory import ProxySpec, UpstreamRouting
+
+    spec = ProxySpec(adb_reverse=True)
+    assert CaptureConfig.for_lab(spec, UpstreamRouting(), label="h").adb_reverse is True
+    for mode in ("gateway", "wireguard"):
+        assert CaptureConfig.for_lab(spec, UpstreamRouting(), label="h", mode=mode).adb_reverse is False
+    with pytest.raises(ConfigError, match="adb_reverse"):  # asked for outright, it is still refused
+        CaptureConfig(mode="gateway", adb_reverse=True).check()
