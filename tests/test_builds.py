@@ -123,3 +123,18 @@ def test_the_builds_a_lab_uses() -> None:
     userdebug = load_build("nokia7plus-00WW_3_22C-userdebug")
     assert userdebug.system_properties()["ro.debuggable"] == "1"
     assert userdebug.access.system_cas == ()
+
+
+def test_every_shipped_build_but_the_retail_one_is_a_lab_build_the_gate_drives() -> None:
+    """A build file without `access:` is retail (adb off after the wipe): the gate refuses it in
+    seconds. Every example build is a lab build, so that the gate can drive it; only -retail is not."""
+    from devicelab.lab.preflight import refuse_build
+
+    for name in available_builds():
+        build = load_build(name)
+        if name.endswith("-retail"):
+            with pytest.raises(Exception, match="retail"):
+                refuse_build(build)
+        else:
+            refuse_build(build)  # raises for a retail build
+            assert build.access.kind == "lab", name
