@@ -65,24 +65,34 @@ def run(commands: str, *, json_output: bool = False) -> str:
         lib.nft_ctx_free(ctx)
 
 
+#: the counters both tables keep (accounting reads them by name)
+_COUNTERS = """    counter quic_drop { }
+    counter dns_redirect { }
+    counter tcp_redirect { }
+    counter forwarded_other { }
+"""
+
+
+def _redirects(match: str, *, proxy_port: int, dns_port: int) -> str:
+    """The policy both gateways apply to what `match` picks: DNS to devicelab's resolver, every TCP
+    connection to the transparent proxy."""
+    return (f"        {match} udp dport 53 counter name dns_redirect redirect to :{dns_port}\n"
+            f"        {match} tcp dport 53 counter name dns_redirect redirect to :{dns_port}\n"
+            f"        {match} meta l4proto tcp counter name tcp_redirect redirect to :{proxy_port}\n")
+
+
 def ruleset(handset_ifnames: Iterable[str], uplink: str, *, proxy_port: int, dns_port: int) -> str:
     """The gateway's table: TCP to the transparent proxy, DNS to the resolver, UDP/443 dropped and
     logged, out of the uplink masqueraded. Everything else is forwarded (and recorded by the packet
     record, which sees packets before netfilter)."""
     ifnames = ", ".join(f'"{name}"' for name in handset_ifnames)
+    redirects = _redirects(f"iifname {{ {ifnames} }}", proxy_port=proxy_port, dns_port=dns_port)
     return f"""add table inet {TABLE}
 delete table inet {TABLE}
 table inet {TABLE} {{
-    counter quic_drop {{ }}
-    counter dns_redirect {{ }}
-    counter tcp_redirect {{ }}
-    counter forwarded_other {{ }}
-    chain nat_pre {{
+{_COUNTERS}    chain nat_pre {{
         type nat hook prerouting priority dstnat; policy accept;
-        iifname {{ {ifnames} }} udp dport 53 counter name dns_redirect redirect to :{dns_port}
-        iifname {{ {ifnames} }} tcp dport 53 counter name dns_redirect redirect to :{dns_port}
-        iifname {{ {ifnames} }} meta l4proto tcp counter name tcp_redirect redirect to :{proxy_port}
-    }}
+{redirects}    }}
     chain filter_forward {{
         type filter hook forward priority filter; policy drop;
         iifname {{ {ifnames} }} udp dport 443 counter name quic_drop log group {NFLOG_GROUP} drop
@@ -112,19 +122,13 @@ def interface_ruleset(table: str, ifname: str, address: str, uplink: str, *, pro
     touched: the forward chain accepts by default, and only the handset's packets meet a rule."""
     mine = f'iifname "{ifname}" ip saddr {address}'
     masquerade = f'        oifname "{uplink}" ip saddr {address} masquerade\n' if uplink else ""
+    redirects = _redirects(mine, proxy_port=proxy_port, dns_port=dns_port)
     return f"""add table inet {table}
 delete table inet {table}
 table inet {table} {{
-    counter quic_drop {{ }}
-    counter dns_redirect {{ }}
-    counter tcp_redirect {{ }}
-    counter forwarded_other {{ }}
-    chain nat_pre {{
+{_COUNTERS}    chain nat_pre {{
         type nat hook prerouting priority dstnat; policy accept;
-        {mine} udp dport 53 counter name dns_redirect redirect to :{dns_port}
-        {mine} tcp dport 53 counter name dns_redirect redirect to :{dns_port}
-        {mine} meta l4proto tcp counter name tcp_redirect redirect to :{proxy_port}
-    }}
+{redirects}    }}
     chain filter_forward {{
         type filter hook forward priority filter; policy accept;
         {mine} udp dport 443 counter name quic_drop drop
