@@ -53,7 +53,7 @@ class InterfaceGateway(Gateway):
         self._gateway = worker = NsThread(place.netns)
         try:
             self.gateway_address = worker.call(_interface_address, place, where)
-            stale = worker.call(nft.sweep_interface_tables)
+            stale = worker.call(_sweep_tables)
             if stale:
                 log.warning("gateway: removed the rules of runs that died: %s", ", ".join(stale))
             self._serve([(self.names[0], place.interface, place.address)], 0, 0,
@@ -100,3 +100,11 @@ def _interface_address(place: GatewayInterface, where: str) -> str:
                            f"10.77.0.1/24 dev {place.interface}` and dnsmasq for the handsets)",
                            step="start gateway capture", interface=place.interface)
     return str(found[0])
+
+
+def _sweep_tables() -> list[str]:
+    """Remove the rules of runs on this host whose process is gone."""
+    stale = netns.abandoned(nft.tables(), nft.INTERFACE_PREFIX)
+    for table in stale:
+        nft.delete(table)
+    return stale

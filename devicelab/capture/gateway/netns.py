@@ -63,7 +63,18 @@ class Topology:
 
 
 def new_run_id() -> str:
+    """`<pid>x<hex>`: what a run names its namespaces and tables after."""
     return f"{os.getpid()}x{secrets.token_hex(3)}"
+
+
+def abandoned(names: Iterable[str], prefix: str) -> list[str]:
+    """The names `prefix` + a run id whose process is gone (a SIGKILL leaves them behind)."""
+    found = []
+    for name in names:
+        pid = name[len(prefix):].split("x", 1)[0] if name.startswith(prefix) else ""
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            found.append(name)
+    return found
 
 
 def build(handsets: Iterable[str], public: Iterable[str] = (), *, run: str | None = None) -> Topology:
@@ -204,12 +215,7 @@ def _remove(name: str) -> None:
 
 def sweep() -> list[str]:
     """Remove the namespaces of runs whose process is gone; returns their names."""
-    removed = []
-    for name in netns.listnetns():
-        if not name.startswith(PREFIX):
-            continue
-        pid = name[len(PREFIX):].split("x", 1)[0]
-        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
-            _remove(name)
-            removed.append(name)
+    removed = abandoned(netns.listnetns(), PREFIX)
+    for name in removed:
+        _remove(name)
     return removed

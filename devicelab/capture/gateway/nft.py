@@ -10,7 +10,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import json
-import os
 from collections.abc import Iterable
 from functools import cache
 
@@ -151,19 +150,6 @@ def tables() -> list[str]:
 def delete(table: str) -> None:
     """Remove a table; one that is gone already is fine."""
     run(f"add table inet {table}\ndelete table inet {table}\n")
-
-
-def sweep_interface_tables() -> list[str]:
-    """Remove the tables of runs whose process is gone (a SIGKILL leaves them behind)."""
-    removed = []
-    for table in tables():
-        if not table.startswith(INTERFACE_PREFIX):
-            continue
-        pid = table[len(INTERFACE_PREFIX):].split("x", 1)[0]
-        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
-            delete(table)
-            removed.append(table)
-    return removed
 
 
 def counters(table: str = TABLE) -> dict[str, tuple[int, int]]:
