@@ -255,7 +255,20 @@ class AdbDevice:
         service = "reboot:" if target == "system" else f"reboot:{target}"
         step = f"reboot {target}"
         deadline = Deadline.after(timeout)
-        conn = self._open(service, deadline, step)
+        try:
+            conn = self._open(service, deadline, step)
+        except AdbTimeoutError:
+            raise
+        except AdbError as exc:
+            # a handset that goes down at once can drop the link before the server relays its OKAY:
+            # the server answers "closed" for a reboot that is happening. Gone soon after means it is
+            if not str(exc).endswith("closed"):
+                raise
+            try:
+                self.wait_for_disconnect(max(deadline.at - time.monotonic(), 0.1), step=step)
+            except AdbError:
+                raise exc from None
+            return
         try:
             while read_some(conn, deadline):
                 pass

@@ -97,3 +97,38 @@ def test_unknown_build_is_a_usage_error_naming_the_known_ones(tmp_path: Path) ->
     assert proc.returncode != 0
     assert "unknown build 'nokia9-nope'; known builds:" in proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def _reboot_closed_before_okay(monkeypatch: pytest.MonkeyPatch, *, reboots: bool) -> None:
+    """adbd answers `reboot:` with CLSE (the server says "closed"), going down at once or not at all."""
+    import devicelab.virtual.adbd.daemon as daemon_module
+
+    real = daemon_module.open_service
+
+    async def opener(handset, daemon, name):  # type: ignore[no-untyped-def]
+        if name != "reboot:":
+            return await real(handset, daemon, name)
+        if reboots:
+            handset.reboot("system")  # the link drops before the OKAY is relayed
+        return None
+
+    monkeypatch.setattr(daemon_module, "open_service", opener)
+
+
+def test_a_reboot_whose_link_drops_before_its_okay_is_a_reboot(small_lab: VirtualLab,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    device = device_of(small_lab)
+    device.wait_for_device(10)
+    _reboot_closed_before_okay(monkeypatch, reboots=True)
+    device.reboot("system", timeout=10)  # "closed", then gone: the reboot is happening
+    small_lab.wait_booted(20)
+
+
+def test_closed_without_the_handset_going_is_an_error_naming_it(small_lab: VirtualLab,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    device = device_of(small_lab)
+    device.wait_for_device(10)
+    _reboot_closed_before_okay(monkeypatch, reboots=False)
+    with pytest.raises(AdbError, match="closed") as info:
+        device.reboot("system", timeout=2)
+    assert info.value.step == "reboot system"
