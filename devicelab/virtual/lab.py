@@ -179,6 +179,13 @@ class VirtualLab:
         await asyncio.gather(*(stop(h) for h in self.handsets))
         if self.internet is not None:
             await self.internet.stop()
+        # whatever still runs (an app's request in flight, a connection being served) ends here, as
+        # asyncio.run ends it: a task left pending when the loop closes keeps its socket open
+        rest = asyncio.all_tasks() - {asyncio.current_task()}
+        for task in rest:
+            task.cancel()
+        if rest:
+            await asyncio.wait(rest, timeout=5.0)
 
     def host_of(self, index: int) -> int:
         """Which USB host handset `index` is plugged into (blocks: 0,0,1,1 for four on two)."""

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from devicelab.virtual.handset import VirtualHandset
 from devicelab.virtual.shell import BufferIO, command_names, execute
 from tests.virtual.shell_helpers import boot
+from tests.virtual.ui_helpers import cancel_the_rest
 
 OPERATORS = [";", "&&", "||", "|", "&", ">", ">>", "<", "2>&1", "2>/dev/null", "(", ")", "{", "}", "!", "\n",
              "$?", "$(", "`", "'", '"', "\\", "${", "}", "*", "~", "#", "=", "$$", "$#", "$1", "-"]
@@ -43,7 +44,9 @@ def handset_loop() -> Iterator[tuple[asyncio.AbstractEventLoop, VirtualHandset]]
     try:
         handset = loop.run_until_complete(boot(name="fuzz", clock_scale=1000.0))
         yield loop, handset
+        loop.run_until_complete(handset.power_off())
     finally:
+        loop.run_until_complete(cancel_the_rest())
         loop.close()
 
 

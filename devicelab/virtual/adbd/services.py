@@ -123,7 +123,8 @@ async def _open_tcp(handset: VirtualHandset, spec: str) -> Handler | None:
     if target is None:
         return None
     try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(*target), CONNECT_TIMEOUT)
+        async with asyncio.timeout(CONNECT_TIMEOUT):  # not wait_for: it can drop a finished connection
+            reader, writer = await asyncio.open_connection(*target)
     except (OSError, TimeoutError) as exc:
         log.info("%s: tcp:%d refused: %s", handset.name, port, exc)
         return None

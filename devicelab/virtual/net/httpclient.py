@@ -199,7 +199,10 @@ class DeviceHttpClient:
     async def _connect(self, address: tuple[str, int], host: str, port: int) -> tuple[
             asyncio.StreamReader, asyncio.StreamWriter]:
         try:
-            return await asyncio.wait_for(asyncio.open_connection(*address), CONNECT_TIMEOUT)
+            # asyncio.timeout, not wait_for: 3.11's wait_for drops a connection that completes as it
+            # is cancelled (the socket then leaks until garbage collection)
+            async with asyncio.timeout(CONNECT_TIMEOUT):
+                return await asyncio.open_connection(*address)
         except TimeoutError:
             raise NetError("java.net.SocketTimeoutException",
                            f"failed to connect to {host}/{address[0]} (port {port}) after "

@@ -55,8 +55,10 @@ class HostServer:
         self._number = connections or itertools.count(1).__next__
         self.port = 0
         self._sock: socket.socket | None = None
-        self._accepting: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        #: accepted, its task not started yet: a task cancelled before its first step has no `finally`
+        self._unserved: set[socket.socket] = set()
         self._sni: dict[int, str] = {}
         tls.sni_callback = self._remember_sni
 
@@ -68,21 +70,25 @@ class HostServer:
         sock.setblocking(False)
         self._sock = sock
         self.port = sock.getsockname()[1]
-        self._accepting = asyncio.get_running_loop().create_task(self._accept_loop(sock), name=f"www-{self.host}")
+        # accepted in the loop's readiness callback, not by an awaited sock_accept: a task cancelled
+        # just after its accept finished drops the new connection, which then leaks
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(sock.fileno(), self._accept)
         return self.port
 
     async def close(self) -> None:
-        if self._accepting is not None:
-            self._accepting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._accepting
         if self._sock is not None:
+            if self._loop is not None:
+                self._loop.remove_reader(self._sock.fileno())
             self._sock.close()
             self._sock = None
         for task in list(self._connections):
             task.cancel()
         if self._connections:
             await asyncio.gather(*self._connections, return_exceptions=True)
+        for conn in self._unserved:
+            conn.close()
+        self._unserved.clear()
 
     def _remember_sni(self, obj: ssl.SSLObject | ssl.SSLSocket, name: str | None, ctx: ssl.SSLContext) -> None:
         if name:
@@ -90,20 +96,31 @@ class HostServer:
                 self._sni.clear()
             self._sni[id(obj)] = name
 
-    async def _accept_loop(self, listener: socket.socket) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
+    def _accept(self) -> None:
+        if self._sock is None or self._loop is None:
+            return
+        while True:  # every connection waiting, then back to the loop
             try:
-                conn, peer = await loop.sock_accept(listener)
-            except OSError as exc:  # EMFILE and friends: back off instead of spinning
+                conn, peer = self._sock.accept()
+            except BlockingIOError:
+                return
+            except OSError as exc:  # EMFILE and friends: pause instead of spinning on a ready socket
                 log.warning("%s: accept failed: %s", self.host, exc)
-                await asyncio.sleep(0.1)
-                continue
-            task = loop.create_task(self._serve(conn, (peer[0], peer[1])))
+                self._loop.remove_reader(self._sock.fileno())
+                self._loop.call_later(0.1, self._resume, self._sock)
+                return
+            conn.setblocking(False)
+            task = self._loop.create_task(self._serve(conn, (peer[0], peer[1])))
             self._connections.add(task)
             task.add_done_callback(self._connections.discard)
+            self._unserved.add(conn)
+
+    def _resume(self, sock: socket.socket) -> None:
+        if self._sock is sock and self._loop is not None:  # not closed meanwhile
+            self._loop.add_reader(sock.fileno(), self._accept)
 
     async def _serve(self, conn: socket.socket, peer: tuple[str, int]) -> None:
+        self._unserved.discard(conn)
         writer: asyncio.StreamWriter | None = None
         try:
             first = await _peek(conn, HANDSHAKE_TIMEOUT)
