@@ -13,12 +13,18 @@ lint: setup
 LEAK := the 2019 China Telecom self-registration client sends IMEI, IMSI, ICCID, cell ID and Wi-Fi MAC to zzhc.vnet.cn
 BLIND := the XTRA daemon goes around the proxy: the regular capture cannot read it (the gateway capture can)
 
+# pytest keeps its assertion-rewritten modules beside the sources: written once, read by every worker
+unexport PYTHONDONTWRITEBYTECODE
+
 # the tests mostly wait on device time (a virtual handset's clock, its boots): four workers keep two
-# cores busy, and mypy reads the code beside them; its verdict is printed and checked at the end
+# cores busy, an idle worker takes half of a busy one's queue (worksteal; tests/conftest.py hands out
+# the long files first), and mypy reads the code beside them; its verdict is printed and checked at
+# the end. One collection first writes the rewritten modules that the workers then read
 test: setup
 	.venv/bin/ruff check .
 	@.venv/bin/mypy > .mypy.out 2>&1 & mypy=$$!; \
-	$(PY) -m pytest -q -n 4 -p xdist tests; tests=$$?; \
+	$(PY) -m pytest -q --collect-only -p no:xdist tests suites > /dev/null; \
+	$(PY) -m pytest -q -n 4 -p xdist --dist worksteal tests; tests=$$?; \
 	wait $$mypy; types=$$?; echo "mypy:"; cat .mypy.out; rm -f .mypy.out; \
 	[ $$tests -eq 0 ] && [ $$types -eq 0 ]
 	# the suites, on two builds side by side (two workers each: the lab's four handsets), each
