@@ -1,0 +1,74 @@
+"""The parsers' fast paths say exactly what the slow ones say (the notes quote them)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from devicelab.analysis.structured import extra_data, parse_json, parse_json_rendered
+
+
+def _json_says(data: bytes) -> str | None:
+    """json's error for `data` (what a note quotes), or None when it reads it."""
+    try:
+        json.loads(data)
+    except RecursionError:
+        return "recursion"
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+_DOCS = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=12)
+#: the bytes JSON is made of, and some it is not
+_JSONISH = st.text(alphabet='{}[]",:0123456789.eE+-truefalsnNI \n\t\r\x0c\\/u\x00\xe9', max_size=24)
+
+
+@settings(max_examples=400, deadline=None)
+@given(first=_DOCS, rest=_JSONISH, white=st.sampled_from(["", " ", "\n", "\r\n\t "]))
+def test_extra_data_is_jsons_own_error(first: object, rest: str, white: str) -> None:
+    data = (json.dumps(first) + white + rest).encode("utf-8", "surrogatepass")
+    told = extra_data(data)
+    if told is not None:
+        assert str(told) == _json_says(data)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_JSONISH)
+def test_extra_data_on_anything_json_ish(text: str) -> None:
+    data = text.encode()
+    told = extra_data(data)
+    if told is not None:
+        assert str(told) == _json_says(data)
+
+
+@pytest.mark.parametrize("data", [
+    b'{"a": 1}{"a": 1}', b"[1] [2", b"{}\n\n{}", b"truex", b'{"a":1}}', b"1 2", b"{}\x0c",
+    b"123456789012345678901234567890 1",  # orjson makes the integer a float: the error is the same
+])
+def test_one_document_and_more_is_told_without_json(data: bytes) -> None:
+    told = extra_data(data)
+    assert told is not None
+    assert str(told) == _json_says(data)
+    with pytest.raises(ValueError, match="Extra data") as raised:
+        parse_json(data)
+    assert str(raised.value) == _json_says(data)
+    with pytest.raises(ValueError, match="Extra data"):
+        parse_json_rendered(data)
+
+
+@pytest.mark.parametrize("data", [
+    b"1\x00\x00\x00",  # UTF-32 to json: the number 1
+    b"\xef\xbb\xbf{} x",  # a BOM
+    b'{"\xc3\xa9": 1} x',  # not ASCII: orjson counts characters differently
+    b"[" * 600 + b"]" * 600 + b"x",  # nested past what json reads
+    b"NaN x", b"1.", b"01", b"[1,]",
+])
+def test_json_decides_where_orjson_differs(data: bytes) -> None:
+    assert extra_data(data) is None
