@@ -425,9 +425,10 @@ class Walker:
 
     def _protobuf(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int,
                   declared: bool) -> Generator[Item, None, bool]:
+        # only a declared body's note says why bbpb refused it: other bytes may be refused before it is asked
         return (yield from self._structured(where, steps, data, depth, declared, "protobuf",
-                                            structured.parse_protobuf, self.limits.max_protobuf_bytes,
-                                            "too large to decode without a schema"))
+                                            structured.parse_protobuf if declared else _parse_protobuf_quick,
+                                            self.limits.max_protobuf_bytes, "too large to decode without a schema"))
 
     def _structured(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int, declared: bool,
                     codec: str, parse: Callable[[bytes], Any], limit: int,
@@ -562,6 +563,10 @@ class _Rendered:
 
     doc: Any
     same: bool
+
+
+def _parse_protobuf_quick(data: bytes) -> dict[Any, Any]:
+    return structured.parse_protobuf(data, why=False)
 
 
 def _parse_json_quiet(data: bytes) -> _Rendered:

@@ -203,12 +203,18 @@ class NotProtobuf(ValueError):
         return f"not a protobuf message: {self.cause}"
 
 
-def parse_protobuf(data: bytes) -> dict[Any, Any]:
-    """A protobuf message decoded without a schema: {field number: value or list of values}."""
+def parse_protobuf(data: bytes, why: bool = True) -> dict[Any, Any]:
+    """A protobuf message decoded without a schema: {field number: value or list of values}.
+
+    `why`: the refusal says bbpb's reason (a note quotes it); without it, bytes whose fields bbpb would
+    refuse to frame are refused before bbpb is asked (see `unframed`).
+    """
     if data[:1] and data[0] < 8:
         # field number 0 is reserved: protobuf's own parsers refuse it ("invalid tag (zero)"), while bbpb
         # would walk a megabyte of zeros as half a million fields (seconds per body)
         raise NotProtobuf(ValueError("the first tag names field 0"))
+    if not why and unframed(data):
+        raise NotProtobuf(ValueError("its fields do not frame"))
     try:
         message, _typedef = blackboxprotobuf.decode_message(data)
     except RecursionError:
@@ -218,6 +224,77 @@ def parse_protobuf(data: bytes) -> dict[Any, Any]:
     if not isinstance(message, dict) or not message:
         raise ValueError("empty protobuf message")
     return message
+
+
+#: bbpb's largest varint (blackboxprotobuf.lib.types.varint.MAX_UVARINT)
+_MAX_UVARINT = (1 << 64) - 1
+
+
+def _uvarint(data: bytes, pos: int) -> tuple[int, int]:
+    """A varint at `pos` as bbpb reads one (decode_uvarint), and where it ends; -1 where bbpb refuses it.
+
+    bbpb refuses one that runs past the end, that is longer than it need be (its last byte 0), or that is
+    larger than 64 bits: every varint of more than 10 bytes is one of those.
+    """
+    start, value, shift = pos, 0, 0
+    try:
+        byte = data[pos]
+        while byte & 0x80:
+            if shift == 63:
+                return -1, pos
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            pos += 1
+            byte = data[pos]
+    except IndexError:
+        return -1, pos
+    value |= byte << shift
+    pos += 1
+    if (byte == 0 and pos - start > 1) or value > _MAX_UVARINT:
+        return -1, pos
+    return value, pos
+
+
+def unframed(data: bytes) -> bool:
+    """Whether bbpb refuses `data` before it decodes any value: its first pass, which frames the message's
+    fields (length_delim._group_by_number), would raise.
+
+    It raises on a tag or a varint it refuses (_uvarint), a group or unknown wire type, a field whose
+    length runs past the end, and a field number seen before with another wire type. Most binary that is
+    not protobuf fails within a few fields; False also where bbpb's own reading would be needed (a length
+    of 2**63 or more is negative to it).
+    """
+    end, pos = len(data), 0
+    wires: dict[int, int] = {}
+    while pos < end:
+        tag, pos = _uvarint(data, pos)
+        if tag < 0:
+            return True
+        wire = tag & 7
+        if wires.setdefault(tag >> 3, wire) != wire:
+            return True
+        if wire == 0:
+            value, after = _uvarint(data, pos)
+            if value < 0:
+                return True
+            length = after - pos
+        elif wire == 1:
+            length = 8
+        elif wire == 5:
+            length = 4
+        elif wire == 2:
+            size, after = _uvarint(data, pos)
+            if size < 0:
+                return True
+            if size >= 1 << 63:
+                return False
+            length = size + after - pos
+        else:
+            return True
+        if pos + length > end:
+            return True
+        pos += length
+    return False
 
 
 def walk_tree(root: Any, max_depth: int, prefix: str = "") -> Iterator[tuple[str, Any, bool]]:

@@ -72,3 +72,39 @@ def test_one_document_and_more_is_told_without_json(data: bytes) -> None:
 ])
 def test_json_decides_where_orjson_differs(data: bytes) -> None:
     assert extra_data(data) is None
+
+
+def _bbpb_refuses(data: bytes) -> bool:
+    import blackboxprotobuf
+
+    try:
+        blackboxprotobuf.decode_message(data)
+    except Exception:  # bbpb raises many types; every one is a refusal
+        return True
+    return False
+
+
+def _field(number: int, wire: int, payload: bytes) -> bytes:
+    from devicelab.analysis.numeric import varint
+
+    return varint(number << 3 | wire) + payload
+
+
+_FIELDS = st.one_of(
+    st.builds(lambda n, v: _field(n, 0, v), st.integers(0, 40), st.binary(min_size=1, max_size=11)),
+    st.builds(lambda n, v: _field(n, 1, v), st.integers(0, 40), st.binary(min_size=6, max_size=10)),
+    st.builds(lambda n, v: _field(n, 5, v), st.integers(0, 40), st.binary(min_size=2, max_size=6)),
+    st.builds(lambda n, v, extra: _field(n, 2, bytes([len(v) + extra]) + v), st.integers(0, 40),
+              st.binary(max_size=20), st.integers(-2, 2).filter(lambda e: e >= 0)),
+    st.builds(lambda n, w: _field(n, w, b""), st.integers(0, 40), st.sampled_from([3, 4, 6, 7])),
+    st.binary(max_size=4),
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.one_of(st.binary(max_size=64), st.lists(_FIELDS, max_size=6).map(b"".join)))
+def test_unframed_bytes_are_what_bbpb_refuses(data: bytes) -> None:
+    from devicelab.analysis.structured import unframed
+
+    if unframed(data):
+        assert _bbpb_refuses(data)
