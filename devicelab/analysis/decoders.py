@@ -9,8 +9,10 @@ segment count and nesting are bounded; what could not be decoded becomes a Note,
 from __future__ import annotations
 
 import binascii
+import bisect
+import itertools
 import re
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,14 +22,18 @@ from devicelab.analysis import structured
 from devicelab.analysis.compression import DecodeError, codec_name, inflate, sniff
 from devicelab.analysis.prefilter import (
     CTRL,
+    ESC,
     ESCAPES,
     LAT,
     LON,
     LOWER,
     NEEDLE,
+    NESTED,
     PCT,
     RUN,
     RUN_KNOWN,
+    SEPARATOR,
+    SNIFF,
     UPPER,
     Gate,
     quiet_segment,
@@ -457,12 +463,31 @@ class Walker:
 
     def _tree(self, where: tuple[str, ...], steps: tuple[str, ...], root: Any, depth: int,
               label: str, plain: bool = False) -> Iterator[Item]:
-        """Values of a parsed JSON or protobuf tree: strings are visited further, numbers scanned."""
-        for path, value, too_deep in structured.walk_tree(root, self.limits.max_nesting):
-            here = (*where, f"{label}:{path or '$'}")
+        """Values of a parsed JSON or protobuf tree: strings are visited further, numbers scanned.
+
+        With the gate, a JSON document's strings and numbers are looked at in one pass first (_loud_parts):
+        only the parts it shows a needle or a decoder's trace in are visited, and the objects are offered
+        to the locator only when its hints show a latitude and a longitude somewhere among the parts.
+        """
+        nodes: Iterable[tuple[str, Any, bool]] = structured.walk_tree(root, self.limits.max_nesting)
+        parts: _Parts | None = None
+        if self.gate is not None and label == "json":
+            nodes = list(nodes)
+            parts = self._loud_parts(nodes, self.gate)
+        for index, (path, value, too_deep) in enumerate(nodes):
             if too_deep:
                 self._note(where, label, f"nested deeper than {self.limits.max_nesting} levels: not walked")
                 continue
+            if parts is not None and index not in parts.loud:
+                if isinstance(value, dict | list):
+                    if not parts.located:
+                        continue
+                elif isinstance(value, str) or (isinstance(value, int | float) and not isinstance(value, bool)):
+                    count = 2 if isinstance(value, int) and -(2**63) <= value < 0 else 1
+                    if self._segments + count < self.limits.max_segments:
+                        self._segments += count  # a quiet part: one segment (and its twin) with nothing in it
+                        continue
+            here = (*where, f"{label}:{path or '$'}")
             if isinstance(value, dict | list):
                 fields = structured.scalars(value)
                 if fields:
@@ -474,6 +499,44 @@ class Walker:
                 yield from self._segment(here, steps, str(value).encode())
                 if isinstance(value, int) and -(2**63) <= value < 0:  # a signed varint: its unsigned twin
                     yield from self._segment(here, steps, str(value + 2**64).encode())
+
+    def _loud_parts(self, nodes: list[tuple[str, Any, bool]], gate: Gate) -> _Parts | None:
+        """Which strings and numbers of a parsed document hold a needle or a decoder's trace: one gate pass.
+
+        The parts are put in one buffer, each after a separator (prefilter.Gate.spots); a part none of whose
+        spots lies in it is one `visit` would find nothing in and note nothing on: no needle, no decoder
+        (compression, JSON, a form with a position, protobuf, Base64, %XX) that could reveal one. Numbers
+        are spelled as the walk scans them (str, and a negative one's unsigned twin). None: too many spots.
+        """
+        datas: list[bytes] = []
+        owners: list[int] = []
+        for index, (_path, value, too_deep) in enumerate(nodes):
+            if too_deep:
+                continue
+            if isinstance(value, str):
+                datas.append(value.encode("utf-8", "surrogatepass"))
+                owners.append(index)
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                datas.append(str(value).encode())
+                owners.append(index)
+                if isinstance(value, int) and -(2**63) <= value < 0:
+                    datas.append(str(value + 2**64).encode())
+                    owners.append(index)
+        if not datas:
+            return _Parts(frozenset(), False)
+        starts = list(itertools.accumulate((len(data) + 1 for data in datas), initial=1))
+        spots = gate.spots(SEPARATOR + SEPARATOR.join(datas), 64 + len(datas))
+        if spots is None:
+            return None
+        seen: dict[int, int] = {}
+        located = 0
+        for end, bit in spots:
+            at = max(bisect.bisect_right(starts, end - 1) - 1, 0)
+            seen[at] = seen.get(at, 0) | bit
+            located |= bit
+        loud = frozenset(owners[at] for at, bits in seen.items()
+                         if bits & _LOUD_PART or bits & (LAT | LON) == LAT | LON)
+        return _Parts(loud, located & (LAT | LON) == LAT | LON)
 
     def _fields(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int,
                 label: str, plain: bool = False) -> Generator[Item, None, bool]:
@@ -555,6 +618,18 @@ class Walker:
         note = Note(where, decoder, problem)
         if note not in self.notes and len(self.notes) < 100:
             self.notes.append(note)
+
+
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    """What one gate pass over a document's strings and numbers showed (Walker._loud_parts)."""
+
+    loud: frozenset[int]  # the nodes (walk_tree's order) with a needle or a decoder's trace in them
+    located: bool  # a latitude and a longitude hint among them: the objects go to the locator
+
+
+#: A part with one of these in it is visited (RUN: a Base64 run starts in it; NESTED: also JSON at its start).
+_LOUD_PART = NEEDLE | PCT | ESC | CTRL | SNIFF | NESTED | RUN
 
 
 @dataclass(frozen=True, slots=True)
