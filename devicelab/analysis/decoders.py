@@ -62,6 +62,7 @@ _UPPER = re.compile(rb"[A-Z]")
 _LOWER = re.compile(rb"[a-z]")
 _PERCENT = re.compile(rb"%[0-9A-Fa-f]{2}")
 _B64_FIX = bytes.maketrans(b"-_", b"+/")
+_STANDARD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 _CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1a]")
 
 
@@ -568,6 +569,12 @@ class Walker:
 
     def _base64(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int) -> Iterator[Item]:
         whole = data.strip()
+        one = _one_run(whole) if self.limits.max_base64_runs > 0 else None
+        if one is not None:  # the whole value is one run: found and decoded without translating it
+            if (not _HEXISH.fullmatch(whole) and _UPPER.search(whole) and _LOWER.search(whole) and len(one) >= 4
+                    and self._take(where, len(one))):
+                yield from self.visit((*where, "base64"), (*steps, "base64"), one, depth + 1)
+            return
         for count, (start, end) in enumerate(_base64_runs(data)):
             if count >= self.limits.max_base64_runs:
                 self._note(where, "base64", f"more than {self.limits.max_base64_runs} Base64 runs: rest not decoded")
@@ -658,6 +665,31 @@ def _base64_runs(data: bytes) -> Iterator[tuple[int, int]]:
         assert match is not None  # the find guarantees an "A" at pos
         yield pos, match.end()
         pos = mapped.find(_B64_MIN_RUN, match.end())
+
+
+def _one_run(whole: bytes) -> bytes | None:
+    """What _b64decode makes of `whole` (a value with its white space stripped) when _base64_runs finds it one
+    run of the standard alphabet from end to end (lines of it, as Base64 is often sent); else None.
+
+    Such a run starts with 16 characters of the alphabet, and is lines of it (LF or CRLF, none empty) and at
+    most two '='. pybase64 validates the alphabet as it decodes (SIMD): a byte of any other kind, a '-' or
+    '_' (the URL-safe alphabet), an '=' or a CR anywhere else, make it refuse, and the runs are found as before.
+    """
+    body = whole.rstrip(b"=")
+    if (len(whole) - len(body) > 2 or len(body) < 16 or b"\n" in body[:16] or b"\r" in body[:16]
+            or body.endswith((b"\n", b"\r")) or b"\n\n" in body or b"\n\r\n" in body):
+        return None
+    compact = body.replace(b"\r\n", b"").replace(b"\n", b"")
+    if b"=" in compact:
+        return None
+    if len(compact) % 4 == 1:  # _b64decode drops a last character that would be alone: it too must be Base64
+        if compact[-1] not in _STANDARD:
+            return None
+        compact = compact[:-1]
+    try:
+        return pybase64.b64decode(compact + b"=" * (-len(compact) % 4), validate=True)
+    except binascii.Error:
+        return None
 
 
 def _b64decode(run: bytes) -> bytes | None:
