@@ -485,8 +485,12 @@ class Walker:
                         continue
                 elif isinstance(value, str) or (isinstance(value, int | float) and not isinstance(value, bool)):
                     count = 2 if isinstance(value, int) and -(2**63) <= value < 0 else 1
-                    if self._segments + count < self.limits.max_segments:
-                        self._segments += count  # a quiet part: one segment (and its twin) with nothing in it
+                    runs, size = parts.decoded.get(index, (0, 0)) if depth + 1 < self.limits.max_depth else (0, 0)
+                    if (self._segments + count + runs < self.limits.max_segments
+                            and self._decoded + size <= self.limits.max_decoded):
+                        # a quiet part: one segment (and its twin), and its Base64 runs decoded, with nothing in them
+                        self._segments += count + runs
+                        self._decoded += size
                         continue
             here = (*where, f"{label}:{path or '$'}")
             if isinstance(value, dict | list):
@@ -512,32 +516,65 @@ class Walker:
         datas: list[bytes] = []
         owners: list[int] = []
         for index, (_path, value, too_deep) in enumerate(nodes):
-            if too_deep:
-                continue
-            if isinstance(value, str):
+            if not too_deep and isinstance(value, str):
                 datas.append(value.encode("utf-8", "surrogatepass"))
                 owners.append(index)
-            elif isinstance(value, int | float) and not isinstance(value, bool):
+        numbers = len(datas)  # from here on numbers: the walk only scans them, a needle is all that counts
+        for index, (_path, value, too_deep) in enumerate(nodes):
+            if not too_deep and isinstance(value, int | float) and not isinstance(value, bool):
                 datas.append(str(value).encode())
                 owners.append(index)
                 if isinstance(value, int) and -(2**63) <= value < 0:
                     datas.append(str(value + 2**64).encode())
                     owners.append(index)
-        if not datas:
-            return _Parts(frozenset(), False)
-        starts = list(itertools.accumulate((len(data) + 1 for data in datas), initial=1))
-        spots = gate.spots(SEPARATOR + SEPARATOR.join(datas), 64 + len(datas))
-        if spots is None:
+        seen = _spotted(gate, datas)
+        if seen is None:
             return None
-        seen: dict[int, int] = {}
+        loud: set[int] = set()
+        runs: list[int] = []  # strings that hold nothing but Base64 runs
         located = 0
-        for end, bit in spots:
-            at = max(bisect.bisect_right(starts, end - 1) - 1, 0)
-            seen[at] = seen.get(at, 0) | bit
-            located |= bit
-        loud = frozenset(owners[at] for at, bits in seen.items()
-                         if bits & _LOUD_PART or bits & (LAT | LON) == LAT | LON)
-        return _Parts(loud, located & (LAT | LON) == LAT | LON)
+        for at, bits in seen.items():
+            located |= bits
+            if at >= numbers:
+                if bits & NEEDLE:
+                    loud.add(owners[at])
+            elif bits & _LOUD_PART & ~RUN or bits & (LAT | LON) == LAT | LON:
+                loud.add(owners[at])
+            elif bits & RUN:
+                runs.append(at)
+        decoded = self._decoded_runs(datas, owners, runs, loud, gate)  # adds to `loud`
+        return _Parts(frozenset(loud), located & (LAT | LON) == LAT | LON, decoded)
+
+    def _decoded_runs(self, datas: list[bytes], owners: list[int], runs: list[int], loud: set[int],
+                      gate: Gate) -> dict[int, tuple[int, int]]:
+        """{node: (runs, bytes)} of the strings (short, no form) whose Base64 runs decode to bytes with nothing in
+        them either (a second pass over them all); the rest join `loud`.
+
+        Such a string's visit decodes its runs (_runs) and visits each: one segment, nothing found, nothing noted.
+        """
+        decoded: dict[int, tuple[int, int]] = {}
+        blobs: list[bytes] = []
+        whose: list[int] = []
+        for at in runs:
+            data, owner = datas[at], owners[at]
+            got = None if len(data) >= _GATED or structured.looks_like_form(data) else list(self._runs(data))
+            if got is None or None in got:
+                loud.add(owner)
+                continue
+            decoded[owner] = (len(got), sum(len(run[1]) for run in got if run is not None))
+            for run in got:
+                if run is not None:
+                    blobs.append(run[1])
+                    whose.append(owner)
+        seen = _spotted(gate, blobs)
+        for at, owner in enumerate(whose):
+            bits = seen.get(at, 0) if seen is not None else _LOUD_PART
+            # decoded runs are mostly binary (a control byte): offered to protobuf, which refuses most at once
+            if (bits & _LOUD_PART & ~CTRL or bits & (LAT | LON) == LAT | LON
+                    or (bits & CTRL and not _unprotobuf(blobs[at]))):
+                loud.add(owner)
+                decoded.pop(owner, None)
+        return decoded
 
     def _fields(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int,
                 label: str, plain: bool = False) -> Generator[Item, None, bool]:
@@ -568,25 +605,33 @@ class Walker:
         return True
 
     def _base64(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int) -> Iterator[Item]:
+        for run in self._runs(data):
+            if run is None:
+                self._note(where, "base64", f"more than {self.limits.max_base64_runs} Base64 runs: rest not decoded")
+                return
+            label, decoded = run
+            if self._take(where, len(decoded)):
+                yield from self.visit((*where, label), (*steps, "base64"), decoded, depth + 1)
+
+    def _runs(self, data: bytes) -> Iterator[tuple[str, bytes] | None]:
+        """(label, decoded bytes) of each Base64 run of `data` the walker decodes, in order; None past the limit."""
         whole = data.strip()
         one = _one_run(whole) if self.limits.max_base64_runs > 0 else None
         if one is not None:  # the whole value is one run: found and decoded without translating it
-            if (not _HEXISH.fullmatch(whole) and _UPPER.search(whole) and _LOWER.search(whole) and len(one) >= 4
-                    and self._take(where, len(one))):
-                yield from self.visit((*where, "base64"), (*steps, "base64"), one, depth + 1)
+            if not _HEXISH.fullmatch(whole) and _UPPER.search(whole) and _LOWER.search(whole) and len(one) >= 4:
+                yield "base64", one
             return
         for count, (start, end) in enumerate(_base64_runs(data)):
             if count >= self.limits.max_base64_runs:
-                self._note(where, "base64", f"more than {self.limits.max_base64_runs} Base64 runs: rest not decoded")
+                yield None
                 return
             run = data[start:end]
             if _HEXISH.fullmatch(run) or not (_UPPER.search(run) and _LOWER.search(run)):
                 continue  # hex, UUIDs, words: Base64 of real data mixes cases
             decoded = _b64decode(run)
-            if decoded is None or len(decoded) < 4 or not self._take(where, len(decoded)):
+            if decoded is None or len(decoded) < 4:
                 continue
-            label = "base64" if len(run) == len(whole) else f"base64@{start}"
-            yield from self.visit((*where, label), (*steps, "base64"), decoded, depth + 1)
+            yield "base64" if len(run) == len(whole) else f"base64@{start}", decoded
 
     def _inflate(self, where: tuple[str, ...], codec: str, data: bytes, declared: bool) -> bytes | None:
         room = self.limits.max_decoded - self._decoded
@@ -633,6 +678,27 @@ class _Parts:
 
     loud: frozenset[int]  # the nodes (walk_tree's order) with a needle or a decoder's trace in them
     located: bool  # a latitude and a longitude hint among them: the objects go to the locator
+    decoded: dict[int, tuple[int, int]]  # quiet nodes whose Base64 runs decode: how many, how many bytes
+
+
+def _unprotobuf(data: bytes) -> bool:
+    """Whether parse_protobuf refuses `data` without asking bbpb (as it does for what is not declared protobuf)."""
+    return data[0] < 8 or structured.unframed(data)
+
+
+def _spotted(gate: Gate, datas: list[bytes]) -> dict[int, int] | None:
+    """{index: the flags spotted in it} of `datas`, looked at in one buffer (Gate.spots); None: too many."""
+    if not datas:
+        return {}
+    starts = list(itertools.accumulate((len(data) + 1 for data in datas), initial=1))
+    spots = gate.spots(SEPARATOR + SEPARATOR.join(datas), 64 + len(datas))
+    if spots is None:
+        return None
+    seen: dict[int, int] = {}
+    for end, bit in spots:
+        at = max(bisect.bisect_right(starts, end - 1) - 1, 0)
+        seen[at] = seen.get(at, 0) | bit
+    return seen
 
 
 #: A part with one of these in it is visited (RUN: a Base64 run starts in it; NESTED: also JSON at its start).

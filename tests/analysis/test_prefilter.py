@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from devicelab.analysis.numeric import varint
 from devicelab.analysis.prefilter import ESCAPES, PCT, Gate
 from devicelab.analysis.scan import Analyzer, FlowAnalysis
 from devicelab.model.traffic import Flow
@@ -90,6 +91,13 @@ _PARTS = [
     base64.b64encode(gzip.compress(h.IMEI.encode())).decode(), "\x1f\x8b\x08", "",
     int(h.IMEI), -int(h.ANDROID_ID, 16) % 2**63 - 2**63, int(h.CELL_ID), 59.9127, 10.7461, 599127000, 107461000,
     -5, 1e300, 0.5, True, None, h.IMSI, h.SERIAL, h.WIFI_MAC,
+    # Base64 runs the walker decodes: to bytes with nothing in them, or with an identifier in a binary form
+    "camelCaseIdentifierWithDigits123", base64.b64encode(b"\x01\x02" + int(h.IMEI).to_bytes(8, "big") + b"\x03\x04"
+                                                          ).decode(),
+    base64.urlsafe_b64encode(b"\xfb\xff" + int(h.IMEI).to_bytes(8, "little") + b"\xfe\xfa").decode(),
+    base64.b64encode(b"prefix " + h.IMEI.encode()).decode(), "k=" + base64.b64encode(b"\x00" * 14).decode(),
+    # a protobuf message whose number is the cell ID (no binary form of it is a needle: only the parse finds it)
+    base64.b64encode(b"\x08" + varint(int(h.CELL_ID)) + b"\x10\x01\x18\x02\x20\x03\x28\x04").decode(),
 ]
 
 
