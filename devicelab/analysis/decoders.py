@@ -474,7 +474,7 @@ class Walker:
         parts: _Parts | None = None
         if self.gate is not None and label == "json":
             nodes = list(nodes)
-            parts = self._loud_parts(nodes, self.gate)
+            parts = self._loud_parts(nodes, self.gate) if len(nodes) >= _BATCH else None
         for index, (path, value, too_deep) in enumerate(nodes):
             if too_deep:
                 self._note(where, label, f"nested deeper than {self.limits.max_nesting} levels: not walked")
@@ -483,15 +483,11 @@ class Walker:
                 if isinstance(value, dict | list):
                     if not parts.located:
                         continue
-                elif isinstance(value, str) or (isinstance(value, int | float) and not isinstance(value, bool)):
-                    count = 2 if isinstance(value, int) and -(2**63) <= value < 0 else 1
-                    runs, size = parts.decoded.get(index, (0, 0)) if depth + 1 < self.limits.max_depth else (0, 0)
-                    if (self._segments + count + runs < self.limits.max_segments
-                            and self._decoded + size <= self.limits.max_decoded):
-                        # a quiet part: one segment (and its twin), and its Base64 runs decoded, with nothing in them
-                        self._segments += count + runs
-                        self._decoded += size
-                        continue
+                # a quiet part: one segment (and a negative number's twin), and its decoded runs', with nothing in them
+                elif (isinstance(value, str) or (isinstance(value, int | float) and not isinstance(value, bool))) and (
+                        self._counted(parts, index, 2 if isinstance(value, int) and -(2**63) <= value < 0 else 1,
+                                      depth)):
+                    continue
             here = (*where, f"{label}:{path or '$'}")
             if isinstance(value, dict | list):
                 fields = structured.scalars(value)
@@ -506,13 +502,8 @@ class Walker:
                     yield from self._segment(here, steps, str(value + 2**64).encode())
 
     def _loud_parts(self, nodes: list[tuple[str, Any, bool]], gate: Gate) -> _Parts | None:
-        """Which strings and numbers of a parsed document hold a needle or a decoder's trace: one gate pass.
-
-        The parts are put in one buffer, each after a separator (prefilter.Gate.spots); a part none of whose
-        spots lies in it is one `visit` would find nothing in and note nothing on: no needle, no decoder
-        (compression, JSON, a form with a position, protobuf, Base64, %XX) that could reveal one. Numbers
-        are spelled as the walk scans them (str, and a negative one's unsigned twin). None: too many spots.
-        """
+        """_quiet_parts of a parsed document's strings and numbers (spelled as the walk scans them: str, and a
+        negative one's unsigned twin), by node."""
         datas: list[bytes] = []
         owners: list[int] = []
         for index, (_path, value, too_deep) in enumerate(nodes):
@@ -527,54 +518,59 @@ class Walker:
                 if isinstance(value, int) and -(2**63) <= value < 0:
                     datas.append(str(value + 2**64).encode())
                     owners.append(index)
+        parts = self._quiet_parts(datas, numbers, gate)
+        if parts is None:
+            return None
+        return _Parts(frozenset(owners[at] for at in parts.loud), parts.located,
+                      {owners[at]: decoded for at, decoded in parts.decoded.items()})
+
+    def _quiet_parts(self, datas: list[bytes], numbers: int, gate: Gate) -> _Parts | None:
+        """Which of `datas` (values a walk visits; from `numbers` on, numbers it only scans) hold a needle or a
+        decoder's trace, from one gate pass over them all (Gate.spots); None: too many spots.
+
+        A value none of whose spots lies in it is one `visit` finds nothing in and notes nothing on: no needle,
+        no decoder (compression, JSON, a form with a position, protobuf, Base64, %XX) that could reveal one.
+        A short one with nothing but Base64 runs in it has them decoded here, and the decoded runs looked at in
+        a second pass (binary that protobuf refuses at once is quiet too): `decoded` says how many and how
+        many bytes, which its visit would count. `located`: a latitude and a longitude hint among them all.
+        """
         seen = _spotted(gate, datas)
         if seen is None:
             return None
         loud: set[int] = set()
-        runs: list[int] = []  # strings that hold nothing but Base64 runs
+        decoded: dict[int, tuple[int, int]] = {}
+        blobs: list[bytes] = []
+        whose: list[int] = []
         located = 0
         for at, bits in seen.items():
             located |= bits
             if at >= numbers:
                 if bits & NEEDLE:
-                    loud.add(owners[at])
+                    loud.add(at)
             elif bits & _LOUD_PART & ~RUN or bits & (LAT | LON) == LAT | LON:
-                loud.add(owners[at])
+                loud.add(at)
             elif bits & RUN:
-                runs.append(at)
-        decoded = self._decoded_runs(datas, owners, runs, loud, gate)  # adds to `loud`
-        return _Parts(frozenset(loud), located & (LAT | LON) == LAT | LON, decoded)
-
-    def _decoded_runs(self, datas: list[bytes], owners: list[int], runs: list[int], loud: set[int],
-                      gate: Gate) -> dict[int, tuple[int, int]]:
-        """{node: (runs, bytes)} of the strings (short, no form) whose Base64 runs decode to bytes with nothing in
-        them either (a second pass over them all); the rest join `loud`.
-
-        Such a string's visit decodes its runs (_runs) and visits each: one segment, nothing found, nothing noted.
-        """
-        decoded: dict[int, tuple[int, int]] = {}
-        blobs: list[bytes] = []
-        whose: list[int] = []
-        for at in runs:
-            data, owner = datas[at], owners[at]
-            got = None if len(data) >= _GATED or structured.looks_like_form(data) else list(self._runs(data))
-            if got is None or None in got:
-                loud.add(owner)
-                continue
-            decoded[owner] = (len(got), sum(len(run[1]) for run in got if run is not None))
-            for run in got:
-                if run is not None:
-                    blobs.append(run[1])
-                    whose.append(owner)
-        seen = _spotted(gate, blobs)
-        for at, owner in enumerate(whose):
-            bits = seen.get(at, 0) if seen is not None else _LOUD_PART
+                data = datas[at]
+                if len(data) < _GATED and not (_UPPER.search(data) and _LOWER.search(data)):
+                    continue  # no run of it has letters of both cases (hex, words): none is decoded
+                got = None if len(data) >= _GATED or structured.looks_like_form(data) else list(self._runs(data))
+                if got is None or None in got:
+                    loud.add(at)
+                    continue
+                decoded[at] = (len(got), sum(len(run[1]) for run in got if run is not None))
+                for run in got:
+                    if run is not None:
+                        blobs.append(run[1])
+                        whose.append(at)
+        spotted = _spotted(gate, blobs)
+        for index, at in enumerate(whose):
+            bits = spotted.get(index, 0) if spotted is not None else _LOUD_PART
             # decoded runs are mostly binary (a control byte): offered to protobuf, which refuses most at once
             if (bits & _LOUD_PART & ~CTRL or bits & (LAT | LON) == LAT | LON
-                    or (bits & CTRL and not _unprotobuf(blobs[at]))):
-                loud.add(owner)
-                decoded.pop(owner, None)
-        return decoded
+                    or (bits & CTRL and not _unprotobuf(blobs[index]))):
+                loud.add(at)
+                decoded.pop(at, None)
+        return _Parts(frozenset(loud), located & (LAT | LON) == LAT | LON, decoded)
 
     def _fields(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int,
                 label: str, plain: bool = False) -> Generator[Item, None, bool]:
@@ -586,11 +582,27 @@ class Walker:
         if not fields:
             return False
         steps = (*steps, label)
-        values: list[tuple[str, Scalar]] = [(k, v.decode("utf-8", "replace")) for k, v in fields]
-        yield FieldGroup((*where, label), steps, tuple(values))
-        for key, value in fields:
+        parts = (self._quiet_parts([value for _key, value in fields], len(fields), self.gate)
+                 if self.gate is not None and len(fields) >= _BATCH else None)
+        if parts is None or parts.located:
+            values: list[tuple[str, Scalar]] = [(k, v.decode("utf-8", "replace")) for k, v in fields]
+            yield FieldGroup((*where, label), steps, tuple(values))
+        for index, (key, value) in enumerate(fields):
+            if parts is not None and index not in parts.loud and self._counted(parts, index, 1, depth):
+                continue
             yield from self.visit((*where, f"{label}:{key}"), steps, value, depth + 1, plain=plain)
         return True
+
+    def _counted(self, parts: _Parts, index: int, count: int, depth: int) -> bool:
+        """Count a quiet part's `count` segments (and its decoded runs' segments and bytes) as its visit would,
+        unless that reaches a limit (then it is visited: its notes say so)."""
+        runs, size = parts.decoded.get(index, (0, 0)) if depth + 1 < self.limits.max_depth else (0, 0)
+        if (self._segments + count + runs < self.limits.max_segments
+                and self._decoded + size <= self.limits.max_decoded):
+            self._segments += count + runs
+            self._decoded += size
+            return True
+        return False
 
     def _multipart(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int,
                    boundary: str) -> Generator[Item, None, bool]:
@@ -674,11 +686,11 @@ class Walker:
 
 @dataclass(frozen=True, slots=True)
 class _Parts:
-    """What one gate pass over a document's strings and numbers showed (Walker._loud_parts)."""
+    """What one gate pass over the parts of a document or form showed (Walker._quiet_parts)."""
 
-    loud: frozenset[int]  # the nodes (walk_tree's order) with a needle or a decoder's trace in them
+    loud: frozenset[int]  # the parts (nodes of walk_tree's order) with a needle or a decoder's trace in them
     located: bool  # a latitude and a longitude hint among them: the objects go to the locator
-    decoded: dict[int, tuple[int, int]]  # quiet nodes whose Base64 runs decode: how many, how many bytes
+    decoded: dict[int, tuple[int, int]]  # quiet parts whose Base64 runs decode: how many, how many bytes
 
 
 def _unprotobuf(data: bytes) -> bool:
@@ -701,6 +713,8 @@ def _spotted(gate: Gate, datas: list[bytes]) -> dict[int, int] | None:
     return seen
 
 
+#: Documents and forms of fewer parts are walked part by part (one pass over them all costs more than it spares).
+_BATCH = 8
 #: A part with one of these in it is visited (RUN: a Base64 run starts in it; NESTED: also JSON at its start).
 _LOUD_PART = NEEDLE | PCT | ESC | CTRL | SNIFF | NESTED | RUN
 

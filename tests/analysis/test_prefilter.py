@@ -114,3 +114,16 @@ def test_a_documents_parts_looked_at_in_one_pass_find_what_each_walked_finds(doc
     for ctype in ("application/json", "text/plain"):
         _both(h.make_flow(body, headers={"Content-Type": ctype}))
     _both(h.make_flow(gzip.compress(body), headers={"Content-Type": "application/json", "Content-Encoding": "gzip"}))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["lat", "lon", "k", "imei", "q"]),
+                          st.sampled_from([str(part) for part in _PARTS if part is not None])), max_size=12),
+       st.booleans())
+def test_a_forms_fields_looked_at_in_one_pass_find_what_each_walked_finds(fields: list[tuple[str, str]],
+                                                                         query: bool) -> None:
+    form = "&".join(f"{key}={quote_from_bytes(value.encode('utf-8', 'surrogatepass'))}" for key, value in fields)
+    if query:
+        _both(h.make_flow(path="/c?" + form, method="GET"))
+    else:
+        _both(h.make_flow(form.encode(), headers={"Content-Type": "application/x-www-form-urlencoded"}))
