@@ -553,7 +553,8 @@ class Walker:
                 data = datas[at]
                 if len(data) < _GATED and not (_UPPER.search(data) and _LOWER.search(data)):
                     continue  # no run of it has letters of both cases (hex, words): none is decoded
-                got = None if len(data) >= _GATED or structured.looks_like_form(data) else list(self._runs(data))
+                got = (None if len(data) >= _GATED or (b"=" in data and structured.looks_like_form(data))
+                       else list(self._runs(data)))  # a form's fields would be visited instead (with their runs)
                 if got is None or None in got:
                     loud.add(at)
                     continue
