@@ -10,11 +10,9 @@ import contextlib
 import io
 import zlib
 from dataclasses import dataclass
-from typing import Any, cast
 
 import brotli
 import zstandard
-from isal import isal_zlib
 
 #: Content-Encoding names and the magic-less aliases they are known by.
 CODECS = ("gzip", "deflate", "br", "zstd")
@@ -70,21 +68,10 @@ def inflate(codec: str, data: bytes, limit: int) -> Inflated:
     raise DecodeError(f"unknown codec {codec!r}")
 
 
-#: gzip header flags ISA-L reads otherwise than zlib: the reserved ones (zlib refuses them) and FHCRC.
-_ZLIB_FLAGS = 0xE2
-#: ISA-L's error class (its stubs call it an instance)
-_ISAL_ERROR = cast("type[Exception]", isal_zlib.error)
-
-
 def _zlib(data: bytes, wbits: int, limit: int) -> Inflated:
-    # the common case, one whole stream within the limit, returns the inflated bytes as they are (no copies),
-    # inflated by ISA-L (2-3x zlib's speed; the same bytes, and the same end of the stream); zlib's own loop
-    # below tells the rest, its errors and their wording included
-    fast: Any = isal_zlib
-    if wbits == 31 and (len(data) < 4 or data[3] & _ZLIB_FLAGS):
-        fast = zlib
-    with contextlib.suppress(zlib.error, _ISAL_ERROR):
-        obj = fast.decompressobj(wbits)
+    # the common case, one whole stream within the limit, returns zlib's bytes as they are (no copies)
+    with contextlib.suppress(zlib.error):  # the loop below tells the rest, errors included
+        obj = zlib.decompressobj(wbits)
         whole = obj.decompress(data, limit + 1)
         if obj.eof and len(whole) <= limit and (wbits != 31 or obj.unused_data[:2] != b"\x1f\x8b"):
             return Inflated(whole, truncated=False)
