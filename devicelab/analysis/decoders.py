@@ -184,7 +184,7 @@ class Walker:
             return True
         if sniff(data) is not None:
             return False
-        mime = structured.media_type(ctype)[0] if ctype else ""
+        mime = structured.mime_type(ctype) if ctype else ""
         if not self._quiet(data, flags, mime, gate):
             return False
         for _item in self._children(where, steps, data, 0, ctype, False, flags, quiet=True):
@@ -337,13 +337,14 @@ class Walker:
             if inflated is not None:
                 yield from self.visit((*where, codec), (*steps, codec), inflated, depth + 1)
                 return
-        mime, params = structured.media_type(ctype) if ctype else ("", {})
+        mime = structured.mime_type(ctype) if ctype else ""
         # A quiet value's parts hold nothing to find: only the parsers whose failure is a note still run.
         if quiet is None:
             quiet = flags is not None and self.gate is not None and self._quiet(data, flags, mime, self.gate)
         done = False  # a structured decoder took the value apart: its parts are visited instead
         if mime.startswith("multipart/"):
-            done = yield from self._multipart(where, steps, data, depth, params.get("boundary", ""))
+            boundary = structured.media_type(ctype)[1].get("boundary", "")
+            done = yield from self._multipart(where, steps, data, depth, boundary)
         json_declared = structured.is_json_type(mime)
         if not done and (json_declared or structured.looks_like_json(data)):
             plain = (not quiet and flags is not None and self.gate is not None

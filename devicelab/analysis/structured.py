@@ -42,6 +42,11 @@ def media_type(content_type: str) -> tuple[str, dict[str, str]]:
     return mime, dict(params)
 
 
+def mime_type(content_type: str) -> str:
+    """'Multipart/Form-Data; boundary=x' -> 'multipart/form-data' (media_type without its parameters)."""
+    return _media_type(content_type)[0]
+
+
 @functools.lru_cache(maxsize=256)  # a capture repeats a handful of Content-Types; email.Message is slow
 def _media_type(content_type: str) -> tuple[str, tuple[tuple[str, str], ...]]:
     msg = Message()
