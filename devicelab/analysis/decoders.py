@@ -12,7 +12,7 @@ import binascii
 import bisect
 import itertools
 import re
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -471,12 +471,11 @@ class Walker:
         only the parts it shows a needle or a decoder's trace in are visited, and the objects are offered
         to the locator only when its hints show a latitude and a longitude somewhere among the parts.
         """
-        nodes: Iterable[tuple[str, Any, bool]] = structured.walk_tree(root, self.limits.max_nesting)
-        parts: _Parts | None = None
-        if self.gate is not None and label == "json":
-            nodes = list(nodes)
-            parts = self._loud_parts(nodes, self.gate) if len(nodes) >= _BATCH else None
-        for index, (path, value, too_deep) in enumerate(nodes):
+        nodes = structured.tree_nodes(root, self.limits.max_nesting)
+        parts = (self._loud_parts(nodes, self.gate)
+                 if self.gate is not None and label == "json" and len(nodes) >= _BATCH else None)
+        paths: dict[int, str] = {}
+        for index, (_parent, _key, value, too_deep) in enumerate(nodes):
             if too_deep:
                 self._note(where, label, f"nested deeper than {self.limits.max_nesting} levels: not walked")
                 continue
@@ -489,7 +488,7 @@ class Walker:
                         self._counted(parts, index, 2 if isinstance(value, int) and -(2**63) <= value < 0 else 1,
                                       depth)):
                     continue
-            here = (*where, f"{label}:{path or '$'}")
+            here = (*where, f"{label}:{structured.node_path(nodes, index, paths) or '$'}")
             if isinstance(value, dict | list):
                 fields = structured.scalars(value)
                 if fields:
@@ -502,17 +501,17 @@ class Walker:
                 if isinstance(value, int) and -(2**63) <= value < 0:  # a signed varint: its unsigned twin
                     yield from self._segment(here, steps, str(value + 2**64).encode())
 
-    def _loud_parts(self, nodes: list[tuple[str, Any, bool]], gate: Gate) -> _Parts | None:
+    def _loud_parts(self, nodes: list[structured.Node], gate: Gate) -> _Parts | None:
         """_quiet_parts of a parsed document's strings and numbers (spelled as the walk scans them: str, and a
         negative one's unsigned twin), by node."""
         datas: list[bytes] = []
         owners: list[int] = []
-        for index, (_path, value, too_deep) in enumerate(nodes):
+        for index, (_parent, _key, value, too_deep) in enumerate(nodes):
             if not too_deep and isinstance(value, str):
                 datas.append(value.encode("utf-8", "surrogatepass"))
                 owners.append(index)
         numbers = len(datas)  # from here on numbers: the walk only scans them, a needle is all that counts
-        for index, (_path, value, too_deep) in enumerate(nodes):
+        for index, (_parent, _key, value, too_deep) in enumerate(nodes):
             if not too_deep and isinstance(value, int | float) and not isinstance(value, bool):
                 datas.append(str(value).encode())
                 owners.append(index)
@@ -540,8 +539,9 @@ class Walker:
             return None
         loud: set[int] = set()
         decoded: dict[int, tuple[int, int]] = {}
-        blobs: list[bytes] = []
-        whose: list[int] = []
+        runs_of: dict[bytes, list[bytes] | None] = {}  # a document repeats its names: each decoded once
+        blobs: dict[bytes, int] = {}  # each decoded run once, and its place in the second pass
+        whose: list[tuple[int, int]] = []  # (part, decoded run)
         located = 0
         for at, bits in seen.items():
             located |= bits
@@ -554,25 +554,38 @@ class Walker:
                 data = datas[at]
                 if len(data) < _GATED and not (_UPPER.search(data) and _LOWER.search(data)):
                     continue  # no run of it has letters of both cases (hex, words): none is decoded
-                got = (None if len(data) >= _GATED or (b"=" in data and structured.looks_like_form(data))
-                       else list(self._runs(data)))  # a form's fields would be visited instead (with their runs)
-                if got is None or None in got:
+                if data in runs_of:
+                    got = runs_of[data]
+                else:
+                    got = runs_of[data] = self._decodes(data)
+                if got is None:
                     loud.add(at)
                     continue
-                decoded[at] = (len(got), sum(len(run[1]) for run in got if run is not None))
-                for run in got:
-                    if run is not None:
-                        blobs.append(run[1])
-                        whose.append(at)
-        spotted = _spotted(gate, blobs)
-        for index, at in enumerate(whose):
-            bits = spotted.get(index, 0) if spotted is not None else _LOUD_PART
-            # decoded runs are mostly binary (a control byte): offered to protobuf, which refuses most at once
-            if (bits & _LOUD_PART & ~CTRL or bits & (LAT | LON) == LAT | LON
-                    or (bits & CTRL and not _unprotobuf(blobs[index]))):
+                decoded[at] = (len(got), sum(map(len, got)))
+                whose += ((at, blobs.setdefault(blob, len(blobs))) for blob in got)
+        spotted = _spotted(gate, list(blobs))
+        quiet = [not (bits & _LOUD_PART & ~CTRL or bits & (LAT | LON) == LAT | LON
+                      # decoded runs are mostly binary (a control byte): offered to protobuf, which refuses most at once
+                      or (bits & CTRL and not _unprotobuf(blob)))
+                 for blob, bits in ((blob, spotted.get(i, 0) if spotted is not None else _LOUD_PART)
+                                    for i, blob in enumerate(blobs))]
+        for at, blob in whose:
+            if not quiet[blob]:
                 loud.add(at)
                 decoded.pop(at, None)
         return _Parts(frozenset(loud), located & (LAT | LON) == LAT | LON, decoded)
+
+    def _decodes(self, data: bytes) -> list[bytes] | None:
+        """The decoded Base64 runs of a short value, as its visit decodes them; None: it is visited instead
+        (a form, whose fields are visited with their runs; or more runs than the walker decodes)."""
+        if len(data) >= _GATED or (b"=" in data and structured.looks_like_form(data)):
+            return None
+        got: list[bytes] = []
+        for run in self._runs(data):
+            if run is None:
+                return None
+            got.append(run[1])
+        return got
 
     def _fields(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int,
                 label: str, plain: bool = False) -> Generator[Item, None, bool]:
@@ -690,7 +703,7 @@ class Walker:
 class _Parts:
     """What one gate pass over the parts of a document or form showed (Walker._quiet_parts)."""
 
-    loud: frozenset[int]  # the parts (nodes of walk_tree's order) with a needle or a decoder's trace in them
+    loud: frozenset[int]  # the parts (nodes of tree_nodes' order) with a needle or a decoder's trace in them
     located: bool  # a latitude and a longitude hint among them: the objects go to the locator
     decoded: dict[int, tuple[int, int]]  # quiet parts whose Base64 runs decode: how many, how many bytes
 

@@ -12,7 +12,6 @@ import functools
 import json
 import re
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import Message
 from typing import Any
@@ -303,23 +302,39 @@ def unframed(data: bytes) -> bool:
     return False
 
 
-def walk_tree(root: Any, max_depth: int, prefix: str = "") -> Iterator[tuple[str, Any, bool]]:
-    """(path, value, too_deep) for every node of a JSON or protobuf tree, depth-first, no recursion."""
-    stack: list[tuple[str, Any, int]] = [(prefix, root, 0)]
+#: One node of a tree: its parent's index (-1 for the root), its key there, its value, and whether it lies
+#: deeper than the walk goes (then it is not walked into).
+Node = tuple[int, Any, Any, bool]
+
+
+def tree_nodes(root: Any, max_depth: int) -> list[Node]:
+    """Every node of a JSON or protobuf tree, depth-first (an object's members and a list's items in their
+    order), no recursion; the paths are built only where asked for (node_path)."""
+    nodes: list[Node] = []
+    stack: list[tuple[int, Any, Any, int]] = [(-1, None, root, 0)]
     while stack:
-        path, value, depth = stack.pop()
+        parent, key, value, depth = stack.pop()
+        index = len(nodes)
         if depth > max_depth:
-            yield path, value, True
+            nodes.append((parent, key, value, True))
             continue
-        yield path, value, False
+        nodes.append((parent, key, value, False))
         if isinstance(value, dict):
-            items = list(value.items())
+            stack += [(index, k, v, depth + 1) for k, v in reversed(value.items())]
         elif isinstance(value, list):
-            items = list(enumerate(value))
-        else:
-            continue
-        for key, child in reversed(items):
-            stack.append((json_path(path, key), child, depth + 1))
+            last = len(value) - 1
+            stack += [(index, last - i, v, depth + 1) for i, v in enumerate(reversed(value))]
+    return nodes
+
+
+def node_path(nodes: list[Node], index: int, known: dict[int, str]) -> str:
+    """The path of nodes[index] ("" for the root, then json_path's spelling); `known` keeps the paths built."""
+    path = known.get(index)
+    if path is None:
+        parent, key = nodes[index][0], nodes[index][1]
+        path = "" if parent < 0 else json_path(node_path(nodes, parent, known), key)
+        known[index] = path
+    return path
 
 
 def scalars(value: dict[Any, Any] | list[Any]) -> tuple[tuple[str, Scalar], ...]:
