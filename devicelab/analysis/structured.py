@@ -72,7 +72,7 @@ def parse_json(data: bytes) -> Any:
     """A JSON document; ValueError (including bad UTF-8 and too deep nesting) if it is not one."""
     extra = extra_data(data)
     if extra is not None:
-        raise extra
+        raise ValueError(extra)  # raised where it is made: a local holding it would make a reference cycle
     try:
         return json.loads(data)
     except RecursionError:
@@ -88,7 +88,7 @@ def parse_json_rendered(data: bytes) -> tuple[Any, bool]:
     """
     extra = extra_data(data)
     if extra is not None:
-        raise extra
+        raise ValueError(extra)
     numbers = _NUMBERS
     floats, ints = numbers.floats, numbers.ints
     floats.clear()
@@ -109,8 +109,8 @@ _TRAILING = "unexpected content after document"
 _SHALLOW = 500
 
 
-def extra_data(data: bytes) -> ValueError | None:
-    """json's error for `data` when it is one JSON document and then more ("Extra data"), told by orjson.
+def extra_data(data: bytes) -> str | None:
+    """json's error message for `data` when it is one JSON document and then more ("Extra data"), told by orjson.
 
     A body of concatenated documents is common, and json parses the whole first one before it says so;
     orjson reads it several times faster, and counts the error's line, column and character as json does.
@@ -127,7 +127,7 @@ def extra_data(data: bytes) -> ValueError | None:
     except orjson.JSONDecodeError as exc:
         end = exc.pos
         if exc.msg == _TRAILING and data.count(b"[", 0, end) + data.count(b"{", 0, end) < _SHALLOW:
-            return ValueError(f"Extra data: line {exc.lineno} column {exc.colno} (char {end})")
+            return f"Extra data: line {exc.lineno} column {exc.colno} (char {end})"
     return None
 
 
