@@ -537,7 +537,8 @@ class Walker:
         seen = _spotted(gate, datas)
         if seen is None:
             return None
-        loud: set[int] = set()
+        # a long value is visited as it was: the gate's own look at it also weighs the limits (fields, runs)
+        loud = {at for at in range(numbers) if len(datas[at]) >= _GATED}
         decoded: dict[int, tuple[int, int]] = {}
         runs_of: dict[bytes, list[bytes] | None] = {}  # a document repeats its names: each decoded once
         blobs: dict[bytes, int] = {}  # each decoded run once, and its place in the second pass
@@ -550,9 +551,9 @@ class Walker:
                     loud.add(at)
             elif bits & _LOUD_PART & ~RUN or bits & (LAT | LON) == LAT | LON:
                 loud.add(at)
-            elif bits & RUN:
+            elif bits & RUN and at not in loud:
                 data = datas[at]
-                if len(data) < _GATED and not (_UPPER.search(data) and _LOWER.search(data)):
+                if not (_UPPER.search(data) and _LOWER.search(data)):
                     continue  # no run of it has letters of both cases (hex, words): none is decoded
                 if data in runs_of:
                     got = runs_of[data]
@@ -578,7 +579,7 @@ class Walker:
     def _decodes(self, data: bytes) -> list[bytes] | None:
         """The decoded Base64 runs of a short value, as its visit decodes them; None: it is visited instead
         (a form, whose fields are visited with their runs; or more runs than the walker decodes)."""
-        if len(data) >= _GATED or (b"=" in data and structured.looks_like_form(data)):
+        if b"=" in data and structured.looks_like_form(data):
             return None
         got: list[bytes] = []
         for run in self._runs(data):

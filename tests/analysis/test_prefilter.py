@@ -127,3 +127,11 @@ def test_a_forms_fields_looked_at_in_one_pass_find_what_each_walked_finds(fields
         _both(h.make_flow(path="/c?" + form, method="GET"))
     else:
         _both(h.make_flow(form.encode(), headers={"Content-Type": "application/x-www-form-urlencoded"}))
+
+
+def test_a_long_part_is_weighed_against_the_limits_as_it_was() -> None:
+    # a string of more fields than the walker reads is noted when visited: the parts' one pass must visit it
+    fields = "&".join(["a=1"] * 10_001)
+    analysis = _both(h.make_flow(json.dumps({"e": "\\\"", **{f"k{i}": "x" for i in range(8)}, "form": fields}).encode(),
+                                 headers={"Content-Type": "application/json"}))
+    assert [n.problem for n in analysis.notes if n.decoder == "form"]
