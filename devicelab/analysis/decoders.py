@@ -475,19 +475,24 @@ class Walker:
         parts = (self._loud_parts(nodes, self.gate)
                  if self.gate is not None and label == "json" and len(nodes) >= _BATCH else None)
         paths: dict[int, str] = {}
+        loud, decoded = (parts.loud, parts.decoded) if parts is not None else (frozenset(), {})
+        most = self.limits.max_segments
         for index, (_parent, _key, value, too_deep) in enumerate(nodes):
             if too_deep:
                 self._note(where, label, f"nested deeper than {self.limits.max_nesting} levels: not walked")
                 continue
-            if parts is not None and index not in parts.loud:
+            if parts is not None and index not in loud:
                 if isinstance(value, dict | list):
                     if not parts.located:
                         continue
                 # a quiet part: one segment (and a negative number's twin), and its decoded runs', with nothing in them
-                elif (isinstance(value, str) or (isinstance(value, int | float) and not isinstance(value, bool))) and (
-                        self._counted(parts, index, 2 if isinstance(value, int) and -(2**63) <= value < 0 else 1,
-                                      depth)):
-                    continue
+                elif isinstance(value, str) or (isinstance(value, int | float) and not isinstance(value, bool)):
+                    count = 2 if isinstance(value, int) and -(2**63) <= value < 0 else 1
+                    if index not in decoded and self._segments + count < most:
+                        self._segments += count
+                        continue
+                    if self._counted(parts, index, count, depth):
+                        continue
             here = (*where, f"{label}:{structured.node_path(nodes, index, paths) or '$'}")
             if isinstance(value, dict | list):
                 fields = structured.scalars(value)
