@@ -21,6 +21,10 @@ its own substrings with no needle and no position in them, so the walker skips w
 still leaves the notes it would have left (decoders.Walker._quiet and Walker.quiet). The gate is
 only built on hyperscan; without it the walker walks everything, as before.
 
+The parts of a parsed document or form (its strings and numbers, its fields) are looked at in one pass
+of their own (Gate.spots over them all, each after a quote: where each needle and loud trace ends), and
+only the parts with something in them are walked (decoders.Walker._quiet_parts).
+
 One difference is accepted: past Limits.max_segments, a walk that skipped quiet values counts
 fewer values than the full walk would, so which values are scanned last may differ (never fewer).
 """
@@ -229,7 +233,7 @@ class Gate:
     def spots(self, data: bytes, most: int) -> list[tuple[int, int]] | None:
         """(end, flag) of each needle and loud trace in `data`, and of each start of a Base64 run; None past `most`.
 
-        For many values in one buffer, each after a SEPARATOR (see `parts_at`): a needle or trace within a value
+        For many values in one buffer, each after a SEPARATOR (decoders._spotted): a needle or trace within a value
         ends within it. NESTED also stands for JSON after white space, and at the start of a value (what
         looks_like_json sees: the separator is a quote); RUN for a run's first 16 characters (one per run,
         where `mixed` and the run counts need a run); LAT and LON as the hints match.
