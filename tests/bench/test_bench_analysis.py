@@ -126,9 +126,11 @@ of 12 warm runs on 8 MB (CPU time, a shared machine at load 3-4; identifier-carr
     JSON with the IMEI (4) 111.3   69.4    10.0
     form with the IMEI (4) 293.4  181.4     6.5   the fields looked at in one pass (below)
     analysis/bare         0.103   0.122           (27.7 -> 23.4 ms for the lot)
-This file's bench, three runs of this branch: mixed 0.107 / 0.115 / 0.119 (by kind: 0.114 / 0.118 / 0.119),
-real captures 0.006 / 0.006 / 0.006. Main and this branch taking turns (measure_analysis, three each):
-mixed 0.091-0.093 before, 0.106-0.110 after; real 0.0024-0.0026 before, 0.0059-0.0062 after.
+This file's bench, six runs of this branch: mixed 0.107 / 0.115 / 0.119 / 0.111 / 0.105 / 0.115 (by kind:
+0.114 / 0.118 / 0.119 / 0.121 / 0.118 / 0.114), real captures 0.006 in each. Main and this branch taking
+turns (measure_analysis, one process per run, three each, twice): mixed 0.091 / 0.091 / 0.093 and 0.101 /
+0.096 / 0.103 before, 0.106 / 0.108 / 0.110 and 0.122 / 0.110 / 0.118 after; real 0.0024-0.0031 before,
+0.0059-0.0066 after.
 
 The real captures went 2.4x: their 128 KB crash report (3,561 values, loud with JSON escapes) 43 -> 14 ms.
 A parsed document's strings and numbers, and a form's fields, are looked at in one gate pass over them all
