@@ -126,7 +126,8 @@ def extra_data(data: bytes) -> str | None:
         orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         end = exc.pos
-        if exc.msg == _TRAILING and data.count(b"[", 0, end) + data.count(b"{", 0, end) < _SHALLOW:
+        before = end if data.isascii() else len(data)  # a character position: the bytes before it, or all of them
+        if exc.msg == _TRAILING and data.count(b"[", 0, before) + data.count(b"{", 0, before) < _SHALLOW:
             return f"Extra data: line {exc.lineno} column {exc.colno} (char {end})"
     return None
 

@@ -70,6 +70,8 @@ def test_one_document_and_more_is_told_without_json(data: bytes) -> None:
     b"\xef\xbb\xbf{} x",  # a BOM
     b"{} x\xff", b'{"a": "\xed\xa0\x80"} x',  # not UTF-8 (json reads an encoded surrogate): json's own error
     b"[" * 600 + b"]" * 600 + b"x",  # nested past what json reads
+    # so is one whose brackets come after 1,500 two-byte characters (orjson's position counts characters)
+    b'["' + "\u00e9".encode() * 1500 + b'", ' + b"[" * 600 + b"]" * 601 + b"x",
     b"NaN x", b"1.", b"01", b"[1,]",
 ])
 def test_json_decides_where_orjson_differs(data: bytes) -> None:
