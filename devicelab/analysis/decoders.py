@@ -9,6 +9,8 @@ segment count and nesting are bounded; what could not be decoded becomes a Note,
 from __future__ import annotations
 
 import binascii
+import bisect
+import itertools
 import re
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
@@ -20,14 +22,18 @@ from devicelab.analysis import structured
 from devicelab.analysis.compression import DecodeError, codec_name, inflate, sniff
 from devicelab.analysis.prefilter import (
     CTRL,
+    ESC,
     ESCAPES,
     LAT,
     LON,
     LOWER,
     NEEDLE,
+    NESTED,
     PCT,
     RUN,
     RUN_KNOWN,
+    SEPARATOR,
+    SNIFF,
     UPPER,
     Gate,
     quiet_segment,
@@ -56,6 +62,7 @@ _UPPER = re.compile(rb"[A-Z]")
 _LOWER = re.compile(rb"[a-z]")
 _PERCENT = re.compile(rb"%[0-9A-Fa-f]{2}")
 _B64_FIX = bytes.maketrans(b"-_", b"+/")
+_STANDARD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 _CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1a]")
 
 
@@ -177,7 +184,7 @@ class Walker:
             return True
         if sniff(data) is not None:
             return False
-        mime = structured.media_type(ctype)[0] if ctype else ""
+        mime = structured.mime_type(ctype) if ctype else ""
         if not self._quiet(data, flags, mime, gate):
             return False
         for _item in self._children(where, steps, data, 0, ctype, False, flags, quiet=True):
@@ -330,13 +337,14 @@ class Walker:
             if inflated is not None:
                 yield from self.visit((*where, codec), (*steps, codec), inflated, depth + 1)
                 return
-        mime, params = structured.media_type(ctype) if ctype else ("", {})
+        mime = structured.mime_type(ctype) if ctype else ""
         # A quiet value's parts hold nothing to find: only the parsers whose failure is a note still run.
         if quiet is None:
             quiet = flags is not None and self.gate is not None and self._quiet(data, flags, mime, self.gate)
         done = False  # a structured decoder took the value apart: its parts are visited instead
         if mime.startswith("multipart/"):
-            done = yield from self._multipart(where, steps, data, depth, params.get("boundary", ""))
+            boundary = structured.media_type(ctype)[1].get("boundary", "")
+            done = yield from self._multipart(where, steps, data, depth, boundary)
         json_declared = structured.is_json_type(mime)
         if not done and (json_declared or structured.looks_like_json(data)):
             plain = (not quiet and flags is not None and self.gate is not None
@@ -425,9 +433,10 @@ class Walker:
 
     def _protobuf(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int,
                   declared: bool) -> Generator[Item, None, bool]:
+        # only a declared body's note says why bbpb refused it: other bytes may be refused before it is asked
         return (yield from self._structured(where, steps, data, depth, declared, "protobuf",
-                                            structured.parse_protobuf, self.limits.max_protobuf_bytes,
-                                            "too large to decode without a schema"))
+                                            structured.parse_protobuf if declared else _parse_protobuf_quick,
+                                            self.limits.max_protobuf_bytes, "too large to decode without a schema"))
 
     def _structured(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int, declared: bool,
                     codec: str, parse: Callable[[bytes], Any], limit: int,
@@ -456,12 +465,35 @@ class Walker:
 
     def _tree(self, where: tuple[str, ...], steps: tuple[str, ...], root: Any, depth: int,
               label: str, plain: bool = False) -> Iterator[Item]:
-        """Values of a parsed JSON or protobuf tree: strings are visited further, numbers scanned."""
-        for path, value, too_deep in structured.walk_tree(root, self.limits.max_nesting):
-            here = (*where, f"{label}:{path or '$'}")
+        """Values of a parsed JSON or protobuf tree: strings are visited further, numbers scanned.
+
+        With the gate, a JSON document's strings and numbers are looked at in one pass first (_loud_parts):
+        only the parts it shows a needle or a decoder's trace in are visited, and the objects are offered
+        to the locator only when its hints show a latitude and a longitude somewhere among the parts.
+        """
+        nodes = structured.tree_nodes(root, self.limits.max_nesting)
+        parts = (self._loud_parts(nodes, self.gate)
+                 if self.gate is not None and label == "json" and len(nodes) >= _BATCH else None)
+        paths: dict[int, str] = {}
+        loud, decoded = (parts.loud, parts.decoded) if parts is not None else (frozenset(), {})
+        most = self.limits.max_segments
+        for index, (_parent, _key, value, too_deep) in enumerate(nodes):
             if too_deep:
                 self._note(where, label, f"nested deeper than {self.limits.max_nesting} levels: not walked")
                 continue
+            if parts is not None and index not in loud:
+                if isinstance(value, dict | list):
+                    if not parts.located:
+                        continue
+                # a quiet part: one segment (and a negative number's twin), and its decoded runs', with nothing in them
+                elif isinstance(value, str) or (isinstance(value, int | float) and not isinstance(value, bool)):
+                    count = 2 if isinstance(value, int) and -(2**63) <= value < 0 else 1
+                    if index not in decoded and self._segments + count < most:
+                        self._segments += count
+                        continue
+                    if self._counted(parts, index, count, depth):
+                        continue
+            here = (*where, f"{label}:{structured.node_path(nodes, index, paths) or '$'}")
             if isinstance(value, dict | list):
                 fields = structured.scalars(value)
                 if fields:
@@ -474,6 +506,93 @@ class Walker:
                 if isinstance(value, int) and -(2**63) <= value < 0:  # a signed varint: its unsigned twin
                     yield from self._segment(here, steps, str(value + 2**64).encode())
 
+    def _loud_parts(self, nodes: list[structured.Node], gate: Gate) -> _Parts | None:
+        """_quiet_parts of a parsed document's strings and numbers (spelled as the walk scans them: str, and a
+        negative one's unsigned twin), by node."""
+        datas: list[bytes] = []
+        owners: list[int] = []
+        for index, (_parent, _key, value, too_deep) in enumerate(nodes):
+            if not too_deep and isinstance(value, str):
+                datas.append(value.encode("utf-8", "surrogatepass"))
+                owners.append(index)
+        numbers = len(datas)  # from here on numbers: the walk only scans them, a needle is all that counts
+        for index, (_parent, _key, value, too_deep) in enumerate(nodes):
+            if not too_deep and isinstance(value, int | float) and not isinstance(value, bool):
+                datas.append(str(value).encode())
+                owners.append(index)
+                if isinstance(value, int) and -(2**63) <= value < 0:
+                    datas.append(str(value + 2**64).encode())
+                    owners.append(index)
+        parts = self._quiet_parts(datas, numbers, gate)
+        if parts is None:
+            return None
+        return _Parts(frozenset(owners[at] for at in parts.loud), parts.located,
+                      {owners[at]: decoded for at, decoded in parts.decoded.items()})
+
+    def _quiet_parts(self, datas: list[bytes], numbers: int, gate: Gate) -> _Parts | None:
+        """Which of `datas` (values a walk visits; from `numbers` on, numbers it only scans) hold a needle or a
+        decoder's trace, from one gate pass over them all (Gate.spots); None: too many spots.
+
+        A value none of whose spots lies in it is one `visit` finds nothing in and notes nothing on: no needle,
+        no decoder (compression, JSON, a form with a position, protobuf, Base64, %XX) that could reveal one.
+        A short one with nothing but Base64 runs in it has them decoded here, and the decoded runs looked at in
+        a second pass (binary that protobuf refuses at once is quiet too): `decoded` says how many and how
+        many bytes, which its visit would count. `located`: a latitude and a longitude hint among them all.
+        """
+        seen = _spotted(gate, datas)
+        if seen is None:
+            return None
+        # a long value is visited as it was: the gate's own look at it also weighs the limits (fields, runs)
+        loud = {at for at in range(numbers) if len(datas[at]) >= _GATED}
+        decoded: dict[int, tuple[int, int]] = {}
+        runs_of: dict[bytes, list[bytes] | None] = {}  # a document repeats its names: each decoded once
+        blobs: dict[bytes, int] = {}  # each decoded run once, and its place in the second pass
+        whose: list[tuple[int, int]] = []  # (part, decoded run)
+        located = 0
+        for at, bits in seen.items():
+            located |= bits
+            if at >= numbers:
+                if bits & NEEDLE:
+                    loud.add(at)
+            elif bits & _LOUD_PART & ~RUN or bits & (LAT | LON) == LAT | LON:
+                loud.add(at)
+            elif bits & RUN and at not in loud:
+                data = datas[at]
+                if not (_UPPER.search(data) and _LOWER.search(data)):
+                    continue  # no run of it has letters of both cases (hex, words): none is decoded
+                if data in runs_of:
+                    got = runs_of[data]
+                else:
+                    got = runs_of[data] = self._decodes(data)
+                if got is None:
+                    loud.add(at)
+                    continue
+                decoded[at] = (len(got), sum(map(len, got)))
+                whose += ((at, blobs.setdefault(blob, len(blobs))) for blob in got)
+        spotted = _spotted(gate, list(blobs))
+        quiet = [not (bits & _LOUD_PART & ~CTRL or bits & (LAT | LON) == LAT | LON
+                      # decoded runs are mostly binary (a control byte): offered to protobuf, which refuses most at once
+                      or (bits & CTRL and not _unprotobuf(blob)))
+                 for blob, bits in ((blob, spotted.get(i, 0) if spotted is not None else _LOUD_PART)
+                                    for i, blob in enumerate(blobs))]
+        for at, blob in whose:
+            if not quiet[blob]:
+                loud.add(at)
+                decoded.pop(at, None)
+        return _Parts(frozenset(loud), located & (LAT | LON) == LAT | LON, decoded)
+
+    def _decodes(self, data: bytes) -> list[bytes] | None:
+        """The decoded Base64 runs of a short value, as its visit decodes them; None: it is visited instead
+        (a form, whose fields are visited with their runs; or more runs than the walker decodes)."""
+        if b"=" in data and structured.looks_like_form(data):
+            return None
+        got: list[bytes] = []
+        for run in self._runs(data):
+            if run is None:
+                return None
+            got.append(run[1])
+        return got
+
     def _fields(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int,
                 label: str, plain: bool = False) -> Generator[Item, None, bool]:
         try:
@@ -484,11 +603,27 @@ class Walker:
         if not fields:
             return False
         steps = (*steps, label)
-        values: list[tuple[str, Scalar]] = [(k, v.decode("utf-8", "replace")) for k, v in fields]
-        yield FieldGroup((*where, label), steps, tuple(values))
-        for key, value in fields:
+        parts = (self._quiet_parts([value for _key, value in fields], len(fields), self.gate)
+                 if self.gate is not None and len(fields) >= _BATCH else None)
+        if parts is None or parts.located:
+            values: list[tuple[str, Scalar]] = [(k, v.decode("utf-8", "replace")) for k, v in fields]
+            yield FieldGroup((*where, label), steps, tuple(values))
+        for index, (key, value) in enumerate(fields):
+            if parts is not None and index not in parts.loud and self._counted(parts, index, 1, depth):
+                continue
             yield from self.visit((*where, f"{label}:{key}"), steps, value, depth + 1, plain=plain)
         return True
+
+    def _counted(self, parts: _Parts, index: int, count: int, depth: int) -> bool:
+        """Count a quiet part's `count` segments (and its decoded runs' segments and bytes) as its visit would,
+        unless that reaches a limit (then it is visited: its notes say so)."""
+        runs, size = parts.decoded.get(index, (0, 0)) if depth + 1 < self.limits.max_depth else (0, 0)
+        if (self._segments + count + runs < self.limits.max_segments
+                and self._decoded + size <= self.limits.max_decoded):
+            self._segments += count + runs
+            self._decoded += size
+            return True
+        return False
 
     def _multipart(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int,
                    boundary: str) -> Generator[Item, None, bool]:
@@ -503,19 +638,33 @@ class Walker:
         return True
 
     def _base64(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int) -> Iterator[Item]:
+        for run in self._runs(data):
+            if run is None:
+                self._note(where, "base64", f"more than {self.limits.max_base64_runs} Base64 runs: rest not decoded")
+                return
+            label, decoded = run
+            if self._take(where, len(decoded)):
+                yield from self.visit((*where, label), (*steps, "base64"), decoded, depth + 1)
+
+    def _runs(self, data: bytes) -> Iterator[tuple[str, bytes] | None]:
+        """(label, decoded bytes) of each Base64 run of `data` the walker decodes, in order; None past the limit."""
         whole = data.strip()
+        one = _one_run(whole) if self.limits.max_base64_runs > 0 else None
+        if one is not None:  # the whole value is one run: found and decoded without translating it
+            if not _HEXISH.fullmatch(whole) and _UPPER.search(whole) and _LOWER.search(whole) and len(one) >= 4:
+                yield "base64", one
+            return
         for count, (start, end) in enumerate(_base64_runs(data)):
             if count >= self.limits.max_base64_runs:
-                self._note(where, "base64", f"more than {self.limits.max_base64_runs} Base64 runs: rest not decoded")
+                yield None
                 return
             run = data[start:end]
             if _HEXISH.fullmatch(run) or not (_UPPER.search(run) and _LOWER.search(run)):
                 continue  # hex, UUIDs, words: Base64 of real data mixes cases
             decoded = _b64decode(run)
-            if decoded is None or len(decoded) < 4 or not self._take(where, len(decoded)):
+            if decoded is None or len(decoded) < 4:
                 continue
-            label = "base64" if len(run) == len(whole) else f"base64@{start}"
-            yield from self.visit((*where, label), (*steps, "base64"), decoded, depth + 1)
+            yield "base64" if len(run) == len(whole) else f"base64@{start}", decoded
 
     def _inflate(self, where: tuple[str, ...], codec: str, data: bytes, declared: bool) -> bytes | None:
         room = self.limits.max_decoded - self._decoded
@@ -557,11 +706,50 @@ class Walker:
 
 
 @dataclass(frozen=True, slots=True)
+class _Parts:
+    """What one gate pass over the parts of a document or form showed (Walker._quiet_parts)."""
+
+    loud: frozenset[int]  # the parts (nodes of tree_nodes' order) with a needle or a decoder's trace in them
+    located: bool  # a latitude and a longitude hint among them: the objects go to the locator
+    decoded: dict[int, tuple[int, int]]  # quiet parts whose Base64 runs decode: how many, how many bytes
+
+
+def _unprotobuf(data: bytes) -> bool:
+    """Whether parse_protobuf refuses `data` without asking bbpb (as it does for what is not declared protobuf)."""
+    return data[0] < 8 or structured.unframed(data)
+
+
+def _spotted(gate: Gate, datas: list[bytes]) -> dict[int, int] | None:
+    """{index: the flags spotted in it} of `datas`, looked at in one buffer (Gate.spots); None: too many."""
+    if not datas:
+        return {}
+    starts = list(itertools.accumulate((len(data) + 1 for data in datas), initial=1))
+    spots = gate.spots(SEPARATOR + SEPARATOR.join(datas), 64 + len(datas))
+    if spots is None:
+        return None
+    seen: dict[int, int] = {}
+    for end, bit in spots:
+        at = max(bisect.bisect_right(starts, end - 1) - 1, 0)
+        seen[at] = seen.get(at, 0) | bit
+    return seen
+
+
+#: Documents and forms of fewer parts are walked part by part (one pass over them all costs more than it spares).
+_BATCH = 8
+#: A part with one of these in it is visited (RUN: a Base64 run starts in it; NESTED: also JSON at its start).
+_LOUD_PART = NEEDLE | PCT | ESC | CTRL | SNIFF | NESTED | RUN
+
+
+@dataclass(frozen=True, slots=True)
 class _Rendered:
     """A JSON document, and whether the walker's str() of each number is spelled in the text."""
 
     doc: Any
     same: bool
+
+
+def _parse_protobuf_quick(data: bytes) -> dict[Any, Any]:
+    return structured.parse_protobuf(data, why=False)
 
 
 def _parse_json_quiet(data: bytes) -> _Rendered:
@@ -578,6 +766,32 @@ def _base64_runs(data: bytes) -> Iterator[tuple[int, int]]:
         assert match is not None  # the find guarantees an "A" at pos
         yield pos, match.end()
         pos = mapped.find(_B64_MIN_RUN, match.end())
+
+
+def _one_run(whole: bytes) -> bytes | None:
+    """What _b64decode makes of `whole` (a value with its white space stripped) when _base64_runs finds it one
+    run of the standard alphabet from end to end (lines of it, as Base64 is often sent); else None.
+
+    Such a run starts with 16 characters of the alphabet, and is lines of it (LF, none empty) and at most two
+    '='. pybase64 validates the alphabet as it decodes (SIMD): a byte of any other kind, a '-' or '_' (the
+    URL-safe alphabet) make it refuse, and the runs are found as before; so are they where a CR or an '='
+    is anywhere else (the checks here are single-byte searches and one split: a search for two bytes is slow).
+    """
+    body = whole.rstrip(b"=")
+    if len(whole) - len(body) > 2 or len(body) < 16 or b"\r" in body or b"=" in body:
+        return None
+    lines = body.split(b"\n")
+    if len(lines[0]) < 16 or not all(lines):
+        return None
+    compact = b"".join(lines) if len(lines) > 1 else body
+    if len(compact) % 4 == 1:  # _b64decode drops a last character that would be alone: it too must be Base64
+        if compact[-1] not in _STANDARD:
+            return None
+        compact = compact[:-1]
+    try:
+        return pybase64.b64decode(compact + b"=" * (-len(compact) % 4), validate=True)
+    except binascii.Error:
+        return None
 
 
 def _b64decode(run: bytes) -> bytes | None:

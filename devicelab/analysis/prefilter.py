@@ -21,6 +21,10 @@ its own substrings with no needle and no position in them, so the walker skips w
 still leaves the notes it would have left (decoders.Walker._quiet and Walker.quiet). The gate is
 only built on hyperscan; without it the walker walks everything, as before.
 
+The parts of a parsed document or form (its strings and numbers, its fields) are looked at in one pass
+of their own (Gate.spots over them all, each after a quote: where each needle and loud trace ends), and
+only the parts with something in them are walked (decoders.Walker._quiet_parts).
+
 One difference is accepted: past Limits.max_segments, a walk that skipped quiet values counts
 fewer values than the full walk would, so which values are scanned last may differ (never fewer).
 """
@@ -81,6 +85,10 @@ _RUN = rb"[A-Za-z0-9+/_\-]{16}"
 _MIXED_RUN = rb"[A-Z][0-9+/_\-\r\n]*[a-z]|[a-z][0-9+/_\-\r\n]*[A-Z]"
 #: JSON after white space at the start of a string or form value;
 _SPACED_JSON = rb"[\x22=][" + _WHITE + rb"]+[\x5b{]"
+#: the first 16 characters of a Base64 run (after a byte that is none of the alphabet): one match per run
+_RUN_START = rb"[^A-Za-z0-9+/_\-][A-Za-z0-9+/_\-]{16}"
+#: what goes before each value of a buffer for `Gate.spots`: a quote (a value starting JSON is NESTED)
+SEPARATOR = b"\x22"
 
 
 def _flag(index: int, _start: int, _end: int, _flags: int, found: list[Any]) -> bool:
@@ -124,12 +132,22 @@ class Gate:
         self._mixed = _compile([_MIXED_RUN], [single])
         self._spaced = _compile([_SPACED_JSON], [single])
         self._escape = _compile([rb"%[0-9A-Fa-f]{2}"], [0])
+        # where each needle and loud trace ends (no SINGLEMATCH): the parts of a parsed document in one pass
+        spots = [*expressions[:len(forms)], *(pattern for pattern, bit in _TRIGGERS if bit & LOUD),
+                 *(pattern for pattern, bit in _TRACES if bit & LOUD), _SPACED_JSON, _RUN_START,
+                 *(hint for hint, _bit in triggers if _bit & (LAT | LON))]
+        self._spot_bits = [*self._bits[:len(forms)], *(bit for _p, bit in _TRIGGERS if bit & LOUD),
+                           *(bit for _p, bit in _TRACES if bit & LOUD), NESTED, RUN,
+                           *(bit for _hint, bit in triggers if bit & (LAT | LON))]
+        self._spots = _compile(spots, [flag & hyperscan.HS_FLAG_CASELESS for flag in flags[:len(forms)]]
+                               + [0] * (len(spots) - len(forms)))
         self._local = threading.local()
 
     def _scratch(self) -> dict[int, Any]:
         scratch: dict[int, Any] | None = getattr(self._local, "scratch", None)
         if scratch is None:
-            dbs = (self._db, self._whole, self._traces, self._run, self._mixed, self._spaced, self._escape)
+            dbs = (self._db, self._whole, self._traces, self._run, self._mixed, self._spaced, self._escape,
+                   self._spots)
             scratch = self._local.scratch = {id(db): hyperscan.Scratch(db) for db in dbs}
         return scratch
 
@@ -211,6 +229,27 @@ class Gate:
 
         self._escape.scan(data, match_event_handler=on_match, scratch=self._scratch()[id(self._escape)])
         return starts
+
+    def spots(self, data: bytes, most: int) -> list[tuple[int, int]] | None:
+        """(end, flag) of each needle and loud trace in `data`, and of each start of a Base64 run; None past `most`.
+
+        For many values in one buffer, each after a SEPARATOR (decoders._spotted): a needle or trace within a value
+        ends within it. NESTED also stands for JSON after white space, and at the start of a value (what
+        looks_like_json sees: the separator is a quote); RUN for a run's first 16 characters (one per run,
+        where `mixed` and the run counts need a run); LAT and LON as the hints match.
+        """
+        bits = self._spot_bits
+        found: list[tuple[int, int]] = []
+
+        def on_match(index: int, _start: int, end: int, _flags: int, _ctx: Any) -> bool:
+            found.append((end, bits[index]))
+            return len(found) > most
+
+        try:
+            self._spots.scan(data, match_event_handler=on_match, scratch=self._scratch()[id(self._spots)])
+        except hyperscan.ScanTerminated:
+            return None
+        return found
 
     def runs(self, data: bytes) -> bool:
         """Whether `data` holds a Base64 run at all (16 characters of the alphabet in a row)."""

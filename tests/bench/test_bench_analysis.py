@@ -109,6 +109,54 @@ before any body, 15-30 us per decoded layer), a JSON parser that validates witho
 (the note's parse is 10 us where hyperscan reads the body in 3), and, for the real captures (0.003,
 one 128 KB JSON body walked value by value, ~8 us of Python per value), walking the strings of a
 parsed document as one buffer rather than one visit each.
+
+Fourth round (issue 17, s17d). Main against this branch in one process, taking turns kind by kind, the best
+of 12 warm runs on 8 MB (CPU time, a shared machine at load 3-4; identifier-carrying flows apart):
+
+    us per flow          before   after    bare   what changed
+    Base64 JSON (76)       70.4    54.3     3.9   a body that is one run is found and decoded by pybase64's
+                                                  validating decoder alone (6 us; translate and regex: 14);
+                                                  the decoded document's "Extra data" told by orjson
+    JSON (55)              34.6    28.3     4.5   the note's parse: orjson (5 us; json: 9-14)
+    form (70)              12.8    11.2     1.8   a Content-Type's parameters only for multipart; header lookups
+    gzip JSON (82)         77.9    69.0     1.9   the note's parse
+    random binary (66)    130.2   113.8    18.2   bbpb is asked only where its first pass could frame the fields
+                                                  (structured.unframed: 1.3 us a refusal, bbpb 6.2)
+    text (56)              49.1    46.8    13.4   (nothing: three passes, see below)
+    JSON with the IMEI (4) 111.3   69.4    10.0
+    form with the IMEI (4) 293.4  181.4     6.5   the fields looked at in one pass (below)
+    analysis/bare         0.103   0.122           (27.7 -> 23.4 ms for the lot)
+This file's bench, six runs of this branch: mixed 0.107 / 0.115 / 0.119 / 0.111 / 0.105 / 0.115 (by kind:
+0.114 / 0.118 / 0.119 / 0.121 / 0.118 / 0.114), real captures 0.006 in each. Main and this branch taking
+turns (measure_analysis, one process per run, three each, twice): mixed 0.091 / 0.091 / 0.093 and 0.101 /
+0.096 / 0.103 before, 0.106 / 0.108 / 0.110 and 0.122 / 0.110 / 0.118 after; real 0.0024-0.0031 before,
+0.0059-0.0066 after.
+
+The real captures went 2.4x: their 128 KB crash report (3,561 values, loud with JSON escapes) 43 -> 14 ms.
+A parsed document's strings and numbers, and a form's fields, are looked at in one gate pass over them all
+(Gate.spots: where each needle and loud trace ends, joined by a quote; Walker._quiet_parts); only a part
+with something in it is visited, and the objects go to the locator only when its hints show a latitude and
+a longitude among the parts. A short part with nothing but Base64 runs (a camelCase or dotted name: 1,100
+of them in the crash report) has its runs decoded there, each name once, and the decoded bytes looked at in
+a second pass; most are binary that protobuf refuses at once, and count as the visit would count them.
+Parts of 256 bytes or more are visited as before: the gate's own look at a value also weighs the limits.
+
+What did not pay, measured: mypyc (decoders, prefilter, structured, matcher and scan compiled, ~28 s: no
+gain, Base64 slower: the time is in C calls, not in the bytecode between them); python-isal (inflates 17 KB in
+5.3 us, zlib 9.1, but the analysis of the same flows was 3-5 us slower with it); counting quotes and spaces to
+rule out 1,000 Base64 runs (CPython's bytes.count of one byte walks every byte, as slowly as translate). Two
+traps on the way: callgrind's instruction counts favoured two-byte searches that CPython walks byte by byte,
+and an error held in a local of the frame it was raised from made a reference cycle per refused JSON body,
+whose collections slowed every later flow (random binary 120 -> 300 us in the bench's one cold pass): the
+property tests in tests/analysis (test_structured, test_decoders, test_prefilter) and a no-cycle test hold
+these paths to the slow ones, and scripts/diff_findings.py showed 0 of 4,029 flows differing after each step.
+
+Why 0.30 is still out of reach. The C work per flow now, each stage timed alone (unloaded): text three passes
+over 54 KB (needles and classes 14, traces 3.5, RUN 14.5 for the many-runs note; bare 11); random binary
+three over 64 KB (15, escapes 7, RUN 8; bare 14), the %XX copy and its windows; gzip JSON inflating 700 bytes
+to 17 KB (9), the gate's two passes over them (11), the alphabet count for the many-runs note (6.5) and the
+note's parse (5), where the bare scan reads the 700 compressed bytes (1.9). With no Python at all that is
+~0.25-0.28; the walker's Python is ~30 % of the time left (~6 us a quiet request, 15-25 per decoded layer).
 """
 
 from __future__ import annotations
