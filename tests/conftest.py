@@ -8,6 +8,9 @@ the workers end together.
 
 from __future__ import annotations
 
+import os
+import tracemalloc
+
 import pytest
 
 #: the longest first (each is a gate, a lab or a rack per test); everything else keeps its order
@@ -31,3 +34,10 @@ def _rank(item: pytest.Item) -> int:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=_rank)  # stable: the order within a file, and among the rest, is pytest's
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # DEVICELAB_TRACE_LEAKS=1: a socket left open is reported with where it was made (in the test
+    # processes only, not in the gates they start: slower, for hunting one)
+    if os.environ.get("DEVICELAB_TRACE_LEAKS"):
+        tracemalloc.start(10)
