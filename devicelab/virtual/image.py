@@ -13,6 +13,7 @@ import hashlib
 import json
 import struct
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -88,16 +89,25 @@ def factory_images(build: Build) -> dict[str, bytes]:
 
 def write_factory_zip(build: Build, output: Path) -> Path:
     """A factory image zip that real `fastboot update` accepts (written atomically)."""
-    tmp = output.with_name(output.name + ".part")
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
+    def write(tmp: Path) -> None:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             zf.writestr("android-info.txt", android_info(build))
             for name, data in factory_images(build).items():
                 zf.writestr(name, data)
+
+    return write_atomically(output, "the factory image", write)
+
+
+def write_atomically(output: Path, what: str, write: Callable[[Path], None]) -> Path:
+    """`write` fills a temporary file beside `output`, which then takes its place: a reader (fastboot,
+    adb sideload) never sees half a package. An OSError is one message naming the file."""
+    tmp = output.with_name(output.name + ".part")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        write(tmp)
         tmp.replace(output)
     except OSError as exc:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
-        raise DevicelabError(f"{output}: cannot write the factory image: {exc.strerror or exc}") from None
+        raise DevicelabError(f"{output}: cannot write {what}: {exc.strerror or exc}") from None
     return output

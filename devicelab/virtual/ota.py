@@ -12,7 +12,6 @@ update_engine's delta format. Keys are derived from their name: the virtual OEM'
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import io
 import struct
@@ -24,7 +23,6 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from devicelab.errors import DevicelabError
 from devicelab.model.builds import Build
 from devicelab.virtual import image
 
@@ -82,16 +80,12 @@ def sign(package: bytes, key_name: str) -> bytes:
 
 def write_ota_package(build: Build, output: Path, *, key: str | None = None) -> Path:
     """The build's full OTA, signed with `key` (default: the key its own recovery trusts)."""
-    tmp = output.with_name(output.name + ".part")
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(sign(unsigned_package(build), key or build.ota_key))
-        tmp.replace(output)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise DevicelabError(f"{output}: cannot write the OTA package: {exc.strerror or exc}") from None
-    return output
+    package = sign(unsigned_package(build), key or build.ota_key)
+
+    def write(tmp: Path) -> None:
+        tmp.write_bytes(package)
+
+    return image.write_atomically(output, "the OTA package", write)
 
 
 def verify_signature(package: bytes, trusted: list[str]) -> None:
