@@ -16,8 +16,7 @@ from devicelab.lab.lab import Lab
 from devicelab.model.builds import load_build
 from devicelab.virtual import ota
 from devicelab.virtual.lab import VirtualLab
-from tests.lab.test_preflight import _static_gate, doctor, lab_file
-from tests.virtual.adb_helpers import listed, wait_until
+from tests.lab.test_preflight import _static_gate, doctor, lab_file, lock_bootloader
 
 RUNNING = "nokia7plus-00WW_3_22C-userdebug"
 LOCKED_BUILD = "nokia7plus-00WW_3_22C_SP05-userdebug"
@@ -28,17 +27,7 @@ def locked_lab(port: int, build: str = RUNNING, seed: str = "locked") -> Virtual
                          sim="telenor-no")
     virtual.start()
     virtual.wait_booted(10)
-    handset = virtual.handsets[0]
-
-    def lock() -> None:
-        handset.storage.unlocked = False
-        handset.storage.unlock_allowed = False
-        handset.reboot("system")
-
-    virtual.call(lock)
-    virtual.wait_booted(10)
-    serial = virtual.info()[0].adb_serial
-    wait_until(lambda: listed(port).get(serial) == "device", 10, "the locked handset back")
+    lock_bootloader(virtual, port, unlock_allowed=False)
     return virtual
 
 

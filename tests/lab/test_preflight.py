@@ -24,6 +24,22 @@ from tests.virtual.adb_helpers import listed, wait_until
 RETAIL = "nokia7plus-00WW_3_22C-retail"
 
 
+def lock_bootloader(virtual: VirtualLab, port: int, *, unlock_allowed: bool = True) -> None:
+    """Lock the first handset's bootloader (with OEM unlocking off too, unless `unlock_allowed`) and
+    wait until it is back on adb after the reboot."""
+    handset = virtual.handsets[0]
+
+    def lock() -> None:
+        handset.storage.unlocked = False
+        handset.storage.unlock_allowed = unlock_allowed and handset.storage.unlock_allowed
+        handset.reboot("system")
+
+    virtual.call(lock)
+    virtual.wait_booted(10)
+    serial = virtual.info()[0].adb_serial
+    wait_until(lambda: listed(port).get(serial) == "device", 10, "the locked handset back")
+
+
 def lab_file(path: Path, virtual: VirtualLab, *, tags: str = "{kind: virtual}",
              proxy: str = "{adb_reverse: true}") -> Path:
     info = virtual.info()[0]
@@ -142,16 +158,7 @@ def _static_gate(lab_path: Path, out: Path, *args: str) -> subprocess.CompletedP
 def test_the_gate_refuses_a_locked_bootloader_before_flashing(private_adb_port: int, tmp_path: Path) -> None:
     with VirtualLab(1, adb_server_port=private_adb_port, boot_seconds=0.2, seed="gate-locked") as virtual:
         virtual.wait_booted(10)
-        handset = virtual.handsets[0]
-
-        def lock() -> None:
-            handset.storage.unlocked = False
-            handset.reboot("system")
-
-        virtual.call(lock)
-        virtual.wait_booted(10)
-        serial = virtual.info()[0].adb_serial
-        wait_until(lambda: listed(private_adb_port).get(serial) == "device", 10, "the locked handset back")
+        lock_bootloader(virtual, private_adb_port)
         start = time.monotonic()
         proc = _static_gate(lab_file(tmp_path / "lab.yaml", virtual), tmp_path / "out",
                             "--build", "nokia7plus-00WW_3_22C_SP05")
