@@ -27,6 +27,8 @@ def test_adb_dropping_and_never_returning_is_named_and_bounded(small_lab: Virtua
     device.wait_for_device(10)
     handset = small_lab.handsets[0]
     small_lab.call(handset.power_off())  # the cable is pulled and stays out
+    # the adb server notices the drop on its own time (slower under load): until then it still says "device"
+    device.wait_for_disconnect(10)
     start = time.monotonic()
     with pytest.raises(AdbError) as info:
         device.wait_for_device(2.0, step="wait for boot")
