@@ -38,10 +38,13 @@ from devicelab.analysis.prefilter import (
     Gate,
     quiet_segment,
 )
+from devicelab.analysis.segments import FieldGroup, Item, Limits, Note, Segment, render, short
 from devicelab.analysis.structured import Scalar
 from devicelab.model.traffic import Request
 
-_MB = 1024 * 1024
+# what other modules import from here: the walker and what it yields
+__all__ = ["FieldGroup", "Item", "Limits", "Note", "Segment", "Walker", "render"]
+
 #: Shorter values inside a walked container are matched and decoded as they always were (measured: the
 #: gate's pass and checks cost more than the decoders' regexes on a few dozen bytes).
 _GATED = 256
@@ -66,53 +69,8 @@ _STANDARD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123
 _CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1a]")
 
 
-@dataclass(frozen=True, slots=True)
-class Limits:
-    max_depth: int = 8  # decoders stacked on one value
-    max_decoded: int = 64 * _MB  # bytes all decoders together may produce for one request
-    max_segments: int = 200_000
-    max_nesting: int = 64  # JSON / protobuf levels walked
-    max_json_bytes: int = 32 * _MB
-    max_protobuf_bytes: int = 1 * _MB
-    max_base64_runs: int = 1_000  # per value
-    max_fields: int = 10_000  # form fields, multipart parts
-
-
-@dataclass(frozen=True, slots=True)
-class Segment:
-    """Bytes to scan, where they were, and the decoders that produced them."""
-
-    where: tuple[str, ...]
-    steps: tuple[str, ...]
-    data: bytes
-    quiet: bool = False  # the gate saw no needle and no position in `data`: nothing to match
-
-
-@dataclass(frozen=True, slots=True)
-class FieldGroup:
-    """Scalars that sit together (one JSON object, one query string): input for the location check."""
-
-    where: tuple[str, ...]
-    steps: tuple[str, ...]
-    fields: tuple[tuple[str, Scalar], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Note:
-    """Something the walker could not decode, or stopped decoding, and why."""
-
-    where: tuple[str, ...]
-    decoder: str
-    problem: str
-
-
-Item = Segment | FieldGroup
 #: A body with its Content-Encoding undone: (encoded body or None, where, steps, data, content type).
 _Content = tuple[bytes | None, tuple[str, ...], tuple[str, ...], bytes, str]
-
-
-def render(where: tuple[str, ...]) -> str:
-    return " > ".join(where)
 
 
 class Walker:
@@ -450,7 +408,7 @@ class Walker:
             doc = parse(data)
         except ValueError as exc:
             if declared:
-                self._note(where, codec, f"could not decode: {_short(exc)}")
+                self._note(where, codec, f"could not decode: {short(exc)}")
             return False
         if isinstance(doc, _Rendered):  # a quiet JSON document: walk it only where str(number) differs
             if not isinstance(doc.doc, dict | list):
@@ -598,7 +556,7 @@ class Walker:
         try:
             fields = structured.parse_form(data, self.limits.max_fields)
         except ValueError as exc:
-            self._note(where, label, f"could not decode: {_short(exc)}")
+            self._note(where, label, f"could not decode: {short(exc)}")
             return False
         if not fields:
             return False
@@ -630,7 +588,7 @@ class Walker:
         try:
             parts = structured.parse_multipart(data, boundary, self.limits.max_fields)
         except ValueError as exc:
-            self._note(where, "multipart", f"could not decode: {_short(exc)}")
+            self._note(where, "multipart", f"could not decode: {short(exc)}")
             return False
         for part in parts:
             yield from self.visit((*where, f"multipart:{part.name}"), (*steps, "multipart"), part.body, depth + 1,
@@ -675,7 +633,7 @@ class Walker:
             result = inflate(codec, data, room)
         except DecodeError as exc:
             if declared:
-                self._note(where, codec, f"could not decode: {_short(exc)}")
+                self._note(where, codec, f"could not decode: {short(exc)}")
             return None
         if result.truncated:
             self._note(where, codec, f"output cut at {len(result.data)} bytes (compression bomb or budget)")
@@ -831,8 +789,3 @@ def _unescaped(data: bytes, starts: list[int]) -> bytes:
 
 def _binary(data: bytes) -> bool:
     return _CONTROL.search(data, 0, 4096) is not None
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return text if len(text) <= 160 else text[:157] + "..."
