@@ -8,7 +8,6 @@ segment count and nesting are bounded; what could not be decoded becomes a Note,
 
 from __future__ import annotations
 
-import binascii
 import bisect
 import itertools
 import re
@@ -16,9 +15,8 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import pybase64
-
 from devicelab.analysis import structured
+from devicelab.analysis.base64_runs import LOWER_LETTER, UPPER_LETTER, counts_many_runs, decoded_runs
 from devicelab.analysis.compression import DecodeError, codec_name, inflate, sniff
 from devicelab.analysis.prefilter import (
     CTRL,
@@ -52,20 +50,7 @@ _GATED = 256
 _MEMO = 2048
 #: Shorter text cannot hold an encoded identifier (the shortest needle is 6 bytes); binary can (a varint).
 _MIN_DECODABLE = 12
-# Base64 runs are found on a translated copy (alphabet -> "A", CR/LF/= kept, the rest -> " "), where
-# bytes.find skips text fast; a character-class regex over every offset is ~10x slower.
-_B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-"
-_B64_MAP = bytes(
-    ord("A") if c in _B64_ALPHABET else c if c in b"\r\n=" else ord(" ") for c in range(256)
-)
-_B64_MIN_RUN = b"A" * 16
-_B64_RUN_TAIL = re.compile(rb"A+(?:\r?\nA+)*={0,2}")
-_HEXISH = re.compile(rb"[0-9a-fA-F\-\r\n]+")
-_UPPER = re.compile(rb"[A-Z]")
-_LOWER = re.compile(rb"[a-z]")
 _PERCENT = re.compile(rb"%[0-9A-Fa-f]{2}")
-_B64_FIX = bytes.maketrans(b"-_", b"+/")
-_STANDARD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 _CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1a]")
 
 
@@ -375,11 +360,8 @@ class Walker:
     def _many_runs(self, data: bytes, gate: Gate) -> bool:
         """Whether `data` may hold more Base64 runs than the walker decodes (a note)."""
         most = self.limits.max_base64_runs
-        # each run holds 16 characters of the alphabet and ends at a byte that is not one (its '=' or what
-        # stops it); counting those characters (one C pass) rules out most values that are long enough
-        return (len(data) >= 17 * most - 1 and self._look("runs", data, 0)
-                and len(data) - len(data.translate(None, _B64_ALPHABET)) >= 16 * most
-                and data.translate(_B64_MAP).count(_B64_MIN_RUN) >= most)
+        # each run takes 17 bytes (its 16 characters and what ends it): a shorter value cannot hold them
+        return len(data) >= 17 * most - 1 and self._look("runs", data, 0) and counts_many_runs(data, most)
 
     def _json(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int,
               declared: bool, quiet: bool = False, plain: bool = False) -> Generator[Item, None, bool]:
@@ -516,7 +498,7 @@ class Walker:
                 loud.add(at)
             elif bits & RUN and at not in loud:
                 data = datas[at]
-                if not (_UPPER.search(data) and _LOWER.search(data)):
+                if not (UPPER_LETTER.search(data) and LOWER_LETTER.search(data)):
                     continue  # no run of it has letters of both cases (hex, words): none is decoded
                 if data in runs_of:
                     got = runs_of[data]
@@ -545,7 +527,7 @@ class Walker:
         if b"=" in data and structured.looks_like_form(data):
             return None
         got: list[bytes] = []
-        for run in self._runs(data):
+        for run in decoded_runs(data, self.limits.max_base64_runs):
             if run is None:
                 return None
             got.append(run[1])
@@ -596,33 +578,13 @@ class Walker:
         return True
 
     def _base64(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int) -> Iterator[Item]:
-        for run in self._runs(data):
+        for run in decoded_runs(data, self.limits.max_base64_runs):
             if run is None:
                 self._note(where, "base64", f"more than {self.limits.max_base64_runs} Base64 runs: rest not decoded")
                 return
             label, decoded = run
             if self._take(where, len(decoded)):
                 yield from self.visit((*where, label), (*steps, "base64"), decoded, depth + 1)
-
-    def _runs(self, data: bytes) -> Iterator[tuple[str, bytes] | None]:
-        """(label, decoded bytes) of each Base64 run of `data` the walker decodes, in order; None past the limit."""
-        whole = data.strip()
-        one = _one_run(whole) if self.limits.max_base64_runs > 0 else None
-        if one is not None:  # the whole value is one run: found and decoded without translating it
-            if not _HEXISH.fullmatch(whole) and _UPPER.search(whole) and _LOWER.search(whole) and len(one) >= 4:
-                yield "base64", one
-            return
-        for count, (start, end) in enumerate(_base64_runs(data)):
-            if count >= self.limits.max_base64_runs:
-                yield None
-                return
-            run = data[start:end]
-            if _HEXISH.fullmatch(run) or not (_UPPER.search(run) and _LOWER.search(run)):
-                continue  # hex, UUIDs, words: Base64 of real data mixes cases
-            decoded = _b64decode(run)
-            if decoded is None or len(decoded) < 4:
-                continue
-            yield "base64" if len(run) == len(whole) else f"base64@{start}", decoded
 
     def _inflate(self, where: tuple[str, ...], codec: str, data: bytes, declared: bool) -> bytes | None:
         room = self.limits.max_decoded - self._decoded
@@ -713,58 +675,6 @@ def _parse_protobuf_quick(data: bytes) -> dict[Any, Any]:
 def _parse_json_quiet(data: bytes) -> _Rendered:
     doc, same = structured.parse_json_rendered(data)
     return _Rendered(doc, same)
-
-
-def _base64_runs(data: bytes) -> Iterator[tuple[int, int]]:
-    """(start, end) of each run of 16+ Base64 characters, line breaks within allowed."""
-    mapped = data.translate(_B64_MAP)
-    pos = mapped.find(_B64_MIN_RUN)
-    while pos >= 0:
-        match = _B64_RUN_TAIL.match(mapped, pos)
-        assert match is not None  # the find guarantees an "A" at pos
-        yield pos, match.end()
-        pos = mapped.find(_B64_MIN_RUN, match.end())
-
-
-def _one_run(whole: bytes) -> bytes | None:
-    """What _b64decode makes of `whole` (a value with its white space stripped) when _base64_runs finds it one
-    run of the standard alphabet from end to end (lines of it, as Base64 is often sent); else None.
-
-    Such a run starts with 16 characters of the alphabet, and is lines of it (LF, none empty) and at most two
-    '='. pybase64 validates the alphabet as it decodes (SIMD): a byte of any other kind, a '-' or '_' (the
-    URL-safe alphabet) make it refuse, and the runs are found as before; so are they where a CR or an '='
-    is anywhere else (the checks here are single-byte searches and one split: a search for two bytes is slow).
-    """
-    body = whole.rstrip(b"=")
-    if len(whole) - len(body) > 2 or len(body) < 16 or b"\r" in body or b"=" in body:
-        return None
-    lines = body.split(b"\n")
-    if len(lines[0]) < 16 or not all(lines):
-        return None
-    compact = b"".join(lines) if len(lines) > 1 else body
-    if len(compact) % 4 == 1:  # _b64decode drops a last character that would be alone: it too must be Base64
-        if compact[-1] not in _STANDARD:
-            return None
-        compact = compact[:-1]
-    try:
-        return pybase64.b64decode(compact + b"=" * (-len(compact) % 4), validate=True)
-    except binascii.Error:
-        return None
-
-
-def _b64decode(run: bytes) -> bytes | None:
-    compact = run.translate(_B64_FIX, b"\r\n=")
-    if len(compact) % 4 == 1:
-        compact = compact[:-1]
-    compact += b"=" * (-len(compact) % 4)
-    try:  # SIMD: ~17x binascii on a 5 KB run; the same bytes for a compact, padded run (the fallback for any other)
-        return pybase64.b64decode(compact, validate=True)
-    except binascii.Error:
-        pass
-    try:
-        return binascii.a2b_base64(compact, strict_mode=False)
-    except binascii.Error:
-        return None
 
 
 _HEX_BYTE = {b"%" + f"{a}{b}".encode(): bytes([int(a + b, 16)])
