@@ -18,6 +18,7 @@ from typing import Any
 from devicelab.analysis import structured
 from devicelab.analysis.base64_runs import LOWER_LETTER, UPPER_LETTER, counts_many_runs, decoded_runs
 from devicelab.analysis.compression import DecodeError, codec_name, inflate, sniff
+from devicelab.analysis.percent import PERCENT, unescape, unescaped, unescaped_flags
 from devicelab.analysis.prefilter import (
     CTRL,
     ESC,
@@ -50,7 +51,6 @@ _GATED = 256
 _MEMO = 2048
 #: Shorter text cannot hold an encoded identifier (the shortest needle is 6 bytes); binary can (a varint).
 _MIN_DECODABLE = 12
-_PERCENT = re.compile(rb"%[0-9A-Fa-f]{2}")
 _CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1a]")
 
 
@@ -162,28 +162,16 @@ class Walker:
         return flags
 
     def _probe_unescaped(self, decoded: bytes, starts: list[int], flags: int) -> None:
-        """The gate's flags for `decoded` (`data` with its %XX undone) from a look near each escape only.
-
-        Away from the escapes the two hold the same bytes, and a match is never longer than the gate's
-        reach: what `data` shows plus what the windows show is all `decoded` can show.
-        """
+        """Keep the gate's flags for `decoded` (`data` with its %XX undone) and its escapes, told from the
+        flags of `data` and a look near each escape (percent.unescaped_flags)."""
         assert self.gate is not None
-        reach = self.gate.reach
-        if len(decoded) < _MEMO or len(starts) * 2 * reach > len(decoded) // 2:
-            return  # a small value, or escapes everywhere (URL-encoded text): one full look is cheaper
-        seen = flags
-        known = flags & RUN_KNOWN  # RUN is known for `decoded` if it is for `data` and every window
-        escapes: list[int] = []
-        for shift, start in enumerate(starts):
-            at = start - 2 * shift  # where the escape's byte sits in `decoded`
-            window = self.gate.probe(decoded[max(at - reach, 0):at + reach + 1])
-            seen |= window
-            known &= window
-            # a %XX that `data` did not hold takes in this byte: it starts at most 2 bytes before it
-            escapes += (max(at - 2, 0) + i for i in self.gate.escapes(decoded[max(at - 2, 0):at + 3]))
-        seen = seen | RUN_KNOWN if seen & RUN or known else seen & ~RUN_KNOWN
-        self._probed[id(decoded)] = (decoded, seen)
-        self._escapes[id(decoded)] = (decoded, sorted(set(escapes)))
+        if len(decoded) < _MEMO:
+            return  # a small value: one full look is cheaper
+        looked = unescaped_flags(self.gate, decoded, starts, flags)
+        if looked is not None:
+            seen, escapes = looked
+            self._probed[id(decoded)] = (decoded, seen)
+            self._escapes[id(decoded)] = (decoded, escapes)
 
     def _look(self, look: str, data: bytes, flags: int) -> bool:
         """A second look of the gate at `data` ("loud", "mixed" or "runs"), once per large bytes object."""
@@ -312,12 +300,12 @@ class Walker:
             known = self._escapes.get(id(data))
             starts = (known[1] if known is not None and known[0] is data else gate.escapes(data)) if flags & PCT else []
             if starts:
-                decoded = _unescaped(data, starts)
+                decoded = unescaped(data, starts)
                 self._probe_unescaped(decoded, starts, flags)
                 if self._take(where, len(decoded)):
                     yield from self.visit((*where, "urldecode"), (*steps, "urldecode"), decoded, depth + 1)
-        elif b"%" in data and _PERCENT.search(data):
-            decoded = _PERCENT.sub(_unescape, data)  # unquote_to_bytes, without a Python step per '%'
+        elif b"%" in data and PERCENT.search(data):
+            decoded = PERCENT.sub(unescape, data)  # unquote_to_bytes, without a Python step per '%'
             if self._take(where, len(decoded)):
                 yield from self.visit((*where, "urldecode"), (*steps, "urldecode"), decoded, depth + 1)
 
@@ -675,26 +663,6 @@ def _parse_protobuf_quick(data: bytes) -> dict[Any, Any]:
 def _parse_json_quiet(data: bytes) -> _Rendered:
     doc, same = structured.parse_json_rendered(data)
     return _Rendered(doc, same)
-
-
-_HEX_BYTE = {b"%" + f"{a}{b}".encode(): bytes([int(a + b, 16)])
-             for a in "0123456789ABCDEFabcdef" for b in "0123456789ABCDEFabcdef"}
-
-
-def _unescape(match: re.Match[bytes]) -> bytes:
-    return _HEX_BYTE[match[0]]
-
-
-def _unescaped(data: bytes, starts: list[int]) -> bytes:
-    """`data` with the %XX escapes at `starts` undone (what unquote_to_bytes makes of it)."""
-    view = memoryview(data)  # slices of a view are not copies: the join copies each byte once
-    pieces: list[bytes | memoryview] = []
-    done = 0
-    for start in starts:
-        pieces += (view[done:start], _HEX_BYTE[data[start:start + 3]])
-        done = start + 3
-    pieces.append(view[done:])
-    return b"".join(pieces)
 
 
 def _binary(data: bytes) -> bool:
