@@ -17,7 +17,8 @@ from typing import Any
 
 from devicelab.analysis import structured
 from devicelab.analysis.base64_runs import LOWER_LETTER, UPPER_LETTER, counts_many_runs, decoded_runs
-from devicelab.analysis.compression import DecodeError, codec_name, inflate, sniff
+from devicelab.analysis.compression import sniff
+from devicelab.analysis.content import Content, inflate_within, undo_content_encoding
 from devicelab.analysis.percent import PERCENT, unescape, unescaped, unescaped_flags
 from devicelab.analysis.prefilter import (
     CTRL,
@@ -54,10 +55,6 @@ _MIN_DECODABLE = 12
 _CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1a]")
 
 
-#: A body with its Content-Encoding undone: (encoded body or None, where, steps, data, content type).
-_Content = tuple[bytes | None, tuple[str, ...], tuple[str, ...], bytes, str]
-
-
 class Walker:
     """Walks one request; `notes` holds what could not be decoded. Use one Walker per request."""
 
@@ -72,7 +69,7 @@ class Walker:
         self._probed: dict[int, tuple[bytes, int]] = {}
         self._looked: dict[tuple[int, str], tuple[bytes, bool]] = {}
         self._escapes: dict[int, tuple[bytes, list[int]]] = {}
-        self._contents: tuple[Request, _Content | None, list[Note], int] | None = None
+        self._contents: tuple[Request, Content | None, list[Note], int] | None = None
 
     def walk(self, request: Request) -> Iterator[Item]:
         """Every Segment and FieldGroup of a request: host, URL, headers, cookies, body."""
@@ -195,7 +192,7 @@ class Walker:
             self._looked[key] = (data, seen)
         return seen
 
-    def _content(self, request: Request) -> _Content | None:
+    def _content(self, request: Request) -> Content | None:
         """The body with its Content-Encoding undone (once per request: `quiet` and `walk` share it)."""
         if self._contents is not None and self._contents[0] is request:
             _request, content, notes, decoded = self._contents
@@ -203,35 +200,13 @@ class Walker:
                 self._note(note.where, note.decoder, note.problem)
             self._decoded += decoded
             return content
-        before, decoded = len(self.notes), self._decoded
-        content = self._decode_content(request)
-        self._contents = (request, content, self.notes[before:], self._decoded - decoded)
+        before = len(self.notes)
+        content, notes, decoded = undo_content_encoding(request, self.limits.max_decoded - self._decoded)
+        for note in notes:
+            self._note(note.where, note.decoder, note.problem)
+        self._decoded += decoded
+        self._contents = (request, content, self.notes[before:], decoded)
         return content
-
-    def _decode_content(self, request: Request) -> _Content | None:
-        data = request.content
-        where: tuple[str, ...] = ("body",)
-        steps: tuple[str, ...] = ()
-        if not data:
-            return None
-        ctype = request.header("content-type") or ""
-        encoding = request.header("content-encoding") if request.content_encoded else None
-        raw = None
-        if encoding:
-            raw = data
-            for token in reversed(encoding.split(",")):  # the last encoding applied is undone first
-                try:
-                    codec = codec_name(token)
-                except KeyError:
-                    self._note(where, "content-encoding", f"unknown content-encoding {token.strip()!r}")
-                    break
-                if codec is None:
-                    continue
-                inflated = self._inflate(where, codec, data, declared=True)
-                if inflated is None:
-                    break
-                data, where, steps = inflated, (*where, codec), (*steps, codec)
-        return raw, where, steps, data, ctype
 
     def _body(self, request: Request) -> Iterator[Item]:
         # the encoded body is scanned before it is decoded (a note on decoding it may cut the segments short)
@@ -575,22 +550,12 @@ class Walker:
                 yield from self.visit((*where, label), (*steps, "base64"), decoded, depth + 1)
 
     def _inflate(self, where: tuple[str, ...], codec: str, data: bytes, declared: bool) -> bytes | None:
-        room = self.limits.max_decoded - self._decoded
-        if room <= 0:
-            self._note(where, codec, "decode budget exhausted: not decompressed")
-            return None
-        try:
-            result = inflate(codec, data, room)
-        except DecodeError as exc:
-            if declared:
-                self._note(where, codec, f"could not decode: {short(exc)}")
-            return None
-        if result.truncated:
-            self._note(where, codec, f"output cut at {len(result.data)} bytes (compression bomb or budget)")
-        elif result.incomplete:
-            self._note(where, codec, "stream ends early: decoded what it holds")
-        self._decoded += len(result.data)
-        return result.data
+        inflated, problem = inflate_within(codec, data, self.limits.max_decoded - self._decoded, declared)
+        if problem is not None:
+            self._note(where, codec, problem)
+        if inflated is not None:
+            self._decoded += len(inflated)
+        return inflated
 
     def _segment(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes,
                  quiet: bool = False) -> Iterator[Segment]:
