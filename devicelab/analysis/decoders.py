@@ -4,36 +4,34 @@ Each value is handed to the matcher as it is (a Segment), then decoded where it 
 something that decodes: compression, JSON, forms, multipart, protobuf, Base64 runs (line-broken
 or URL-safe, whatever the Content-Type says), percent-encoding. Depth, total decoded bytes,
 segment count and nesting are bounded; what could not be decoded becomes a Note, never an error.
+
+The Walker keeps the traversal, its budget and the gate's looks; the pieces it calls have modules of
+their own: segments (what it yields and notes, its Limits), content (the Content-Encoding undone),
+base64_runs, percent (%XX), parts (one gate pass over a document's or form's parts).
 """
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import re
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from devicelab.analysis import structured
-from devicelab.analysis.base64_runs import LOWER_LETTER, UPPER_LETTER, counts_many_runs, decoded_runs
+from devicelab.analysis.base64_runs import counts_many_runs, decoded_runs
 from devicelab.analysis.compression import sniff
 from devicelab.analysis.content import Content, inflate_within, undo_content_encoding
+from devicelab.analysis.parts import BATCH, GATED, Parts, loud_parts, quiet_parts
 from devicelab.analysis.percent import PERCENT, unescape, unescaped, unescaped_flags
 from devicelab.analysis.prefilter import (
     CTRL,
-    ESC,
     ESCAPES,
     LAT,
     LON,
     LOWER,
     NEEDLE,
-    NESTED,
     PCT,
-    RUN,
     RUN_KNOWN,
-    SEPARATOR,
-    SNIFF,
     UPPER,
     Gate,
     quiet_segment,
@@ -45,9 +43,6 @@ from devicelab.model.traffic import Request
 # what other modules import from here: the walker and what it yields
 __all__ = ["FieldGroup", "Item", "Limits", "Note", "Segment", "Walker", "render"]
 
-#: Shorter values inside a walked container are matched and decoded as they always were (measured: the
-#: gate's pass and checks cost more than the decoders' regexes on a few dozen bytes).
-_GATED = 256
 #: Values at least this long have their gate flags and looks kept for the walk (`quiet` saw them first).
 _MEMO = 2048
 #: Shorter text cannot hold an encoded identifier (the shortest needle is 6 bytes); binary can (a varint).
@@ -230,7 +225,7 @@ class Walker:
         decodable = depth < self.limits.max_depth and (
             len(data) >= _MIN_DECODABLE or (len(data) > 2 and _binary(data)))
         # the gate pays where it can spare the decoders: on a short value they cost less than it does
-        flags = self._probe(data) if self.gate is not None and decodable and len(data) >= _GATED else None
+        flags = self._probe(data) if self.gate is not None and decodable and len(data) >= GATED else None
         yield from self._segment(where, steps, data, flags is not None and quiet_segment(flags))
         if decodable:
             yield from self._children(where, steps, data, depth, ctype, in_protobuf, flags)
@@ -370,13 +365,13 @@ class Walker:
               label: str, plain: bool = False) -> Iterator[Item]:
         """Values of a parsed JSON or protobuf tree: strings are visited further, numbers scanned.
 
-        With the gate, a JSON document's strings and numbers are looked at in one pass first (_loud_parts):
+        With the gate, a JSON document's strings and numbers are looked at in one pass first (parts.loud_parts):
         only the parts it shows a needle or a decoder's trace in are visited, and the objects are offered
         to the locator only when its hints show a latitude and a longitude somewhere among the parts.
         """
         nodes = structured.tree_nodes(root, self.limits.max_nesting)
-        parts = (self._loud_parts(nodes, self.gate)
-                 if self.gate is not None and label == "json" and len(nodes) >= _BATCH else None)
+        parts = (loud_parts(nodes, self.gate, self.limits.max_base64_runs)
+                 if self.gate is not None and label == "json" and len(nodes) >= BATCH else None)
         paths: dict[int, str] = {}
         loud, decoded = (parts.loud, parts.decoded) if parts is not None else (frozenset(), {})
         most = self.limits.max_segments
@@ -409,93 +404,6 @@ class Walker:
                 if isinstance(value, int) and -(2**63) <= value < 0:  # a signed varint: its unsigned twin
                     yield from self._segment(here, steps, str(value + 2**64).encode())
 
-    def _loud_parts(self, nodes: list[structured.Node], gate: Gate) -> _Parts | None:
-        """_quiet_parts of a parsed document's strings and numbers (spelled as the walk scans them: str, and a
-        negative one's unsigned twin), by node."""
-        datas: list[bytes] = []
-        owners: list[int] = []
-        for index, (_parent, _key, value, too_deep) in enumerate(nodes):
-            if not too_deep and isinstance(value, str):
-                datas.append(value.encode("utf-8", "surrogatepass"))
-                owners.append(index)
-        numbers = len(datas)  # from here on numbers: the walk only scans them, a needle is all that counts
-        for index, (_parent, _key, value, too_deep) in enumerate(nodes):
-            if not too_deep and isinstance(value, int | float) and not isinstance(value, bool):
-                datas.append(str(value).encode())
-                owners.append(index)
-                if isinstance(value, int) and -(2**63) <= value < 0:
-                    datas.append(str(value + 2**64).encode())
-                    owners.append(index)
-        parts = self._quiet_parts(datas, numbers, gate)
-        if parts is None:
-            return None
-        return _Parts(frozenset(owners[at] for at in parts.loud), parts.located,
-                      {owners[at]: decoded for at, decoded in parts.decoded.items()})
-
-    def _quiet_parts(self, datas: list[bytes], numbers: int, gate: Gate) -> _Parts | None:
-        """Which of `datas` (values a walk visits; from `numbers` on, numbers it only scans) hold a needle or a
-        decoder's trace, from one gate pass over them all (Gate.spots); None: too many spots.
-
-        A value none of whose spots lies in it is one `visit` finds nothing in and notes nothing on: no needle,
-        no decoder (compression, JSON, a form with a position, protobuf, Base64, %XX) that could reveal one.
-        A short one with nothing but Base64 runs in it has them decoded here, and the decoded runs looked at in
-        a second pass (binary that protobuf refuses at once is quiet too): `decoded` says how many and how
-        many bytes, which its visit would count. `located`: a latitude and a longitude hint among them all.
-        """
-        seen = _spotted(gate, datas)
-        if seen is None:
-            return None
-        # a long value is visited as it was: the gate's own look at it also weighs the limits (fields, runs)
-        loud = {at for at in range(numbers) if len(datas[at]) >= _GATED}
-        decoded: dict[int, tuple[int, int]] = {}
-        runs_of: dict[bytes, list[bytes] | None] = {}  # a document repeats its names: each decoded once
-        blobs: dict[bytes, int] = {}  # each decoded run once, and its place in the second pass
-        whose: list[tuple[int, int]] = []  # (part, decoded run)
-        located = 0
-        for at, bits in seen.items():
-            located |= bits
-            if at >= numbers:
-                if bits & NEEDLE:
-                    loud.add(at)
-            elif bits & _LOUD_PART & ~RUN or bits & (LAT | LON) == LAT | LON:
-                loud.add(at)
-            elif bits & RUN and at not in loud:
-                data = datas[at]
-                if not (UPPER_LETTER.search(data) and LOWER_LETTER.search(data)):
-                    continue  # no run of it has letters of both cases (hex, words): none is decoded
-                if data in runs_of:
-                    got = runs_of[data]
-                else:
-                    got = runs_of[data] = self._decodes(data)
-                if got is None:
-                    loud.add(at)
-                    continue
-                decoded[at] = (len(got), sum(map(len, got)))
-                whose += ((at, blobs.setdefault(blob, len(blobs))) for blob in got)
-        spotted = _spotted(gate, list(blobs))
-        quiet = [not (bits & _LOUD_PART & ~CTRL or bits & (LAT | LON) == LAT | LON
-                      # decoded runs are mostly binary (a control byte): offered to protobuf, which refuses most at once
-                      or (bits & CTRL and not _unprotobuf(blob)))
-                 for blob, bits in ((blob, spotted.get(i, 0) if spotted is not None else _LOUD_PART)
-                                    for i, blob in enumerate(blobs))]
-        for at, blob in whose:
-            if not quiet[blob]:
-                loud.add(at)
-                decoded.pop(at, None)
-        return _Parts(frozenset(loud), located & (LAT | LON) == LAT | LON, decoded)
-
-    def _decodes(self, data: bytes) -> list[bytes] | None:
-        """The decoded Base64 runs of a short value, as its visit decodes them; None: it is visited instead
-        (a form, whose fields are visited with their runs; or more runs than the walker decodes)."""
-        if b"=" in data and structured.looks_like_form(data):
-            return None
-        got: list[bytes] = []
-        for run in decoded_runs(data, self.limits.max_base64_runs):
-            if run is None:
-                return None
-            got.append(run[1])
-        return got
-
     def _fields(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int,
                 label: str, plain: bool = False) -> Generator[Item, None, bool]:
         try:
@@ -506,8 +414,8 @@ class Walker:
         if not fields:
             return False
         steps = (*steps, label)
-        parts = (self._quiet_parts([value for _key, value in fields], len(fields), self.gate)
-                 if self.gate is not None and len(fields) >= _BATCH else None)
+        parts = (quiet_parts([value for _key, value in fields], len(fields), self.gate, self.limits.max_base64_runs)
+                 if self.gate is not None and len(fields) >= BATCH else None)
         if parts is None or parts.located:
             values: list[tuple[str, Scalar]] = [(k, v.decode("utf-8", "replace")) for k, v in fields]
             yield FieldGroup((*where, label), steps, tuple(values))
@@ -517,7 +425,7 @@ class Walker:
             yield from self.visit((*where, f"{label}:{key}"), steps, value, depth + 1, plain=plain)
         return True
 
-    def _counted(self, parts: _Parts, index: int, count: int, depth: int) -> bool:
+    def _counted(self, parts: Parts, index: int, count: int, depth: int) -> bool:
         """Count a quiet part's `count` segments (and its decoded runs' segments and bytes) as its visit would,
         unless that reaches a limit (then it is visited: its notes say so)."""
         runs, size = parts.decoded.get(index, (0, 0)) if depth + 1 < self.limits.max_depth else (0, 0)
@@ -579,41 +487,6 @@ class Walker:
 
 
 @dataclass(frozen=True, slots=True)
-class _Parts:
-    """What one gate pass over the parts of a document or form showed (Walker._quiet_parts)."""
-
-    loud: frozenset[int]  # the parts (nodes of tree_nodes' order) with a needle or a decoder's trace in them
-    located: bool  # a latitude and a longitude hint among them: the objects go to the locator
-    decoded: dict[int, tuple[int, int]]  # quiet parts whose Base64 runs decode: how many, how many bytes
-
-
-def _unprotobuf(data: bytes) -> bool:
-    """Whether parse_protobuf refuses `data` without asking bbpb (as it does for what is not declared protobuf)."""
-    return data[0] < 8 or structured.unframed(data)
-
-
-def _spotted(gate: Gate, datas: list[bytes]) -> dict[int, int] | None:
-    """{index: the flags spotted in it} of `datas`, looked at in one buffer (Gate.spots); None: too many."""
-    if not datas:
-        return {}
-    starts = list(itertools.accumulate((len(data) + 1 for data in datas), initial=1))
-    spots = gate.spots(SEPARATOR + SEPARATOR.join(datas), 64 + len(datas))
-    if spots is None:
-        return None
-    seen: dict[int, int] = {}
-    for end, bit in spots:
-        at = max(bisect.bisect_right(starts, end - 1) - 1, 0)
-        seen[at] = seen.get(at, 0) | bit
-    return seen
-
-
-#: Documents and forms of fewer parts are walked part by part (one pass over them all costs more than it spares).
-_BATCH = 8
-#: A part with one of these in it is visited (RUN: a Base64 run starts in it; NESTED: also JSON at its start).
-_LOUD_PART = NEEDLE | PCT | ESC | CTRL | SNIFF | NESTED | RUN
-
-
-@dataclass(frozen=True, slots=True)
 class _Rendered:
     """A JSON document, and whether the walker's str() of each number is spelled in the text."""
 
@@ -632,3 +505,4 @@ def _parse_json_quiet(data: bytes) -> _Rendered:
 
 def _binary(data: bytes) -> bool:
     return _CONTROL.search(data, 0, 4096) is not None
+
