@@ -7,6 +7,11 @@
     matcher      a multi-pattern scan (hyperscan, or Aho-Corasick when hyperscan is missing)
     gate         one hyperscan pass per value: needles and decoder traces, so quiet values are not walked
     decoders     a request taken apart: URL, headers, cookies, bodies decoded recursively, bounded
+    segments     what the walker yields (Segment, FieldGroup) and notes, and its Limits
+    content      a body's Content-Encoding undone, within the decode budget
+    base64_runs  the Base64 runs in a value, and which of them the walker decodes
+    percent      %XX escapes undone, and the gate's flags for the result
+    parts        one gate pass over a parsed document's or form's parts: which ones the walker visits
     structured   the JSON / form / multipart / cookie / protobuf parsers the decoders use
     compression  bounded gzip / deflate / brotli / zstd
     location     positions near the handset in any numeric form

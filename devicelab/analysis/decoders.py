@@ -4,115 +4,50 @@ Each value is handed to the matcher as it is (a Segment), then decoded where it 
 something that decodes: compression, JSON, forms, multipart, protobuf, Base64 runs (line-broken
 or URL-safe, whatever the Content-Type says), percent-encoding. Depth, total decoded bytes,
 segment count and nesting are bounded; what could not be decoded becomes a Note, never an error.
+
+The Walker keeps the traversal, its budget and the gate's looks; the pieces it calls have modules of
+their own: segments (what it yields and notes, its Limits), content (the Content-Encoding undone),
+base64_runs, percent (%XX), parts (one gate pass over a document's or form's parts).
 """
 
 from __future__ import annotations
 
-import binascii
-import bisect
-import itertools
 import re
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import pybase64
-
 from devicelab.analysis import structured
-from devicelab.analysis.compression import DecodeError, codec_name, inflate, sniff
+from devicelab.analysis.base64_runs import counts_many_runs, decoded_runs
+from devicelab.analysis.compression import sniff
+from devicelab.analysis.content import Content, inflate_within, undo_content_encoding
+from devicelab.analysis.parts import BATCH, GATED, Parts, loud_parts, quiet_parts
+from devicelab.analysis.percent import PERCENT, unescape, unescaped, unescaped_flags
 from devicelab.analysis.prefilter import (
     CTRL,
-    ESC,
     ESCAPES,
     LAT,
     LON,
     LOWER,
     NEEDLE,
-    NESTED,
     PCT,
-    RUN,
     RUN_KNOWN,
-    SEPARATOR,
-    SNIFF,
     UPPER,
     Gate,
     quiet_segment,
 )
+from devicelab.analysis.segments import FieldGroup, Item, Limits, Note, Segment, render, short
 from devicelab.analysis.structured import Scalar
 from devicelab.model.traffic import Request
 
-_MB = 1024 * 1024
-#: Shorter values inside a walked container are matched and decoded as they always were (measured: the
-#: gate's pass and checks cost more than the decoders' regexes on a few dozen bytes).
-_GATED = 256
+# what other modules import from here: the walker and what it yields
+__all__ = ["FieldGroup", "Item", "Limits", "Note", "Segment", "Walker", "render"]
+
 #: Values at least this long have their gate flags and looks kept for the walk (`quiet` saw them first).
 _MEMO = 2048
 #: Shorter text cannot hold an encoded identifier (the shortest needle is 6 bytes); binary can (a varint).
 _MIN_DECODABLE = 12
-# Base64 runs are found on a translated copy (alphabet -> "A", CR/LF/= kept, the rest -> " "), where
-# bytes.find skips text fast; a character-class regex over every offset is ~10x slower.
-_B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-"
-_B64_MAP = bytes(
-    ord("A") if c in _B64_ALPHABET else c if c in b"\r\n=" else ord(" ") for c in range(256)
-)
-_B64_MIN_RUN = b"A" * 16
-_B64_RUN_TAIL = re.compile(rb"A+(?:\r?\nA+)*={0,2}")
-_HEXISH = re.compile(rb"[0-9a-fA-F\-\r\n]+")
-_UPPER = re.compile(rb"[A-Z]")
-_LOWER = re.compile(rb"[a-z]")
-_PERCENT = re.compile(rb"%[0-9A-Fa-f]{2}")
-_B64_FIX = bytes.maketrans(b"-_", b"+/")
-_STANDARD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 _CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1a]")
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    max_depth: int = 8  # decoders stacked on one value
-    max_decoded: int = 64 * _MB  # bytes all decoders together may produce for one request
-    max_segments: int = 200_000
-    max_nesting: int = 64  # JSON / protobuf levels walked
-    max_json_bytes: int = 32 * _MB
-    max_protobuf_bytes: int = 1 * _MB
-    max_base64_runs: int = 1_000  # per value
-    max_fields: int = 10_000  # form fields, multipart parts
-
-
-@dataclass(frozen=True, slots=True)
-class Segment:
-    """Bytes to scan, where they were, and the decoders that produced them."""
-
-    where: tuple[str, ...]
-    steps: tuple[str, ...]
-    data: bytes
-    quiet: bool = False  # the gate saw no needle and no position in `data`: nothing to match
-
-
-@dataclass(frozen=True, slots=True)
-class FieldGroup:
-    """Scalars that sit together (one JSON object, one query string): input for the location check."""
-
-    where: tuple[str, ...]
-    steps: tuple[str, ...]
-    fields: tuple[tuple[str, Scalar], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Note:
-    """Something the walker could not decode, or stopped decoding, and why."""
-
-    where: tuple[str, ...]
-    decoder: str
-    problem: str
-
-
-Item = Segment | FieldGroup
-#: A body with its Content-Encoding undone: (encoded body or None, where, steps, data, content type).
-_Content = tuple[bytes | None, tuple[str, ...], tuple[str, ...], bytes, str]
-
-
-def render(where: tuple[str, ...]) -> str:
-    return " > ".join(where)
 
 
 class Walker:
@@ -129,7 +64,7 @@ class Walker:
         self._probed: dict[int, tuple[bytes, int]] = {}
         self._looked: dict[tuple[int, str], tuple[bytes, bool]] = {}
         self._escapes: dict[int, tuple[bytes, list[int]]] = {}
-        self._contents: tuple[Request, _Content | None, list[Note], int] | None = None
+        self._contents: tuple[Request, Content | None, list[Note], int] | None = None
 
     def walk(self, request: Request) -> Iterator[Item]:
         """Every Segment and FieldGroup of a request: host, URL, headers, cookies, body."""
@@ -219,28 +154,16 @@ class Walker:
         return flags
 
     def _probe_unescaped(self, decoded: bytes, starts: list[int], flags: int) -> None:
-        """The gate's flags for `decoded` (`data` with its %XX undone) from a look near each escape only.
-
-        Away from the escapes the two hold the same bytes, and a match is never longer than the gate's
-        reach: what `data` shows plus what the windows show is all `decoded` can show.
-        """
+        """Keep the gate's flags for `decoded` (`data` with its %XX undone) and its escapes, told from the
+        flags of `data` and a look near each escape (percent.unescaped_flags)."""
         assert self.gate is not None
-        reach = self.gate.reach
-        if len(decoded) < _MEMO or len(starts) * 2 * reach > len(decoded) // 2:
-            return  # a small value, or escapes everywhere (URL-encoded text): one full look is cheaper
-        seen = flags
-        known = flags & RUN_KNOWN  # RUN is known for `decoded` if it is for `data` and every window
-        escapes: list[int] = []
-        for shift, start in enumerate(starts):
-            at = start - 2 * shift  # where the escape's byte sits in `decoded`
-            window = self.gate.probe(decoded[max(at - reach, 0):at + reach + 1])
-            seen |= window
-            known &= window
-            # a %XX that `data` did not hold takes in this byte: it starts at most 2 bytes before it
-            escapes += (max(at - 2, 0) + i for i in self.gate.escapes(decoded[max(at - 2, 0):at + 3]))
-        seen = seen | RUN_KNOWN if seen & RUN or known else seen & ~RUN_KNOWN
-        self._probed[id(decoded)] = (decoded, seen)
-        self._escapes[id(decoded)] = (decoded, sorted(set(escapes)))
+        if len(decoded) < _MEMO:
+            return  # a small value: one full look is cheaper
+        looked = unescaped_flags(self.gate, decoded, starts, flags)
+        if looked is not None:
+            seen, escapes = looked
+            self._probed[id(decoded)] = (decoded, seen)
+            self._escapes[id(decoded)] = (decoded, escapes)
 
     def _look(self, look: str, data: bytes, flags: int) -> bool:
         """A second look of the gate at `data` ("loud", "mixed" or "runs"), once per large bytes object."""
@@ -264,7 +187,7 @@ class Walker:
             self._looked[key] = (data, seen)
         return seen
 
-    def _content(self, request: Request) -> _Content | None:
+    def _content(self, request: Request) -> Content | None:
         """The body with its Content-Encoding undone (once per request: `quiet` and `walk` share it)."""
         if self._contents is not None and self._contents[0] is request:
             _request, content, notes, decoded = self._contents
@@ -272,35 +195,13 @@ class Walker:
                 self._note(note.where, note.decoder, note.problem)
             self._decoded += decoded
             return content
-        before, decoded = len(self.notes), self._decoded
-        content = self._decode_content(request)
-        self._contents = (request, content, self.notes[before:], self._decoded - decoded)
+        before = len(self.notes)
+        content, notes, decoded = undo_content_encoding(request, self.limits.max_decoded - self._decoded)
+        for note in notes:
+            self._note(note.where, note.decoder, note.problem)
+        self._decoded += decoded
+        self._contents = (request, content, self.notes[before:], decoded)
         return content
-
-    def _decode_content(self, request: Request) -> _Content | None:
-        data = request.content
-        where: tuple[str, ...] = ("body",)
-        steps: tuple[str, ...] = ()
-        if not data:
-            return None
-        ctype = request.header("content-type") or ""
-        encoding = request.header("content-encoding") if request.content_encoded else None
-        raw = None
-        if encoding:
-            raw = data
-            for token in reversed(encoding.split(",")):  # the last encoding applied is undone first
-                try:
-                    codec = codec_name(token)
-                except KeyError:
-                    self._note(where, "content-encoding", f"unknown content-encoding {token.strip()!r}")
-                    break
-                if codec is None:
-                    continue
-                inflated = self._inflate(where, codec, data, declared=True)
-                if inflated is None:
-                    break
-                data, where, steps = inflated, (*where, codec), (*steps, codec)
-        return raw, where, steps, data, ctype
 
     def _body(self, request: Request) -> Iterator[Item]:
         # the encoded body is scanned before it is decoded (a note on decoding it may cut the segments short)
@@ -324,7 +225,7 @@ class Walker:
         decodable = depth < self.limits.max_depth and (
             len(data) >= _MIN_DECODABLE or (len(data) > 2 and _binary(data)))
         # the gate pays where it can spare the decoders: on a short value they cost less than it does
-        flags = self._probe(data) if self.gate is not None and decodable and len(data) >= _GATED else None
+        flags = self._probe(data) if self.gate is not None and decodable and len(data) >= GATED else None
         yield from self._segment(where, steps, data, flags is not None and quiet_segment(flags))
         if decodable:
             yield from self._children(where, steps, data, depth, ctype, in_protobuf, flags)
@@ -369,12 +270,12 @@ class Walker:
             known = self._escapes.get(id(data))
             starts = (known[1] if known is not None and known[0] is data else gate.escapes(data)) if flags & PCT else []
             if starts:
-                decoded = _unescaped(data, starts)
+                decoded = unescaped(data, starts)
                 self._probe_unescaped(decoded, starts, flags)
                 if self._take(where, len(decoded)):
                     yield from self.visit((*where, "urldecode"), (*steps, "urldecode"), decoded, depth + 1)
-        elif b"%" in data and _PERCENT.search(data):
-            decoded = _PERCENT.sub(_unescape, data)  # unquote_to_bytes, without a Python step per '%'
+        elif b"%" in data and PERCENT.search(data):
+            decoded = PERCENT.sub(unescape, data)  # unquote_to_bytes, without a Python step per '%'
             if self._take(where, len(decoded)):
                 yield from self.visit((*where, "urldecode"), (*steps, "urldecode"), decoded, depth + 1)
 
@@ -417,11 +318,8 @@ class Walker:
     def _many_runs(self, data: bytes, gate: Gate) -> bool:
         """Whether `data` may hold more Base64 runs than the walker decodes (a note)."""
         most = self.limits.max_base64_runs
-        # each run holds 16 characters of the alphabet and ends at a byte that is not one (its '=' or what
-        # stops it); counting those characters (one C pass) rules out most values that are long enough
-        return (len(data) >= 17 * most - 1 and self._look("runs", data, 0)
-                and len(data) - len(data.translate(None, _B64_ALPHABET)) >= 16 * most
-                and data.translate(_B64_MAP).count(_B64_MIN_RUN) >= most)
+        # each run takes 17 bytes (its 16 characters and what ends it): a shorter value cannot hold them
+        return len(data) >= 17 * most - 1 and self._look("runs", data, 0) and counts_many_runs(data, most)
 
     def _json(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int,
               declared: bool, quiet: bool = False, plain: bool = False) -> Generator[Item, None, bool]:
@@ -450,7 +348,7 @@ class Walker:
             doc = parse(data)
         except ValueError as exc:
             if declared:
-                self._note(where, codec, f"could not decode: {_short(exc)}")
+                self._note(where, codec, f"could not decode: {short(exc)}")
             return False
         if isinstance(doc, _Rendered):  # a quiet JSON document: walk it only where str(number) differs
             if not isinstance(doc.doc, dict | list):
@@ -467,13 +365,13 @@ class Walker:
               label: str, plain: bool = False) -> Iterator[Item]:
         """Values of a parsed JSON or protobuf tree: strings are visited further, numbers scanned.
 
-        With the gate, a JSON document's strings and numbers are looked at in one pass first (_loud_parts):
+        With the gate, a JSON document's strings and numbers are looked at in one pass first (parts.loud_parts):
         only the parts it shows a needle or a decoder's trace in are visited, and the objects are offered
         to the locator only when its hints show a latitude and a longitude somewhere among the parts.
         """
         nodes = structured.tree_nodes(root, self.limits.max_nesting)
-        parts = (self._loud_parts(nodes, self.gate)
-                 if self.gate is not None and label == "json" and len(nodes) >= _BATCH else None)
+        parts = (loud_parts(nodes, self.gate, self.limits.max_base64_runs)
+                 if self.gate is not None and label == "json" and len(nodes) >= BATCH else None)
         paths: dict[int, str] = {}
         loud, decoded = (parts.loud, parts.decoded) if parts is not None else (frozenset(), {})
         most = self.limits.max_segments
@@ -506,105 +404,18 @@ class Walker:
                 if isinstance(value, int) and -(2**63) <= value < 0:  # a signed varint: its unsigned twin
                     yield from self._segment(here, steps, str(value + 2**64).encode())
 
-    def _loud_parts(self, nodes: list[structured.Node], gate: Gate) -> _Parts | None:
-        """_quiet_parts of a parsed document's strings and numbers (spelled as the walk scans them: str, and a
-        negative one's unsigned twin), by node."""
-        datas: list[bytes] = []
-        owners: list[int] = []
-        for index, (_parent, _key, value, too_deep) in enumerate(nodes):
-            if not too_deep and isinstance(value, str):
-                datas.append(value.encode("utf-8", "surrogatepass"))
-                owners.append(index)
-        numbers = len(datas)  # from here on numbers: the walk only scans them, a needle is all that counts
-        for index, (_parent, _key, value, too_deep) in enumerate(nodes):
-            if not too_deep and isinstance(value, int | float) and not isinstance(value, bool):
-                datas.append(str(value).encode())
-                owners.append(index)
-                if isinstance(value, int) and -(2**63) <= value < 0:
-                    datas.append(str(value + 2**64).encode())
-                    owners.append(index)
-        parts = self._quiet_parts(datas, numbers, gate)
-        if parts is None:
-            return None
-        return _Parts(frozenset(owners[at] for at in parts.loud), parts.located,
-                      {owners[at]: decoded for at, decoded in parts.decoded.items()})
-
-    def _quiet_parts(self, datas: list[bytes], numbers: int, gate: Gate) -> _Parts | None:
-        """Which of `datas` (values a walk visits; from `numbers` on, numbers it only scans) hold a needle or a
-        decoder's trace, from one gate pass over them all (Gate.spots); None: too many spots.
-
-        A value none of whose spots lies in it is one `visit` finds nothing in and notes nothing on: no needle,
-        no decoder (compression, JSON, a form with a position, protobuf, Base64, %XX) that could reveal one.
-        A short one with nothing but Base64 runs in it has them decoded here, and the decoded runs looked at in
-        a second pass (binary that protobuf refuses at once is quiet too): `decoded` says how many and how
-        many bytes, which its visit would count. `located`: a latitude and a longitude hint among them all.
-        """
-        seen = _spotted(gate, datas)
-        if seen is None:
-            return None
-        # a long value is visited as it was: the gate's own look at it also weighs the limits (fields, runs)
-        loud = {at for at in range(numbers) if len(datas[at]) >= _GATED}
-        decoded: dict[int, tuple[int, int]] = {}
-        runs_of: dict[bytes, list[bytes] | None] = {}  # a document repeats its names: each decoded once
-        blobs: dict[bytes, int] = {}  # each decoded run once, and its place in the second pass
-        whose: list[tuple[int, int]] = []  # (part, decoded run)
-        located = 0
-        for at, bits in seen.items():
-            located |= bits
-            if at >= numbers:
-                if bits & NEEDLE:
-                    loud.add(at)
-            elif bits & _LOUD_PART & ~RUN or bits & (LAT | LON) == LAT | LON:
-                loud.add(at)
-            elif bits & RUN and at not in loud:
-                data = datas[at]
-                if not (_UPPER.search(data) and _LOWER.search(data)):
-                    continue  # no run of it has letters of both cases (hex, words): none is decoded
-                if data in runs_of:
-                    got = runs_of[data]
-                else:
-                    got = runs_of[data] = self._decodes(data)
-                if got is None:
-                    loud.add(at)
-                    continue
-                decoded[at] = (len(got), sum(map(len, got)))
-                whose += ((at, blobs.setdefault(blob, len(blobs))) for blob in got)
-        spotted = _spotted(gate, list(blobs))
-        quiet = [not (bits & _LOUD_PART & ~CTRL or bits & (LAT | LON) == LAT | LON
-                      # decoded runs are mostly binary (a control byte): offered to protobuf, which refuses most at once
-                      or (bits & CTRL and not _unprotobuf(blob)))
-                 for blob, bits in ((blob, spotted.get(i, 0) if spotted is not None else _LOUD_PART)
-                                    for i, blob in enumerate(blobs))]
-        for at, blob in whose:
-            if not quiet[blob]:
-                loud.add(at)
-                decoded.pop(at, None)
-        return _Parts(frozenset(loud), located & (LAT | LON) == LAT | LON, decoded)
-
-    def _decodes(self, data: bytes) -> list[bytes] | None:
-        """The decoded Base64 runs of a short value, as its visit decodes them; None: it is visited instead
-        (a form, whose fields are visited with their runs; or more runs than the walker decodes)."""
-        if b"=" in data and structured.looks_like_form(data):
-            return None
-        got: list[bytes] = []
-        for run in self._runs(data):
-            if run is None:
-                return None
-            got.append(run[1])
-        return got
-
     def _fields(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int,
                 label: str, plain: bool = False) -> Generator[Item, None, bool]:
         try:
             fields = structured.parse_form(data, self.limits.max_fields)
         except ValueError as exc:
-            self._note(where, label, f"could not decode: {_short(exc)}")
+            self._note(where, label, f"could not decode: {short(exc)}")
             return False
         if not fields:
             return False
         steps = (*steps, label)
-        parts = (self._quiet_parts([value for _key, value in fields], len(fields), self.gate)
-                 if self.gate is not None and len(fields) >= _BATCH else None)
+        parts = (quiet_parts([value for _key, value in fields], len(fields), self.gate, self.limits.max_base64_runs)
+                 if self.gate is not None and len(fields) >= BATCH else None)
         if parts is None or parts.located:
             values: list[tuple[str, Scalar]] = [(k, v.decode("utf-8", "replace")) for k, v in fields]
             yield FieldGroup((*where, label), steps, tuple(values))
@@ -614,7 +425,7 @@ class Walker:
             yield from self.visit((*where, f"{label}:{key}"), steps, value, depth + 1, plain=plain)
         return True
 
-    def _counted(self, parts: _Parts, index: int, count: int, depth: int) -> bool:
+    def _counted(self, parts: Parts, index: int, count: int, depth: int) -> bool:
         """Count a quiet part's `count` segments (and its decoded runs' segments and bytes) as its visit would,
         unless that reaches a limit (then it is visited: its notes say so)."""
         runs, size = parts.decoded.get(index, (0, 0)) if depth + 1 < self.limits.max_depth else (0, 0)
@@ -630,7 +441,7 @@ class Walker:
         try:
             parts = structured.parse_multipart(data, boundary, self.limits.max_fields)
         except ValueError as exc:
-            self._note(where, "multipart", f"could not decode: {_short(exc)}")
+            self._note(where, "multipart", f"could not decode: {short(exc)}")
             return False
         for part in parts:
             yield from self.visit((*where, f"multipart:{part.name}"), (*steps, "multipart"), part.body, depth + 1,
@@ -638,7 +449,7 @@ class Walker:
         return True
 
     def _base64(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int) -> Iterator[Item]:
-        for run in self._runs(data):
+        for run in decoded_runs(data, self.limits.max_base64_runs):
             if run is None:
                 self._note(where, "base64", f"more than {self.limits.max_base64_runs} Base64 runs: rest not decoded")
                 return
@@ -646,43 +457,13 @@ class Walker:
             if self._take(where, len(decoded)):
                 yield from self.visit((*where, label), (*steps, "base64"), decoded, depth + 1)
 
-    def _runs(self, data: bytes) -> Iterator[tuple[str, bytes] | None]:
-        """(label, decoded bytes) of each Base64 run of `data` the walker decodes, in order; None past the limit."""
-        whole = data.strip()
-        one = _one_run(whole) if self.limits.max_base64_runs > 0 else None
-        if one is not None:  # the whole value is one run: found and decoded without translating it
-            if not _HEXISH.fullmatch(whole) and _UPPER.search(whole) and _LOWER.search(whole) and len(one) >= 4:
-                yield "base64", one
-            return
-        for count, (start, end) in enumerate(_base64_runs(data)):
-            if count >= self.limits.max_base64_runs:
-                yield None
-                return
-            run = data[start:end]
-            if _HEXISH.fullmatch(run) or not (_UPPER.search(run) and _LOWER.search(run)):
-                continue  # hex, UUIDs, words: Base64 of real data mixes cases
-            decoded = _b64decode(run)
-            if decoded is None or len(decoded) < 4:
-                continue
-            yield "base64" if len(run) == len(whole) else f"base64@{start}", decoded
-
     def _inflate(self, where: tuple[str, ...], codec: str, data: bytes, declared: bool) -> bytes | None:
-        room = self.limits.max_decoded - self._decoded
-        if room <= 0:
-            self._note(where, codec, "decode budget exhausted: not decompressed")
-            return None
-        try:
-            result = inflate(codec, data, room)
-        except DecodeError as exc:
-            if declared:
-                self._note(where, codec, f"could not decode: {_short(exc)}")
-            return None
-        if result.truncated:
-            self._note(where, codec, f"output cut at {len(result.data)} bytes (compression bomb or budget)")
-        elif result.incomplete:
-            self._note(where, codec, "stream ends early: decoded what it holds")
-        self._decoded += len(result.data)
-        return result.data
+        inflated, problem = inflate_within(codec, data, self.limits.max_decoded - self._decoded, declared)
+        if problem is not None:
+            self._note(where, codec, problem)
+        if inflated is not None:
+            self._decoded += len(inflated)
+        return inflated
 
     def _segment(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes,
                  quiet: bool = False) -> Iterator[Segment]:
@@ -706,41 +487,6 @@ class Walker:
 
 
 @dataclass(frozen=True, slots=True)
-class _Parts:
-    """What one gate pass over the parts of a document or form showed (Walker._quiet_parts)."""
-
-    loud: frozenset[int]  # the parts (nodes of tree_nodes' order) with a needle or a decoder's trace in them
-    located: bool  # a latitude and a longitude hint among them: the objects go to the locator
-    decoded: dict[int, tuple[int, int]]  # quiet parts whose Base64 runs decode: how many, how many bytes
-
-
-def _unprotobuf(data: bytes) -> bool:
-    """Whether parse_protobuf refuses `data` without asking bbpb (as it does for what is not declared protobuf)."""
-    return data[0] < 8 or structured.unframed(data)
-
-
-def _spotted(gate: Gate, datas: list[bytes]) -> dict[int, int] | None:
-    """{index: the flags spotted in it} of `datas`, looked at in one buffer (Gate.spots); None: too many."""
-    if not datas:
-        return {}
-    starts = list(itertools.accumulate((len(data) + 1 for data in datas), initial=1))
-    spots = gate.spots(SEPARATOR + SEPARATOR.join(datas), 64 + len(datas))
-    if spots is None:
-        return None
-    seen: dict[int, int] = {}
-    for end, bit in spots:
-        at = max(bisect.bisect_right(starts, end - 1) - 1, 0)
-        seen[at] = seen.get(at, 0) | bit
-    return seen
-
-
-#: Documents and forms of fewer parts are walked part by part (one pass over them all costs more than it spares).
-_BATCH = 8
-#: A part with one of these in it is visited (RUN: a Base64 run starts in it; NESTED: also JSON at its start).
-_LOUD_PART = NEEDLE | PCT | ESC | CTRL | SNIFF | NESTED | RUN
-
-
-@dataclass(frozen=True, slots=True)
 class _Rendered:
     """A JSON document, and whether the walker's str() of each number is spelled in the text."""
 
@@ -757,82 +503,6 @@ def _parse_json_quiet(data: bytes) -> _Rendered:
     return _Rendered(doc, same)
 
 
-def _base64_runs(data: bytes) -> Iterator[tuple[int, int]]:
-    """(start, end) of each run of 16+ Base64 characters, line breaks within allowed."""
-    mapped = data.translate(_B64_MAP)
-    pos = mapped.find(_B64_MIN_RUN)
-    while pos >= 0:
-        match = _B64_RUN_TAIL.match(mapped, pos)
-        assert match is not None  # the find guarantees an "A" at pos
-        yield pos, match.end()
-        pos = mapped.find(_B64_MIN_RUN, match.end())
-
-
-def _one_run(whole: bytes) -> bytes | None:
-    """What _b64decode makes of `whole` (a value with its white space stripped) when _base64_runs finds it one
-    run of the standard alphabet from end to end (lines of it, as Base64 is often sent); else None.
-
-    Such a run starts with 16 characters of the alphabet, and is lines of it (LF, none empty) and at most two
-    '='. pybase64 validates the alphabet as it decodes (SIMD): a byte of any other kind, a '-' or '_' (the
-    URL-safe alphabet) make it refuse, and the runs are found as before; so are they where a CR or an '='
-    is anywhere else (the checks here are single-byte searches and one split: a search for two bytes is slow).
-    """
-    body = whole.rstrip(b"=")
-    if len(whole) - len(body) > 2 or len(body) < 16 or b"\r" in body or b"=" in body:
-        return None
-    lines = body.split(b"\n")
-    if len(lines[0]) < 16 or not all(lines):
-        return None
-    compact = b"".join(lines) if len(lines) > 1 else body
-    if len(compact) % 4 == 1:  # _b64decode drops a last character that would be alone: it too must be Base64
-        if compact[-1] not in _STANDARD:
-            return None
-        compact = compact[:-1]
-    try:
-        return pybase64.b64decode(compact + b"=" * (-len(compact) % 4), validate=True)
-    except binascii.Error:
-        return None
-
-
-def _b64decode(run: bytes) -> bytes | None:
-    compact = run.translate(_B64_FIX, b"\r\n=")
-    if len(compact) % 4 == 1:
-        compact = compact[:-1]
-    compact += b"=" * (-len(compact) % 4)
-    try:  # SIMD: ~17x binascii on a 5 KB run; the same bytes for a compact, padded run (the fallback for any other)
-        return pybase64.b64decode(compact, validate=True)
-    except binascii.Error:
-        pass
-    try:
-        return binascii.a2b_base64(compact, strict_mode=False)
-    except binascii.Error:
-        return None
-
-
-_HEX_BYTE = {b"%" + f"{a}{b}".encode(): bytes([int(a + b, 16)])
-             for a in "0123456789ABCDEFabcdef" for b in "0123456789ABCDEFabcdef"}
-
-
-def _unescape(match: re.Match[bytes]) -> bytes:
-    return _HEX_BYTE[match[0]]
-
-
-def _unescaped(data: bytes, starts: list[int]) -> bytes:
-    """`data` with the %XX escapes at `starts` undone (what unquote_to_bytes makes of it)."""
-    view = memoryview(data)  # slices of a view are not copies: the join copies each byte once
-    pieces: list[bytes | memoryview] = []
-    done = 0
-    for start in starts:
-        pieces += (view[done:start], _HEX_BYTE[data[start:start + 3]])
-        done = start + 3
-    pieces.append(view[done:])
-    return b"".join(pieces)
-
-
 def _binary(data: bytes) -> bool:
     return _CONTROL.search(data, 0, 4096) is not None
 
-
-def _short(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return text if len(text) <= 160 else text[:157] + "..."

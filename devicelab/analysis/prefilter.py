@@ -23,7 +23,7 @@ only built on hyperscan; without it the walker walks everything, as before.
 
 The parts of a parsed document or form (its strings and numbers, its fields) are looked at in one pass
 of their own (Gate.spots over them all, each after a quote: where each needle and loud trace ends), and
-only the parts with something in them are walked (decoders.Walker._quiet_parts).
+only the parts with something in them are walked (parts.quiet_parts).
 
 One difference is accepted: past Limits.max_segments, a walk that skipped quiet values counts
 fewer values than the full walk would, so which values are scanned last may differ (never fewer).
@@ -50,7 +50,7 @@ LON = 128
 UPPER = 256  # with LOWER: maybe a mixed-case Base64 run
 LOWER = 512
 SPACED = 1024  # a quote or '=' and white space: maybe JSON after white space
-RUN = 2048  # 16 characters of the Base64 alphabet in a row: a run the walker looks at (decoders._base64_runs)
+RUN = 2048  # 16 characters of the Base64 alphabet in a row: a run the walker looks at (base64_runs.run_spans)
 RUN_KNOWN = 4096  # whether RUN was looked for: only where UPPER and LOWER both occur (else see has_run)
 ESCAPES = 8192  # a binary value's traces were not looked for, but where its escapes are (Gate.probe's `starts`)
 #: Any of these makes a value worth walking; LAT and LON only count together.
@@ -233,7 +233,7 @@ class Gate:
     def spots(self, data: bytes, most: int) -> list[tuple[int, int]] | None:
         """(end, flag) of each needle and loud trace in `data`, and of each start of a Base64 run; None past `most`.
 
-        For many values in one buffer, each after a SEPARATOR (decoders._spotted): a needle or trace within a value
+        For many values in one buffer, each after a SEPARATOR (parts._spotted): a needle or trace within a value
         ends within it. NESTED also stands for JSON after white space, and at the start of a value (what
         looks_like_json sees: the separator is a quote); RUN for a run's first 16 characters (one per run,
         where `mixed` and the run counts need a run); LAT and LON as the hints match.

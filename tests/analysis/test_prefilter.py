@@ -109,7 +109,7 @@ _PARTS = [
                     max_leaves=12),
        st.booleans())
 def test_a_documents_parts_looked_at_in_one_pass_find_what_each_walked_finds(doc: object, escaped: bool) -> None:
-    # an escape in the text makes the document loud: its parts are looked at one by one (Walker._loud_parts)
+    # an escape in the text makes the document loud: its parts are looked at one by one (parts.loud_parts)
     body = json.dumps({"e": "\\\"", "doc": doc} if escaped else doc).encode()
     for ctype in ("application/json", "text/plain"):
         _both(h.make_flow(body, headers={"Content-Type": ctype}))

@@ -134,7 +134,7 @@ turns (measure_analysis, one process per run, three each, twice): mixed 0.091 / 
 
 The real captures went 2.4x: their 128 KB crash report (3,561 values, loud with JSON escapes) 43 -> 14 ms.
 A parsed document's strings and numbers, and a form's fields, are looked at in one gate pass over them all
-(Gate.spots: where each needle and loud trace ends, joined by a quote; Walker._quiet_parts); only a part
+(Gate.spots: where each needle and loud trace ends, joined by a quote; parts.quiet_parts); only a part
 with something in it is visited, and the objects go to the locator only when its hints show a latitude and
 a longitude among the parts. A short part with nothing but Base64 runs (a camelCase or dotted name: 1,100
 of them in the crash report) has its runs decoded there, each name once, and the decoded bytes looked at in
