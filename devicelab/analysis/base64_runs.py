@@ -27,8 +27,12 @@ UPPER_LETTER = re.compile(rb"[A-Z]")
 LOWER_LETTER = re.compile(rb"[a-z]")
 
 
-def decoded_runs(data: bytes, most: int) -> Iterator[tuple[str, bytes] | None]:
-    """(label, decoded bytes) of each Base64 run of `data` the walker decodes, in order; None past `most` runs."""
+def decoded_runs(data: bytes, most: int, looked: int) -> Iterator[tuple[str, bytes] | str]:
+    """(label, decoded bytes) of each Base64 run of `data` the walker decodes, in order; past a bound, why.
+
+    `most` bounds the runs decoded; `looked` the runs of the alphabet looked at (a hash or a long word is
+    one, and is never decoded: it does not use up `most`).
+    """
     whole = data.strip()
     one = one_run(whole) if most > 0 else None
     if one is not None:  # the whole value is one run: found and decoded without translating it
@@ -36,13 +40,18 @@ def decoded_runs(data: bytes, most: int) -> Iterator[tuple[str, bytes] | None]:
                 and len(one) >= 4):
             yield "base64", one
         return
+    decoding = 0
     for count, (start, end) in enumerate(run_spans(data)):
-        if count >= most:
-            yield None
+        if count >= looked:
+            yield f"more than {looked} runs of the Base64 alphabet: rest not looked at"
             return
         run = data[start:end]
         if _HEXISH.fullmatch(run) or not (UPPER_LETTER.search(run) and LOWER_LETTER.search(run)):
             continue  # hex, UUIDs, words: Base64 of real data mixes cases
+        if decoding >= most:
+            yield f"more than {most} Base64 runs: rest not decoded"
+            return
+        decoding += 1
         decoded = b64decode(run)
         if decoded is None or len(decoded) < 4:
             continue

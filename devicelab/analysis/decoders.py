@@ -264,7 +264,7 @@ class Walker:
             return
         gate = self.gate
         if (flags is None or gate is None or self._look("mixed", data, flags)
-                or self._many_runs(data, gate)):
+                or self._many_runs(data, gate, flags)):
             yield from self._base64(where, steps, data, depth)  # else no run it would decode, nor too many
         if flags is not None and gate is not None:
             known = self._escapes.get(id(data))
@@ -293,7 +293,7 @@ class Walker:
             # every value of a quiet walk takes a separator byte of `data`: the count stays under the limit
             and self._segments + 2 * len(data) + 64 < limits.max_segments
             and (len(data) < limits.max_fields or b"&" not in data or data.count(b"&") < limits.max_fields)
-            and not self._many_runs(data, gate)
+            and not self._many_runs(data, gate, flags)
         )
 
     def _plain(self, data: bytes, flags: int, mime: str, gate: Gate) -> bool:
@@ -312,12 +312,18 @@ class Walker:
             and not self._look("plain", data, trace)
             and self._segments + 2 * len(data) + 64 < limits.max_segments
             and (len(data) < limits.max_fields or b"&" not in data or data.count(b"&") < limits.max_fields)
-            and not self._many_runs(data, gate)
+            and not self._many_runs(data, gate, flags)
         )
 
-    def _many_runs(self, data: bytes, gate: Gate) -> bool:
-        """Whether `data` may hold more Base64 runs than the walker decodes (a note)."""
-        most = self.limits.max_base64_runs
+    def _many_runs(self, data: bytes, gate: Gate, flags: int | None) -> bool:
+        """Whether `data` may hold more Base64 runs than the walker decodes or looks at (a note).
+
+        Only runs with letters of both cases are decoded: where the gate's flags (if known) show one case
+        only, the bound on the runs looked at is the one left, and it takes a value twenty times as long.
+        """
+        limits = self.limits
+        one_case = flags is not None and flags & (UPPER | LOWER) != UPPER | LOWER
+        most = limits.max_base64_looked if one_case else min(limits.max_base64_runs, limits.max_base64_looked)
         # each run takes 17 bytes (its 16 characters and what ends it): a shorter value cannot hold them
         return len(data) >= 17 * most - 1 and self._look("runs", data, 0) and counts_many_runs(data, most)
 
@@ -370,7 +376,7 @@ class Walker:
         to the locator only when its hints show a latitude and a longitude somewhere among the parts.
         """
         nodes = structured.tree_nodes(root, self.limits.max_nesting)
-        parts = (loud_parts(nodes, self.gate, self.limits.max_base64_runs)
+        parts = (loud_parts(nodes, self.gate, self.limits)
                  if self.gate is not None and label == "json" and len(nodes) >= BATCH else None)
         paths: dict[int, str] = {}
         loud, decoded = (parts.loud, parts.decoded) if parts is not None else (frozenset(), {})
@@ -414,7 +420,7 @@ class Walker:
         if not fields:
             return False
         steps = (*steps, label)
-        parts = (quiet_parts([value for _key, value in fields], len(fields), self.gate, self.limits.max_base64_runs)
+        parts = (quiet_parts([value for _key, value in fields], len(fields), self.gate, self.limits)
                  if self.gate is not None and len(fields) >= BATCH else None)
         if parts is None or parts.located:
             values: list[tuple[str, Scalar]] = [(k, v.decode("utf-8", "replace")) for k, v in fields]
@@ -449,9 +455,9 @@ class Walker:
         return True
 
     def _base64(self, where: tuple[str, ...], steps: tuple[str, ...], data: bytes, depth: int) -> Iterator[Item]:
-        for run in decoded_runs(data, self.limits.max_base64_runs):
-            if run is None:
-                self._note(where, "base64", f"more than {self.limits.max_base64_runs} Base64 runs: rest not decoded")
+        for run in decoded_runs(data, self.limits.max_base64_runs, self.limits.max_base64_looked):
+            if isinstance(run, str):
+                self._note(where, "base64", run)
                 return
             label, decoded = run
             if self._take(where, len(decoded)):

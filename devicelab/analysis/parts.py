@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from devicelab.analysis import structured
 from devicelab.analysis.base64_runs import LOWER_LETTER, UPPER_LETTER, decoded_runs
 from devicelab.analysis.prefilter import CTRL, ESC, LAT, LON, NEEDLE, NESTED, PCT, RUN, SEPARATOR, SNIFF, Gate
+from devicelab.analysis.segments import Limits
 
 #: Shorter values inside a walked container are matched and decoded as they always were (measured: the
 #: gate's pass and checks cost more than the decoders' regexes on a few dozen bytes).
@@ -32,7 +33,7 @@ class Parts:
     decoded: dict[int, tuple[int, int]]  # quiet parts whose Base64 runs decode: how many, how many bytes
 
 
-def loud_parts(nodes: list[structured.Node], gate: Gate, most_runs: int) -> Parts | None:
+def loud_parts(nodes: list[structured.Node], gate: Gate, limits: Limits) -> Parts | None:
     """quiet_parts of a parsed document's strings and numbers (spelled as the walk scans them: str, and a
     negative one's unsigned twin), by node."""
     datas: list[bytes] = []
@@ -49,14 +50,14 @@ def loud_parts(nodes: list[structured.Node], gate: Gate, most_runs: int) -> Part
             if isinstance(value, int) and -(2**63) <= value < 0:
                 datas.append(str(value + 2**64).encode())
                 owners.append(index)
-    parts = quiet_parts(datas, numbers, gate, most_runs)
+    parts = quiet_parts(datas, numbers, gate, limits)
     if parts is None:
         return None
     return Parts(frozenset(owners[at] for at in parts.loud), parts.located,
                  {owners[at]: decoded for at, decoded in parts.decoded.items()})
 
 
-def quiet_parts(datas: list[bytes], numbers: int, gate: Gate, most_runs: int) -> Parts | None:
+def quiet_parts(datas: list[bytes], numbers: int, gate: Gate, limits: Limits) -> Parts | None:
     """Which of `datas` (values a walk visits; from `numbers` on, numbers it only scans) hold a needle or a
     decoder's trace, from one gate pass over them all (Gate.spots); None: too many spots.
 
@@ -65,7 +66,7 @@ def quiet_parts(datas: list[bytes], numbers: int, gate: Gate, most_runs: int) ->
     A short one with nothing but Base64 runs in it has them decoded here, and the decoded runs looked at in
     a second pass (binary that protobuf refuses at once is quiet too): `decoded` says how many and how
     many bytes, which its visit would count. `located`: a latitude and a longitude hint among them all.
-    `most_runs`: the Base64 runs the walker decodes in one value (a value with more is visited, for its note).
+    `limits`: the Base64 runs the walker decodes and looks at in one value (a value with more is visited, for its note).
     """
     seen = _spotted(gate, datas)
     if seen is None:
@@ -91,7 +92,7 @@ def quiet_parts(datas: list[bytes], numbers: int, gate: Gate, most_runs: int) ->
             if data in runs_of:
                 got = runs_of[data]
             else:
-                got = runs_of[data] = _decodes(data, most_runs)
+                got = runs_of[data] = _decodes(data, limits)
             if got is None:
                 loud.add(at)
                 continue
@@ -110,14 +111,14 @@ def quiet_parts(datas: list[bytes], numbers: int, gate: Gate, most_runs: int) ->
     return Parts(frozenset(loud), located & (LAT | LON) == LAT | LON, decoded)
 
 
-def _decodes(data: bytes, most_runs: int) -> list[bytes] | None:
+def _decodes(data: bytes, limits: Limits) -> list[bytes] | None:
     """The decoded Base64 runs of a short value, as its visit decodes them; None: it is visited instead
     (a form, whose fields are visited with their runs; or more runs than the walker decodes)."""
     if b"=" in data and structured.looks_like_form(data):
         return None
     got: list[bytes] = []
-    for run in decoded_runs(data, most_runs):
-        if run is None:
+    for run in decoded_runs(data, limits.max_base64_runs, limits.max_base64_looked):
+        if isinstance(run, str):
             return None
         got.append(run[1])
     return got

@@ -17,7 +17,8 @@ class Limits:
     max_nesting: int = 64  # JSON / protobuf levels walked
     max_json_bytes: int = 32 * _MB
     max_protobuf_bytes: int = 1 * _MB
-    max_base64_runs: int = 1_000  # per value
+    max_base64_runs: int = 1_000  # per value: runs decoded (letters of both cases, not hex)
+    max_base64_looked: int = 20_000  # per value: runs of the alphabet looked at (hex and words too)
     max_fields: int = 10_000  # form fields, multipart parts
 
 

@@ -76,11 +76,29 @@ def test_the_escape_pass_stands_in_for_the_traces_of_a_large_binary_value_only()
 
 @pytest.mark.parametrize("runs", [1000, 1001])
 def test_more_than_the_base64_runs_decoded_is_noted_at_the_shortest_value_that_holds_them(runs: int) -> None:
-    # each run: 16 characters of the alphabet, and one byte that is not between runs (17 x runs - 1 bytes)
-    body = b" ".join([b"qqqqqqqqqqqqqqqq"] * runs)
+    # each run: 16 characters of the alphabet with both cases (the runs the walker decodes), and one byte
+    # that is not between runs (17 x runs - 1 bytes)
+    body = b" ".join([b"qQqqqqqqqqqqqqqq"] * runs)
     notes = _both(h.make_flow(body, headers={"Content-Type": "text/plain"})).notes
-    noted = [n for n in notes if n.decoder == "base64"]
-    assert len(noted) == (runs > 1000)
+    noted = [n.problem for n in notes if n.decoder == "base64"]
+    assert noted == (["more than 1000 Base64 runs: rest not decoded"] if runs > 1000 else [])
+
+
+def test_runs_the_walker_never_decodes_do_not_use_up_the_runs_it_decodes() -> None:
+    # 1,500 hashes and long words (one case: never decoded), then an IMEI in Base64: nothing is left undecoded
+    words = [b"0123456789abcdef0123456789abcdef", b"internationalization"] * 750
+    body = b" ".join([*words, base64.b64encode(b"device " + h.IMEI.encode())])
+    result = _both(h.make_flow(body, headers={"Content-Type": "text/plain"}))
+    assert [n for n in result.notes if n.decoder == "base64"] == []
+    assert [f.decoders for f in result.findings if f.kind == "imei"] == [("base64",)]
+
+
+@pytest.mark.parametrize("runs", [20_000, 20_001])
+def test_more_runs_than_the_walker_looks_at_is_noted(runs: int) -> None:
+    body = b" ".join([b"qqqqqqqqqqqqqqqq"] * runs)  # one case: none is decoded, each is looked at
+    notes = _both(h.make_flow(body, headers={"Content-Type": "text/plain"})).notes
+    noted = [n.problem for n in notes if n.decoder == "base64"]
+    assert noted == (["more than 20000 runs of the Base64 alphabet: rest not looked at"] if runs > 20_000 else [])
 
 
 #: Parts of a JSON document that hold an identifier or a position, or only look like they might.
