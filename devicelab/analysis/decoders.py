@@ -179,9 +179,7 @@ class Walker:
         elif look == "mixed":  # the runs are looked at only where both cases occur (gate.mixed's first test)
             seen = (flags & (UPPER | LOWER) == UPPER | LOWER and len(data) >= 16
                     and gate.mixed(data, flags, self._look("runs", data, flags)))
-        elif look == "plain":  # `flags` without NEEDLE, LAT and LON
-            seen = gate.loud(data, flags, False) or self._look("mixed", data, flags)
-        else:
+        else:  # "loud"; or "plain", memoized apart: `flags` without NEEDLE, LAT and LON
             seen = gate.loud(data, flags, False) or self._look("mixed", data, flags)
         if len(data) >= _MEMO:
             self._looked[key] = (data, seen)
@@ -286,15 +284,7 @@ class Walker:
         hold (see prefilter.py); the counts here rule out the notes a walk leaves on limits: too many fields,
         Base64 runs or values (and _structured walks a JSON document that may nest too deep).
         """
-        limits = self.limits
-        return (
-            not mime.startswith("multipart/") and "protobuf" not in mime
-            and not self._look("loud", data, flags)
-            # every value of a quiet walk takes a separator byte of `data`: the count stays under the limit
-            and self._segments + 2 * len(data) + 64 < limits.max_segments
-            and (len(data) < limits.max_fields or b"&" not in data or data.count(b"&") < limits.max_fields)
-            and not self._many_runs(data, gate, flags)
-        )
+        return not self._look("loud", data, flags) and self._within_limits(data, flags, mime, gate)
 
     def _plain(self, data: bytes, flags: int, mime: str, gate: Gate) -> bool:
         """Whether `data` would be quiet (_quiet) but for a needle or a position in it.
@@ -306,10 +296,17 @@ class Walker:
         if not flags & NEEDLE and flags & (LAT | LON) != LAT | LON:
             return False  # a quiet value: _quiet decides
         trace = flags & ~(NEEDLE | LAT | LON)
+        return not self._look("plain", data, trace) and self._within_limits(data, flags, mime, gate)
+
+    def _within_limits(self, data: bytes, flags: int, mime: str, gate: Gate) -> bool:
+        """Whether a walk of the parts of `data` reaches no limit (a note) and takes apart no container itself.
+
+        Asked after the gate's look: the count of Base64 runs in a long value costs more than the look.
+        """
         limits = self.limits
         return (
             not mime.startswith("multipart/") and "protobuf" not in mime
-            and not self._look("plain", data, trace)
+            # every value of a quiet walk takes a separator byte of `data`: the count stays under the limit
             and self._segments + 2 * len(data) + 64 < limits.max_segments
             and (len(data) < limits.max_fields or b"&" not in data or data.count(b"&") < limits.max_fields)
             and not self._many_runs(data, gate, flags)
