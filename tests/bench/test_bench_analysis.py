@@ -157,6 +157,23 @@ three over 64 KB (15, escapes 7, RUN 8; bare 14), the %XX copy and its windows; 
 to 17 KB (9), the gate's two passes over them (11), the alphabet count for the many-runs note (6.5) and the
 note's parse (5), where the bare scan reads the 700 compressed bytes (1.9). With no Python at all that is
 ~0.25-0.28; the walker's Python is ~30 % of the time left (~6 us a quiet request, 15-25 per decoded layer).
+
+Fifth round (issue 17). decoders.py is split by job (segments, content, base64_runs, percent, parts; no hot
+path gained a call), and the Base64-run bound counts the runs the walker decodes (letters of both cases) and,
+apart, the runs it looks at (20,000): a one-case value (lower-case text, most JSON) cannot reach the first, so
+it skips the RUN pass and the alphabet count that only that note needed. This file's by-kind table, main before
+and after taking turns, three runs each: text 49-78 -> 31-48 us (0.25 -> 0.38-0.41 of bare), gzip JSON 69-113 ->
+60-65 (0.024 -> 0.027), the rest unchanged; all kinds 0.111-0.120 -> 0.120-0.149. The mixed row (one cold pass)
+stayed within its noise: 0.105-0.123 before, 0.108-0.117 after. scripts/diff_findings.py: 0 of 4,029 flows differ.
+
+The C floor, measured again on what the bench reads (66 distinct 64 KB random bodies, 4 MB: each pass reads them
+from beyond the L2 cache, so these are ~2x the warm figures above): the gate's main pass 15 us (bare: 17.5 for
+the same bytes), escapes 10-14, RUN 25-29. RUN as {15}, {12} or {8} characters: 59-93 us (hyperscan picks a
+slower engine); after a byte outside the alphabet (one match per run): 1,214 us; escapes and RUN in one database:
+41 (apart: 39). So a random binary body costs ~50 us of hyperscan alone, 2.9x its bare scan, before the %XX copy,
+protobuf's refusal and any Python. Per kind the C floor is then ~160 us for the six (bare: 41): 0.25 with no
+Python at all, as the fourth round found. 0.30 needs the analysis to skip a pass the findings or the notes depend
+on (RUN in binary finds Base64 runs; the escapes find %XX; the inflated bytes are where a gzip body's needles are).
 """
 
 from __future__ import annotations
