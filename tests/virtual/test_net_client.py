@@ -260,6 +260,31 @@ def test_idle_connections_close_into_time_wait_without_an_owner() -> None:
     run(scenario)
 
 
+def test_a_connection_either_side_says_close_on_is_closed_not_pooled() -> None:
+    # NetworkMonitor's probes send "Connection: close": the socket is closed at once, as on a phone
+    async def scenario() -> None:
+        async with world() as (_internet, handset):
+            assert handset.system is not None
+            await client(handset).fetch(Request("GET", "http://connectivitycheck.gstatic.com/generate_204",
+                                                (("Connection", "close"),)))
+            assert [s.state for s in handset.system.sockets] == ["TIME_WAIT"]
+
+    run(scenario)
+
+
+def test_a_request_that_ends_as_the_system_goes_down_leaves_no_socket_pooled() -> None:
+    # the pool went down with the system: a late response's connection has nowhere to wait and is closed
+    async def scenario() -> None:
+        async with world() as (_internet, handset):
+            assert handset.system is not None and handset.network is not None
+            fetching = client(handset)
+            handset.network.sockets.shutdown()
+            await fetching.fetch(Request("GET", "http://connectivitycheck.gstatic.com/generate_204"))
+            assert [s.state for s in handset.system.sockets] == ["TIME_WAIT"]
+
+    run(scenario)
+
+
 def test_a_lying_client_connects_to_one_host_and_names_another() -> None:
     # hostile builds (audit F4): SNI and Host are the client's choice, the connection is not
     async def scenario() -> None:

@@ -157,7 +157,8 @@ class DeviceHttpClient:
             final.close()
             forget()
 
-        if self.websocket:  # the app closed its WebSocket: the connection is not pooled
+        if self.websocket or _says_close(request.headers) or _says_close(response.headers):
+            # the app closed its WebSocket, or either side said "Connection: close": not pooled
             close()
             connection.close()
         else:
@@ -265,6 +266,11 @@ class DeviceHttpClient:
                                f"  Pinned certificates for {host}:\n    {pinned}")
 
         return check
+
+
+def _says_close(headers: Headers) -> bool:
+    """Whether a message's Connection header says close (the client then pools nothing)."""
+    return any(name.lower() == "connection" and "close" in value.lower() for name, value in headers)
 
 
 def _nothing() -> None:

@@ -58,6 +58,7 @@ class SocketTable:
         self.clock = clock
         self._timers: set[asyncio.TimerHandle] = set()
         self._idle: dict[Connection, Callable[[], None]] = {}
+        self._down = False
 
     def opened(self, local: tuple[str, int], remote: tuple[str, int], uid: int, *, java: bool) -> Connection:
         entry = SocketEntry(
@@ -77,6 +78,11 @@ class SocketTable:
 
     def keep_alive(self, connection: Connection, close_socket: Callable[[], None]) -> None:
         """Pool an idle connection; after KEEPALIVE the device closes it (then TIME_WAIT)."""
+        if self._down:  # a request that ended as the system went down: nothing is left to pool it in
+            with contextlib.suppress(Exception):
+                close_socket()
+            connection.close()
+            return
         self._idle[connection] = close_socket
 
         def expire() -> None:
@@ -101,6 +107,7 @@ class SocketTable:
 
     def shutdown(self) -> None:
         """The system goes down: close every pooled socket and forget the timers."""
+        self._down = True
         for handle in self._timers:
             handle.cancel()
         self._timers.clear()
