@@ -276,7 +276,8 @@ def test_a_request_that_ends_as_the_system_goes_down_leaves_no_socket_pooled() -
     # the pool went down with the system: a late response's connection has nowhere to wait and is closed
     async def scenario() -> None:
         async with world() as (_internet, handset):
-            assert handset.system is not None and handset.network is not None
+            assert handset.system is not None
+            assert handset.network is not None
             fetching = client(handset)
             handset.network.sockets.shutdown()
             await fetching.fetch(Request("GET", "http://connectivitycheck.gstatic.com/generate_204"))
