@@ -14,14 +14,21 @@ def _cut(text: str, width: int) -> str:
 def to_text(report: ScanReport) -> str:
     verdict = report.verdict
     lines = [f"verdict: {verdict.outcome.upper()}   (policy: {report.policy.name})"]
-    for c in report.captures:
-        lines.append(f"capture: {c.source}  {c.format}, {len(c.flows)} flows" + (f"  [{c.error}]" if c.error else ""))
+    # several captures number their flows alike: a flow is then named by its capture's number too ("2:5")
+    numbers = {c.source: n for n, c in enumerate(report.captures, 1)} if len(report.captures) > 1 else {}
+
+    def flow_name(source: str, index: int) -> str:
+        return f"{numbers[source]}:{index}" if source in numbers else str(index)
+
+    for n, c in enumerate(report.captures, 1):
+        lines.append(f"capture{f' {n}' if numbers else ''}: {c.source}  {c.format}, {len(c.flows)} flows"
+                     + (f"  [{c.error}]" if c.error else ""))
     if report.missing_kinds:
         lines.append(f"not searched (the identity has none): {', '.join(report.missing_kinds)}")
     rows = [("HOST", "KIND", "WHERE", "DECODERS", "APP", "FLOW")]
     for f in report.findings:
         rows.append((_cut(f.host, 32), f.kind, _cut(f.location, 60), " > ".join(f.decoders) or "-", f.app or "-",
-                     f"{f.flow_index}{'' if f.tls else ' (plain)'}"))
+                     f"{flow_name(f.source, f.flow_index)}{'' if f.tls else ' (plain)'}"))
     lines.append("")
     if len(rows) == 1:
         lines.append("no identifier found")
@@ -43,5 +50,6 @@ def to_text(report: ScanReport) -> str:
     notes = [(a, n) for a in report.analyses for n in a.notes]
     if notes:
         lines += ["", "not fully decoded:"]
-        lines += [f"  flow {a.flow.index} {a.flow.host} {render(n.where)}: {n.decoder}: {n.problem}" for a, n in notes]
+        lines += [f"  flow {flow_name(a.flow.source, a.flow.index)} {a.flow.host} {render(n.where)}: "
+                  f"{n.decoder}: {n.problem}" for a, n in notes]
     return "\n".join(lines)

@@ -75,6 +75,21 @@ def test_text_report_is_a_table(zzhc_capture: str) -> None:
     assert any("zzhc.vnet.cn" in line and "iccid" in line and "base64 > json" in line for line in out.splitlines())
 
 
+def test_several_captures_name_each_flow_with_its_capture(aaid_identity: str) -> None:
+    # the two captures both have a flow 5: a row must say whose it is
+    second = str(h.DATA / "reporthar_android_second-run.har")
+    code, out, _ = _run(FIRST_RUN, second, "--identity", aaid_identity, "--policy", str(h.GLOBAL_POLICY))
+    assert code == 1
+    lines = out.splitlines()
+    assert [line.split(":")[0] for line in lines if line.startswith("capture")] == ["capture 1", "capture 2"]
+    flows = {line.split()[-1] for line in lines if line.startswith(("graph.facebook.com", "api2.branch.io"))}
+    assert {"1:5", "2:4"} <= flows
+    assert all(flow.split(":")[0] in ("1", "2") for flow in flows)
+    _code, one, _ = _run(FIRST_RUN, "--identity", aaid_identity, "--policy", str(h.GLOBAL_POLICY))
+    assert "capture: " in one  # one capture: its flows by number alone
+    assert "1:5" not in one
+
+
 def test_scan_names_the_kinds_the_identity_lacks(aaid_identity: str) -> None:
     # audit: a scan with an identity of one advertising ID said pass without saying what it never looked for
     code, out, _ = _run(FIRST_RUN, "--identity", aaid_identity, "--policy", str(h.GLOBAL_POLICY))
