@@ -120,7 +120,7 @@ class Walker:
         if sniff(data) is not None:
             return False
         mime = structured.mime_type(ctype) if ctype else ""
-        if not self._quiet(data, flags, mime, gate):
+        if not self._quiet(data, flags, mime):
             return False
         for _item in self._children(where, steps, data, 0, ctype, False, flags, quiet=True):
             return False  # a number the JSON parser renders anew: walk it
@@ -239,7 +239,7 @@ class Walker:
         mime = structured.mime_type(ctype) if ctype else ""
         # A quiet value's parts hold nothing to find: only the parsers whose failure is a note still run.
         if quiet is None:
-            quiet = flags is not None and self.gate is not None and self._quiet(data, flags, mime, self.gate)
+            quiet = flags is not None and self.gate is not None and self._quiet(data, flags, mime)
         done = False  # a structured decoder took the value apart: its parts are visited instead
         if mime.startswith("multipart/"):
             boundary = structured.media_type(ctype)[1].get("boundary", "")
@@ -247,12 +247,12 @@ class Walker:
         json_declared = structured.is_json_type(mime)
         if not done and (json_declared or structured.looks_like_json(data)):
             plain = (not quiet and flags is not None and self.gate is not None
-                     and self._plain(data, flags, mime, self.gate))
+                     and self._plain(data, flags, mime))
             done = yield from self._json(where, steps, data, depth, json_declared, quiet, plain)
         if quiet:
             return  # forms, protobuf, Base64 and %XX: nothing to decode, nothing to note (see _quiet)
         if not done and (mime == "application/x-www-form-urlencoded" or structured.looks_like_form(data)):
-            plain = flags is not None and self.gate is not None and self._plain(data, flags, mime, self.gate)
+            plain = flags is not None and self.gate is not None and self._plain(data, flags, mime)
             done = yield from self._fields(where, steps, data, depth, "form", plain)
         pb_declared = "protobuf" in mime
         binary = (flags is None or flags & CTRL) and _binary(data)  # no control byte anywhere: not binary
@@ -262,7 +262,7 @@ class Walker:
             return
         gate = self.gate
         if (flags is None or gate is None or self._look("mixed", data, flags)
-                or self._many_runs(data, gate, flags)):
+                or self._many_runs(data, flags)):
             yield from self._base64(where, steps, data, depth)  # else no run it would decode, nor too many
         if flags is not None and gate is not None:
             known = self._escapes.get(id(data))
@@ -277,16 +277,16 @@ class Walker:
             if self._take(where, len(decoded)):
                 yield from self.visit((*where, "urldecode"), (*steps, "urldecode"), decoded, depth + 1)
 
-    def _quiet(self, data: bytes, flags: int, mime: str, gate: Gate) -> bool:
+    def _quiet(self, data: bytes, flags: int, mime: str) -> bool:
         """Whether walking the parts of `data` can find nothing and note nothing the parse itself does not.
 
         The gate rules out needles, positions and every decoder that could reveal bytes `data` does not
         hold (see prefilter.py); the counts here rule out the notes a walk leaves on limits: too many fields,
         Base64 runs or values (and _structured walks a JSON document that may nest too deep).
         """
-        return not self._look("loud", data, flags) and self._within_limits(data, flags, mime, gate)
+        return not self._look("loud", data, flags) and self._within_limits(data, flags, mime)
 
-    def _plain(self, data: bytes, flags: int, mime: str, gate: Gate) -> bool:
+    def _plain(self, data: bytes, flags: int, mime: str) -> bool:
         """Whether `data` would be quiet (_quiet) but for a needle or a position in it.
 
         Its parts then hold no decoder's trace either (each is a substring of `data`, or one with a form's
@@ -296,9 +296,9 @@ class Walker:
         if not flags & NEEDLE and flags & (LAT | LON) != LAT | LON:
             return False  # a quiet value: _quiet decides
         trace = flags & ~(NEEDLE | LAT | LON)
-        return not self._look("plain", data, trace) and self._within_limits(data, flags, mime, gate)
+        return not self._look("plain", data, trace) and self._within_limits(data, flags, mime)
 
-    def _within_limits(self, data: bytes, flags: int, mime: str, gate: Gate) -> bool:
+    def _within_limits(self, data: bytes, flags: int, mime: str) -> bool:
         """Whether a walk of the parts of `data` reaches no limit (a note) and takes apart no container itself.
 
         Asked after the gate's look: the count of Base64 runs in a long value costs more than the look.
@@ -309,10 +309,10 @@ class Walker:
             # every value of a quiet walk takes a separator byte of `data`: the count stays under the limit
             and self._segments + 2 * len(data) + 64 < limits.max_segments
             and (len(data) < limits.max_fields or b"&" not in data or data.count(b"&") < limits.max_fields)
-            and not self._many_runs(data, gate, flags)
+            and not self._many_runs(data, flags)
         )
 
-    def _many_runs(self, data: bytes, gate: Gate, flags: int | None) -> bool:
+    def _many_runs(self, data: bytes, flags: int | None) -> bool:
         """Whether `data` may hold more Base64 runs than the walker decodes or looks at (a note).
 
         Only runs with letters of both cases are decoded: where the gate's flags (if known) show one case
