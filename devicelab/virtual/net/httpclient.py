@@ -270,7 +270,7 @@ class DeviceHttpClient:
 
 def _says_close(headers: Headers) -> bool:
     """Whether a message's Connection header says close (the client then pools nothing)."""
-    return any(name.lower() == "connection" and "close" in value.lower() for name, value in headers)
+    return "close" in (http1.header(headers, "connection") or "").lower()
 
 
 def _nothing() -> None:
