@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -10,6 +11,9 @@ from devicelab.errors import ConfigError
 from devicelab.model.policy import STRICT, host_matches, load_policy
 from devicelab.model.traffic import CoverageGap
 from tests.analysis import helpers as h
+
+if TYPE_CHECKING:
+    from devicelab.analysis.scan import ScanReport
 from tests.analysis.helpers import make_flow
 
 GLOBAL = load_policy(h.GLOBAL_POLICY)
@@ -161,6 +165,29 @@ def test_a_decode_limit_reached_is_a_counted_gap_naming_the_host() -> None:
     flow = make_flow(bomb, headers={"Content-Encoding": "gzip"}, host="activation.hmdglobal.com")
     analyzer = Analyzer(h.identity(), Limits(max_decoded=1 << 20))
     report = scan([CaptureRead("test", "har", (flow,))], h.identity(), GLOBAL, analyzer=analyzer)
+    assert report.findings == ()
+    (gap,) = report.verdict.counted_gaps
+    assert (gap.kind, gap.host) == ("decode_limit", "activation.hmdglobal.com")
+    assert report.verdict.outcome == "inconclusive"
+
+
+@pytest.mark.parametrize(("run", "count"), [(b"qQqqqqqqqqqqqqqq", 1_001), (b"qqqqqqqqqqqqqqqq", 20_001)])
+def test_an_imei_behind_more_base64_runs_than_the_walker_reads_is_a_counted_gap(run: bytes, count: int) -> None:
+    # a hostile client pads its payload with runs: past either bound (runs decoded, runs looked at) the
+    # gzipped IMEI in Base64 after them is not decoded (no needle form can match it raw), and the verdict says so
+    import base64
+    import gzip
+
+    from devicelab.analysis.scan import scan
+    from devicelab.model.traffic import CaptureRead
+
+    def judged(runs: int) -> ScanReport:
+        body = b" ".join([run] * runs + [base64.b64encode(gzip.compress(b"imei " + h.IMEI.encode()))])
+        flow = make_flow(body, headers={"Content-Type": "text/plain"}, host="activation.hmdglobal.com")
+        return scan([CaptureRead("test", "har", (flow,))], h.identity(), GLOBAL)
+
+    assert [f.kind for f in judged(10).findings] == ["imei"]  # within the bounds it is found
+    report = judged(count)
     assert report.findings == ()
     (gap,) = report.verdict.counted_gaps
     assert (gap.kind, gap.host) == ("decode_limit", "activation.hmdglobal.com")
