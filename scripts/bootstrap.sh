@@ -15,6 +15,9 @@ command -v chromium >/dev/null 2>&1 || [ "$(id -u)" -ne 0 ] || want_chromium=1
 [ -d /usr/share/fonts/truetype/roboto ] || need_debs+=(fonts-roboto-unhinted)
 # the gateway capture installs its nftables rules through libnftables (no nft command needed)
 ldconfig -p 2>/dev/null | grep -q libnftables.so.1 || need_debs+=(libnftables1)
+# the analysis's quiet path is one C module (devicelab/analysis/_c), built when the package is installed
+command -v gcc >/dev/null 2>&1 || need_debs+=(gcc)
+[ -e /usr/include/zlib.h ] || need_debs+=(zlib1g-dev)
 if [ ${#need_debs[@]} -gt 0 ] && [ "$(id -u)" -ne 0 ]; then
     echo "devicelab needs Debian's ${need_debs[*]}; run as root, or: sudo apt-get install -y ${need_debs[*]}" >&2
     exit 1
@@ -44,6 +47,10 @@ python_packages() {
     if [ ! -x .venv/bin/python ]; then
         python3 -m venv .venv
     fi
+    # the C module is rebuilt when a source of it is newer than the install
+    if [ -f "$stamp" ] && [ -n "$(find devicelab/analysis/_c setup.py -newer "$stamp" -print -quit)" ]; then
+        rm -f "$stamp"
+    fi
     if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
         echo "installing Python packages into .venv"
         # uv (from PyPI, into the virtualenv) installs the same versions as pip in a third of the time:
@@ -54,7 +61,7 @@ python_packages() {
             cat "$log" >&2
             return 1
         fi
-        .venv/bin/python -c "import devicelab, ppadb, uiautomator2, mitmproxy, allure_pytest"
+        .venv/bin/python -c "import devicelab, ppadb, uiautomator2, mitmproxy, allure_pytest, devicelab.analysis._fastpath"
         touch "$stamp"
     fi
 }
@@ -73,10 +80,14 @@ allure() {
 
 mkdir -p .venv  # the virtualenv is made into it, beside npm's .venv/node
 debian > "$logs/debian" 2>&1 & debian_job=$!
+# the Python install compiles the C module: a missing compiler or zlib comes from Debian first
+case " ${need_debs[*]} " in
+    *" gcc "*|*" zlib1g-dev "*) wait "$debian_job" || { cat "$logs/debian"; exit 1; }; debian_job= ;;
+esac
 python_packages > "$logs/python" 2>&1 & python_job=$!
 allure > "$logs/allure" 2>&1 & allure_job=$!
 failed=0
-wait "$debian_job" || failed=1
+[ -z "$debian_job" ] || wait "$debian_job" || failed=1
 cat "$logs/debian"
 wait "$python_job" || failed=1
 cat "$logs/python"
