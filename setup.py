@@ -10,6 +10,6 @@ setup(ext_modules=[Extension(
     "devicelab.analysis._fastpath",
     sources=sorted(str(path) for path in _C.glob("*.c")),
     depends=sorted(str(path) for path in _C.glob("*.h")),
-    extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror"],
+    extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
     libraries=["z"],
 )])

@@ -142,6 +142,11 @@ class Gate:
         self._spots = _compile(spots, [flag & hyperscan.HS_FLAG_CASELESS for flag in flags[:len(forms)]]
                                + [0] * (len(spots) - len(forms)))
         self._local = threading.local()
+        hinted = [(hint, bit) for hint, bit in triggers if bit & (LAT | LON)]
+        self._needle_expressions = [*expressions[:len(forms)], *(hint for hint, _bit in hinted)]
+        self._needle_flags = [*flags[:len(forms)], *[single] * len(hinted)]
+        self._needle_bits = [*self._bits[:len(forms)], *(bit for _hint, bit in hinted)]
+        self._needles: Any = None  # compiled when the quiet path asks for it
 
     def _scratch(self) -> dict[int, Any]:
         scratch: dict[int, Any] | None = getattr(self._local, "scratch", None)
@@ -149,6 +154,23 @@ class Gate:
             dbs = (self._db, self._whole, self._traces, self._run, self._mixed, self._spaced, self._escape,
                    self._spots)
             scratch = self._local.scratch = {id(db): hyperscan.Scratch(db) for db in dbs}
+        return scratch
+
+    def needle_database(self) -> tuple[Any, list[int]]:
+        """A database of the needles and hints alone (NEEDLE, LAT, LON), and the flag of each of its patterns.
+
+        For the C quiet path (quiet_path.py), which finds the byte triggers and traces itself: a quiet value
+        then makes no match at all, and no call back into Python.
+        """
+        if self._needles is None:
+            self._needles = _compile(self._needle_expressions, self._needle_flags)
+        return self._needles, list(self._needle_bits)
+
+    def needle_scratch(self) -> Any:
+        """This thread's scratch for `needle_database`."""
+        scratch: Any = getattr(self._local, "needles", None)
+        if scratch is None:
+            scratch = self._local.needles = hyperscan.Scratch(self.needle_database()[0])
         return scratch
 
     def _any(self, db: Any, data: bytes) -> bool:

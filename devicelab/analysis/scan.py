@@ -16,6 +16,7 @@ from devicelab.analysis.forms import Form, Needles, build_needles
 from devicelab.analysis.location import LocationHit, Locator
 from devicelab.analysis.matcher import Engine, Matcher
 from devicelab.analysis.prefilter import Gate
+from devicelab.analysis.quiet_path import QuietPath, quiet_path
 from devicelab.analysis.verdict import Verdict, evaluate
 from devicelab.model.identity import LOCATION_KIND, Identity
 from devicelab.model.policy import Policy
@@ -32,7 +33,8 @@ class FlowAnalysis:
 class Analyzer:
     """Finds one identity's identifiers in flows."""
 
-    def __init__(self, identity: Identity, limits: Limits | None = None, engine: Engine = "auto") -> None:
+    def __init__(self, identity: Identity, limits: Limits | None = None, engine: Engine = "auto",
+                 fast: bool = True) -> None:
         self.identity = identity
         self.limits = limits or Limits()
         self.needles: Needles = build_needles(identity)
@@ -50,8 +52,15 @@ class Analyzer:
         if self.matcher.engine == "hyperscan":
             lat, lon = self.locator.hints() if self.locator is not None else ([], [])
             self.gate = Gate(self.matcher.forms, lat, lon)
+        # `fast`: requests the C prover shows quiet skip the walker (False: the walker sees every request)
+        self.quiet_path: QuietPath | None = quiet_path(self.gate, self.limits) if fast else None
 
     def analyze(self, flow: Flow) -> FlowAnalysis:
+        # a DNS query's data is in its name, which the walk of its request does not read
+        if self.quiet_path is not None and flow.protocol != "dns":
+            notes = self.quiet_path.prove(flow.request)
+            if notes is not None:
+                return FlowAnalysis(flow, (), notes)
         walker = Walker(self.limits, self.gate)
         # a DNS query's data is in its name, which the walk of its request does not read
         if flow.protocol != "dns" and walker.quiet(flow.request):

@@ -67,5 +67,6 @@ dl_json_result dl_json_read(const uint8_t *data, Py_ssize_t len);
 PyObject *dl_py_traces(PyObject *module, PyObject *args);
 PyObject *dl_py_json_read(PyObject *module, PyObject *args);
 extern PyTypeObject dl_ProverType;
+int dl_prove_ready(void); /* the types prove.c keeps to itself */
 
 #endif

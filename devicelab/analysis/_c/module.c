@@ -34,7 +34,7 @@ static struct PyModuleDef module_def = {
 PyMODINIT_FUNC PyInit__fastpath(void) {
     PyObject *module = PyModule_Create(&module_def);
     if (module == NULL) return NULL;
-    if (PyType_Ready(&dl_ProverType) < 0 || PyModule_AddObjectRef(module, "Prover", (PyObject *)&dl_ProverType) < 0) {
+    if (dl_prove_ready() < 0 || PyType_Ready(&dl_ProverType) < 0 || PyModule_AddObjectRef(module, "Prover", (PyObject *)&dl_ProverType) < 0) {
         Py_DECREF(module);
         return NULL;
     }

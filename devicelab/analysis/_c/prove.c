@@ -1,13 +1,889 @@
-/* STUB: the Prover. */
+/* The Prover: a request proven quiet (nothing to match, nothing to locate) as decoders.Walker would find it.
+ *
+ * `Prover.prove(request, scratch)` follows Walker.quiet and, where the body is loud, the walk of its body
+ * (Walker.visit and _children), for the values it can follow here: plain text, JSON, forms, binary that is
+ * not protobuf, a body that is one Base64 run, %XX escapes, a gzip Content-Encoding. It returns the notes the
+ * walk would leave (a tuple of segments.Note) when every value the walk would yield is quiet, and None
+ * whenever anything else could happen (a needle, a position, a decoder it does not follow, a limit, a parse
+ * whose error only Python words): the walker then decides, as it always did. So a wrong None costs time
+ * only; the prover never says "quiet" where the walker would yield a finding or another note.
+ *
+ * Each step names the Python it stands for. tests/analysis/test_fastpath.py holds the two side by side.
+ */
 #include "fastpath.h"
+
+#include <string.h>
+#include <zlib.h>
+
+#define LOUD (DL_NEEDLE | DL_PCT | DL_ESC | DL_CTRL | DL_SNIFF | DL_NESTED)
+#define MIN_DECODABLE 12 /* decoders._MIN_DECODABLE */
+#define GATED 256        /* parts.GATED: shorter values are walked without the gate's flags */
+#define FORM_MIME "application/x-www-form-urlencoded"
+
+enum { PROVEN = 0, DEFER = 1, FAILED = -1 };
+
+typedef struct {
+    long max_depth, max_segments, max_nesting, max_base64_runs, max_base64_looked, max_fields;
+    Py_ssize_t max_decoded, max_json_bytes, max_protobuf_bytes;
+} Limits;
 
 typedef struct {
     PyObject_HEAD
+    PyObject *db;        /* the gate's main database: every needle form, the byte triggers, the hints */
+    uint32_t *bits;      /* pattern id -> flag */
+    Py_ssize_t nbits;
+    Py_ssize_t reach;    /* no pattern of `db` matches more bytes than this (Gate.reach) */
+    Limits limits;
+    PyObject *note;      /* segments.Note */
+    PyObject *b64decode; /* pybase64.b64decode */
+    PyObject *binascii_error;
+    PyObject *handler;   /* the match handler given to db.scan */
+    PyObject *scan;      /* "scan" */
+    PyObject *kwnames;   /* db.scan's: ("match_event_handler", "context", "scratch") */
+    PyObject *validate;  /* b64decode's: ("validate",) */
 } Prover;
+
+/* One walk's state: Walker's notes, _segments (an upper bound here) and _decoded. */
+typedef struct {
+    Prover *prover;
+    PyObject *scratch;
+    PyObject *notes;
+    Py_ssize_t segments;
+    Py_ssize_t decoded;
+} Walk;
+
+/* ---- the gate's flags: one hyperscan pass of the main database, and traces.c for the rest ---- */
+
+typedef struct {
+    PyObject_HEAD
+    uint32_t flags;
+    const uint32_t *bits;
+    Py_ssize_t nbits;
+} Found;
+
+static PyTypeObject FoundType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "devicelab.analysis._fastpath.Found",
+    .tp_basicsize = sizeof(Found),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+};
+
+/* db.scan's match_event_handler(id, from, to, flags, context): prefilter._flag, in C */
+static PyObject *on_match(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5 || !PyObject_TypeCheck(args[4], &FoundType)) {
+        PyErr_SetString(PyExc_TypeError, "on_match(id, from, to, flags, found)");
+        return NULL;
+    }
+    Found *found = (Found *)args[4];
+    unsigned long id = PyLong_AsUnsignedLong(args[0]);
+    if (id == (unsigned long)-1 && PyErr_Occurred()) return NULL;
+    if ((Py_ssize_t)id < found->nbits) found->flags |= found->bits[id];
+    Py_RETURN_NONE; /* go on: every pattern reports once (SINGLEMATCH) */
+}
+
+static PyMethodDef on_match_def = {"on_match", (PyCFunction)(void (*)(void))on_match, METH_FASTCALL, NULL};
+
+/* The main database's flags for `data` (NEEDLE, LAT, LON and the byte triggers). */
+static int needles(Walk *walk, PyObject *data, uint32_t *flags) {
+    Prover *p = walk->prover;
+    Found *found = PyObject_New(Found, &FoundType);
+    if (found == NULL) return -1;
+    found->flags = 0;
+    found->bits = p->bits;
+    found->nbits = p->nbits;
+    PyObject *args[] = {p->db, data, p->handler, (PyObject *)found, walk->scratch};
+    PyObject *result = PyObject_VectorcallMethod(p->scan, args, 2, p->kwnames);
+    *flags = found->flags;
+    Py_DECREF(found);
+    if (result == NULL) return -1;
+    Py_DECREF(result);
+    return 0;
+}
+
+/* Gate.probe: every flag of `data` (RUN always known). `escapes`: where its %XX escapes start, if wanted. */
+static int probe(Walk *walk, PyObject *data, uint32_t *flags, dl_positions *escapes) {
+    uint32_t found;
+    if (needles(walk, data, &found) < 0) return -1;
+    int64_t traces = dl_traces((const uint8_t *)PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), escapes);
+    if (traces < 0) return -1;
+    *flags = found | (uint32_t)traces;
+    return 0;
+}
+
+/* prefilter.quiet_segment: no needle and no position in the value itself */
+static int quiet_segment(uint32_t flags) {
+    return !(flags & DL_NEEDLE) && (flags & (DL_LAT | DL_LON)) != (DL_LAT | DL_LON);
+}
+
+/* Gate.mixed: maybe a Base64 run with letters of both cases (the runs the walker decodes) */
+static int mixed(uint32_t flags, Py_ssize_t len) {
+    return (flags & (DL_UPPER | DL_LOWER)) == (DL_UPPER | DL_LOWER) && len >= 16 && (flags & DL_RUN) &&
+           (flags & DL_MIXED);
+}
+
+/* Gate.loud (with Walker._look's "mixed"): a decoder could reveal what the bytes do not hold as they are */
+static int loud(uint32_t flags, Py_ssize_t len) {
+    if (flags & LOUD || (flags & (DL_LAT | DL_LON)) == (DL_LAT | DL_LON)) return 1;
+    if (flags & DL_SPACED_JSON) return 1;
+    return mixed(flags, len);
+}
+
+/* ---- small facts of bytes, each a Python helper's ---- */
+
+static int is_space(uint8_t c) { /* bytes.strip()'s white space */
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == 0x0b || c == 0x0c;
+}
+
+static int is_control(uint8_t c) { return c <= 0x08 || (c >= 0x0e && c <= 0x1a); }
+
+/* decoders._binary: a control byte within the first 4096 */
+static int binary(const uint8_t *data, Py_ssize_t len) {
+    Py_ssize_t end = len < 4096 ? len : 4096;
+    for (Py_ssize_t i = 0; i < end; i++)
+        if (is_control(data[i])) return 1;
+    return 0;
+}
+
+/* compression.sniff: magic bytes at the start */
+static int sniffed(const uint8_t *d, Py_ssize_t len) {
+    if (len >= 3 && d[0] == 0x1f && d[1] == 0x8b && d[2] == 0x08) return 1;
+    if (len >= 4 && d[0] == 0x28 && d[1] == 0xb5 && d[2] == 0x2f && d[3] == 0xfd) return 1;
+    return len >= 2 && d[0] == 0x78 && ((0x78 << 8) | d[1]) % 31 == 0;
+}
+
+/* structured.looks_like_json: the first of the first 64 bytes that is not white space opens an object or array */
+static int looks_like_json(const uint8_t *d, Py_ssize_t len) {
+    Py_ssize_t end = len < 64 ? len : 64, i = 0;
+    while (i < end && is_space(d[i])) i++;
+    return i < end && (d[i] == '{' || d[i] == '[');
+}
+
+/* Whether structured.looks_like_form may say yes: its regex starts with a key of 1 to 64 characters of
+ * [A-Za-z0-9_.\-\[\]%*+] and '=' (after strip()); a value that does not is no form. */
+static int maybe_form(const uint8_t *d, Py_ssize_t len) {
+    Py_ssize_t i = 0;
+    while (i < len && is_space(d[i])) i++;
+    Py_ssize_t start = i;
+    while (i < len && i - start <= 64) {
+        uint8_t c = d[i];
+        if (c == '=') return i > start;
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+              c == '-' || c == '[' || c == ']' || c == '%' || c == '*' || c == '+'))
+            return 0;
+        i++;
+    }
+    return 0;
+}
+
+static Py_ssize_t count_byte(const uint8_t *d, Py_ssize_t len, uint8_t c) {
+    Py_ssize_t n = 0;
+    for (const uint8_t *at = d, *end = d + len; (at = memchr(at, c, (size_t)(end - at))) != NULL; at++) n++;
+    return n;
+}
+
+/* structured._uvarint: a varint as bbpb reads one; -1 where bbpb refuses it */
+static int uvarint(const uint8_t *d, Py_ssize_t len, Py_ssize_t *pos, uint64_t *value) {
+    Py_ssize_t start = *pos;
+    uint64_t v = 0;
+    int shift = 0;
+    if (*pos >= len) return -1;
+    uint8_t byte = d[*pos];
+    while (byte & 0x80) {
+        if (shift == 63) return -1;
+        v |= (uint64_t)(byte & 0x7f) << shift;
+        shift += 7;
+        if (++*pos >= len) return -1;
+        byte = d[*pos];
+    }
+    /* the last byte's bits past 64 make the value larger than bbpb's largest varint */
+    if (shift == 63 && byte > 1) return -1;
+    v |= (uint64_t)byte << shift;
+    ++*pos;
+    if (byte == 0 && *pos - start > 1) return -1;
+    *value = v;
+    return 0;
+}
+
+/* structured.unframed: bbpb's first pass over the fields would raise */
+static int unframed(const uint8_t *d, Py_ssize_t len) {
+    /* a field number seen with another wire type: field numbers are bounded by the bytes, so a small table
+       covers the usual ones and the rest are remembered in a list */
+    Py_ssize_t pos = 0;
+    uint64_t seen_numbers[64];
+    uint8_t seen_wires[64];
+    int seen = 0;
+    while (pos < len) {
+        uint64_t tag, value;
+        if (uvarint(d, len, &pos, &tag) < 0) return 1;
+        uint8_t wire = tag & 7;
+        uint64_t number = tag >> 3;
+        int known = 0;
+        for (int i = 0; i < seen; i++) {
+            if (seen_numbers[i] == number) {
+                if (seen_wires[i] != wire) return 1;
+                known = 1;
+                break;
+            }
+        }
+        if (!known) {
+            if (seen == 64) return 0; /* many fields: bbpb's own reading decides */
+            seen_numbers[seen] = number;
+            seen_wires[seen++] = wire;
+        }
+        Py_ssize_t length;
+        if (wire == 0) {
+            Py_ssize_t after = pos;
+            if (uvarint(d, len, &after, &value) < 0) return 1;
+            length = after - pos;
+        } else if (wire == 1) {
+            length = 8;
+        } else if (wire == 5) {
+            length = 4;
+        } else if (wire == 2) {
+            Py_ssize_t after = pos;
+            if (uvarint(d, len, &after, &value) < 0) return 1;
+            if (value >= (uint64_t)1 << 63) return 0;
+            if (value > (uint64_t)len) return 1;
+            length = (Py_ssize_t)value + after - pos;
+        } else {
+            return 1;
+        }
+        if (pos + length > len) return 1;
+        pos += length;
+    }
+    return 0;
+}
+
+/* ---- the Content-Type, as structured.mime_type reads it ---- */
+
+/* email.Message's get_content_type for a printable ASCII value: the part before ';', stripped and lower-cased,
+ * "text/plain" unless it holds exactly one '/'. 0: another value (the prover defers). */
+static int mime_of(PyObject *ctype, char *out, size_t size) {
+    Py_ssize_t len;
+    const char *s = PyUnicode_AsUTF8AndSize(ctype, &len);
+    if (s == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (len == 0) {
+        out[0] = '\0';
+        return 1;
+    }
+    for (Py_ssize_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e) return 0;
+    const char *semi = memchr(s, ';', (size_t)len);
+    Py_ssize_t end = semi ? semi - s : len, start = 0;
+    while (start < end && s[start] == ' ') start++;
+    while (end > start && s[end - 1] == ' ') end--;
+    if ((size_t)(end - start) >= size) return 0;
+    int slashes = 0;
+    for (Py_ssize_t i = start; i < end; i++) {
+        char c = s[i];
+        slashes += c == '/';
+        out[i - start] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+    }
+    out[end - start] = '\0';
+    if (slashes != 1) strcpy(out, "text/plain");
+    return 1;
+}
+
+static int json_declared(const char *mime) { /* structured.is_json_type */
+    const char *slash = strchr(mime, '/');
+    if (slash == NULL) return 0;
+    const char *sub = slash + 1;
+    size_t n = strlen(sub);
+    return strcmp(sub, "json") == 0 || (n >= 5 && strcmp(sub + n - 5, "+json") == 0);
+}
+
+/* ---- notes and places ---- */
+
+static PyObject *where_plus(PyObject *where, const char *label) {
+    Py_ssize_t n = PyTuple_GET_SIZE(where);
+    PyObject *more = PyTuple_New(n + 1);
+    if (more == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) PyTuple_SET_ITEM(more, i, Py_NewRef(PyTuple_GET_ITEM(where, i)));
+    PyObject *last = PyUnicode_FromString(label);
+    if (last == NULL) {
+        Py_DECREF(more);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(more, n, last);
+    return more;
+}
+
+/* Walker._note */
+static int note(Walk *walk, PyObject *where, const char *decoder, PyObject *problem) {
+    if (problem == NULL) return -1;
+    PyObject *made = PyObject_CallFunction(walk->prover->note, "OsO", where, decoder, problem);
+    Py_DECREF(problem);
+    if (made == NULL) return -1;
+    int known = PySequence_Contains(walk->notes, made);
+    int failed = known < 0 || (!known && PyList_GET_SIZE(walk->notes) < 100 && PyList_Append(walk->notes, made) < 0);
+    Py_DECREF(made);
+    return failed ? -1 : 0;
+}
+
+/* Walker._take: room in the decode budget (else a note, which the walker words: defer) */
+static int take(Walk *walk, Py_ssize_t size) {
+    if (walk->decoded + size > walk->prover->limits.max_decoded) return DEFER;
+    walk->decoded += size;
+    return PROVEN;
+}
+
+/* ---- the decoders followed here ---- */
+
+/* A JSON value, in the walk (quiet: Walker._json with quiet=True) or as the walk parses it. */
+static int json_step(Walk *walk, PyObject *where, const uint8_t *d, Py_ssize_t len, int declared, int quiet) {
+    const Limits *limits = &walk->prover->limits;
+    if (len > limits->max_json_bytes) {
+        if (!declared) return PROVEN;
+        return note(walk, where, "json", PyUnicode_FromFormat("%zd bytes: too large to parse as JSON", len))
+                   < 0 ? FAILED : PROVEN;
+    }
+    dl_json_result json = dl_json_read(d, len);
+    switch (json.status) {
+    case DL_JSON_WHOLE:
+        if (!json.container) return PROVEN; /* a bare scalar is just text */
+        if (quiet && json.numbers_same &&
+            count_byte(d, len, '[') + count_byte(d, len, '{') <= limits->max_nesting)
+            return PROVEN; /* _structured: nothing the walk of its parts could find */
+        return DEFER;      /* its parts are walked */
+    case DL_JSON_EXTRA:
+        if (!declared) return PROVEN;
+        return note(walk, where, "json",
+                    PyUnicode_FromFormat("could not decode: Extra data: line %zd column %zd (char %zd)",
+                                         json.extra_line, json.extra_column, json.extra_at))
+                   < 0 ? FAILED : PROVEN;
+    case DL_JSON_INVALID:
+        return declared ? DEFER : PROVEN; /* its note is json's to word */
+    default:
+        return DEFER;
+    }
+}
+
+/* base64_runs.one_run over `whole` (data.strip()): the run decoded, Py_None where it is not one run. */
+static PyObject *one_run(Prover *p, const uint8_t *whole, Py_ssize_t len) {
+    Py_ssize_t body = len;
+    while (body > 0 && whole[body - 1] == '=') body--;
+    if (len - body > 2 || body < 16) Py_RETURN_NONE;
+    if (memchr(whole, '\r', (size_t)body) || memchr(whole, '=', (size_t)body)) Py_RETURN_NONE;
+    /* lines of it: LF only, none empty, the first at least 16 long */
+    const uint8_t *first = memchr(whole, '\n', (size_t)body);
+    if ((first ? first - whole : body) < 16 || whole[body - 1] == '\n') Py_RETURN_NONE;
+    PyObject *compact = PyBytes_FromStringAndSize(NULL, body + 3);
+    if (compact == NULL) return NULL;
+    char *out = PyBytes_AS_STRING(compact);
+    Py_ssize_t n = 0;
+    for (Py_ssize_t i = 0; i < body; i++) {
+        if (whole[i] == '\n') {
+            if (whole[i - 1] == '\n') {
+                Py_DECREF(compact);
+                Py_RETURN_NONE;
+            }
+            continue;
+        }
+        out[n++] = (char)whole[i];
+    }
+    if (n % 4 == 1) { /* b64decode drops a last character alone: it must be of the standard alphabet */
+        char c = out[n - 1];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/')) {
+            Py_DECREF(compact);
+            Py_RETURN_NONE;
+        }
+        n--;
+    }
+    while (n % 4) out[n++] = '=';
+    if (_PyBytes_Resize(&compact, n) < 0) return NULL;
+    PyObject *args[] = {compact, Py_True};
+    PyObject *decoded = PyObject_Vectorcall(p->b64decode, args, 1, p->validate);
+    Py_DECREF(compact);
+    if (decoded == NULL && PyErr_ExceptionMatches(p->binascii_error)) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    return decoded;
+}
+
+static int visit(Walk *walk, PyObject *where, PyObject *data, int depth, const char *mime, uint32_t *known);
+static int visit_value(Walk *walk, PyObject *where, PyObject *data, int depth, const char *mime, uint32_t *known,
+                       int top);
+
+/* base64_runs.decoded_runs, where the value is one run: decoded and visited (`handled`); else the walker's. */
+static int base64_step(Walk *walk, PyObject *where, const uint8_t *d, Py_ssize_t len, int depth) {
+    Py_ssize_t start = 0, end = len;
+    while (start < end && is_space(d[start])) start++;
+    while (end > start && is_space(d[end - 1])) end--;
+    if (walk->prover->limits.max_base64_runs <= 0) return DEFER;
+    PyObject *decoded = one_run(walk->prover, d + start, end - start);
+    if (decoded == NULL) return FAILED;
+    if (decoded == Py_None) {
+        Py_DECREF(decoded);
+        return DEFER; /* runs among other bytes: the walker finds and decodes them */
+    }
+    int hexish = 1, upper = 0, lower = 0;
+    for (Py_ssize_t i = start; i < end; i++) {
+        uint8_t c = d[i];
+        upper |= c >= 'A' && c <= 'Z';
+        lower |= c >= 'a' && c <= 'z';
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == '-' || c == '\r' ||
+              c == '\n'))
+            hexish = 0;
+    }
+    int result = PROVEN;
+    if (!hexish && upper && lower && PyBytes_GET_SIZE(decoded) >= 4) {
+        result = take(walk, PyBytes_GET_SIZE(decoded));
+        if (result == PROVEN) {
+            PyObject *here = where_plus(where, "base64");
+            result = here ? visit(walk, here, decoded, depth + 1, "", NULL) : FAILED;
+            Py_XDECREF(here);
+        }
+    }
+    Py_DECREF(decoded);
+    return result;
+}
+
+/* percent.unescaped: `data` with its %XX escapes at `at` undone */
+static PyObject *unescaped(const uint8_t *d, Py_ssize_t len, const dl_positions *at) {
+    PyObject *out = PyBytes_FromStringAndSize(NULL, len - 2 * at->count);
+    if (out == NULL) return NULL;
+    uint8_t *o = (uint8_t *)PyBytes_AS_STRING(out);
+    Py_ssize_t done = 0;
+    for (Py_ssize_t i = 0; i < at->count; i++) {
+        Py_ssize_t s = at->at[i];
+        memcpy(o, d + done, (size_t)(s - done));
+        o += s - done;
+        uint8_t hi = d[s + 1], lo = d[s + 2];
+        hi = hi <= '9' ? hi - '0' : (hi | 0x20) - 'a' + 10;
+        lo = lo <= '9' ? lo - '0' : (lo | 0x20) - 'a' + 10;
+        *o++ = (uint8_t)(hi << 4 | lo);
+        done = s + 3;
+    }
+    memcpy(o, d + done, (size_t)(len - done));
+    return out;
+}
+
+/* percent.unescaped_flags: the main database's flags of `decoded` are those of `data` and of a window around
+ * each undone escape (no match is longer than the reach); one full look where escapes are everywhere. */
+static int unescaped_needles(Walk *walk, PyObject *decoded, const dl_positions *at, uint32_t data_flags,
+                             uint32_t *flags) {
+    Py_ssize_t reach = walk->prover->reach, len = PyBytes_GET_SIZE(decoded);
+    if (at->count * 2 * reach > len / 2) return needles(walk, decoded, flags);
+    uint32_t seen = data_flags & (DL_NEEDLE | DL_LAT | DL_LON);
+    const char *d = PyBytes_AS_STRING(decoded);
+    Py_ssize_t i = 0;
+    while (i < at->count) {
+        /* windows that overlap are looked at as one */
+        Py_ssize_t first = at->at[i] - 2 * i, lo = first - reach > 0 ? first - reach : 0, hi = first + reach + 1;
+        for (i++; i < at->count && at->at[i] - 2 * i - reach <= hi; i++) hi = at->at[i] - 2 * i + reach + 1;
+        if (hi > len) hi = len;
+        PyObject *window = PyBytes_FromStringAndSize(d + lo, hi - lo);
+        uint32_t found;
+        int failed = window == NULL || needles(walk, window, &found) < 0;
+        Py_XDECREF(window);
+        if (failed) return -1;
+        seen |= found;
+    }
+    *flags = seen;
+    return 0;
+}
+
+/* Walker._quiet's counts: the walk of the parts of `data` reaches no limit and takes apart no container. */
+static int within_limits(Walk *walk, const uint8_t *d, Py_ssize_t len, uint32_t flags, const char *mime) {
+    const Limits *limits = &walk->prover->limits;
+    if (strncmp(mime, "multipart/", 10) == 0 || strstr(mime, "protobuf") != NULL) return 0;
+    if (walk->segments + 2 * len + 64 >= limits->max_segments) return 0;
+    if (len >= limits->max_fields && memchr(d, '&', (size_t)len) && count_byte(d, len, '&') >= limits->max_fields)
+        return 0;
+    return 1;
+}
+
+/* Walker._many_runs could say yes (the walker counts them, and notes past the bound) */
+static int many_runs(const Limits *limits, Py_ssize_t len, uint32_t flags) {
+    int one_case = (flags & (DL_UPPER | DL_LOWER)) != (DL_UPPER | DL_LOWER);
+    long most = one_case ? limits->max_base64_looked
+                         : (limits->max_base64_runs < limits->max_base64_looked ? limits->max_base64_runs
+                                                                                : limits->max_base64_looked);
+    return len >= 17 * (Py_ssize_t)most - 1 && (flags & DL_RUN);
+}
+
+/* Walker._children for a value the gate has looked at (`flags`, unless `gated` is 0: a short value). */
+static int children(Walk *walk, PyObject *where, PyObject *data, int depth, const char *mime, uint32_t flags,
+                    int gated, int top, const dl_positions *escapes) {
+    const Limits *limits = &walk->prover->limits;
+    const uint8_t *d = (const uint8_t *)PyBytes_AS_STRING(data);
+    Py_ssize_t len = PyBytes_GET_SIZE(data);
+    if (sniffed(d, len)) return DEFER;
+    if (strncmp(mime, "multipart/", 10) == 0) return DEFER;
+    /* Walker.quiet weighs the body's flags whatever its length; the walk, those of a gated value */
+    int quiet = (gated || top) && !loud(flags, len) && within_limits(walk, d, len, flags, mime);
+    if (quiet && many_runs(limits, len, flags)) return DEFER; /* the walker counts them */
+    int declared = json_declared(mime);
+    if (declared || looks_like_json(d, len)) {
+        int result = json_step(walk, where, d, len, declared, quiet);
+        if (result != PROVEN) return result;
+    }
+    if (quiet) return PROVEN; /* forms, protobuf, Base64 and %XX: nothing to decode, nothing to note */
+    if (strcmp(mime, FORM_MIME) == 0 || maybe_form(d, len)) return DEFER;
+    if (strstr(mime, "protobuf") != NULL) return DEFER;
+    if ((!gated || (flags & DL_CTRL)) && binary(d, len) && len <= limits->max_protobuf_bytes &&
+        !(d[0] < 8 || unframed(d, len)))
+        return DEFER; /* bbpb may frame it */
+    if (gated && many_runs(limits, len, flags)) return DEFER;
+    if (mixed(flags, len) || (!gated && (flags & DL_RUN) && (flags & DL_MIXED))) {
+        int result = base64_step(walk, where, d, len, depth);
+        if (result != PROVEN) return result;
+    }
+    if (flags & DL_PCT) {
+        PyObject *decoded = unescaped(d, len, escapes);
+        if (decoded == NULL) return FAILED;
+        int result = take(walk, PyBytes_GET_SIZE(decoded));
+        if (result == PROVEN) {
+            uint32_t known;
+            PyObject *here = where_plus(where, "urldecode");
+            result = here == NULL || unescaped_needles(walk, decoded, escapes, flags, &known) < 0
+                         ? FAILED
+                         : visit(walk, here, decoded, depth + 1, "", &known);
+            Py_XDECREF(here);
+        }
+        Py_DECREF(decoded);
+        return result;
+    }
+    return PROVEN;
+}
+
+/* Walker.visit in the walk: the value is one segment (quiet, or the prover defers), then what it decodes to.
+ * `known`: the main database's flags of `data` when they were told from windows (percent's copy). */
+static int visit(Walk *walk, PyObject *where, PyObject *data, int depth, const char *mime, uint32_t *known) {
+    return visit_value(walk, where, data, depth, mime, known, 0);
+}
+
+static int visit_value(Walk *walk, PyObject *where, PyObject *data, int depth, const char *mime, uint32_t *known,
+                       int top) {
+    const Limits *limits = &walk->prover->limits;
+    const uint8_t *d = (const uint8_t *)PyBytes_AS_STRING(data);
+    Py_ssize_t len = PyBytes_GET_SIZE(data);
+    if (++walk->segments >= limits->max_segments) return DEFER;
+    dl_positions escapes = {NULL, 0, 0};
+    uint32_t flags = 0;
+    int result;
+    if (known != NULL) {
+        int64_t traces = dl_traces(d, len, &escapes);
+        result = traces < 0 ? FAILED : PROVEN;
+        flags = *known | (uint32_t)(traces < 0 ? 0 : traces);
+    } else {
+        result = probe(walk, data, &flags, &escapes) < 0 ? FAILED : PROVEN;
+    }
+    if (result == PROVEN && !quiet_segment(flags)) result = DEFER; /* the matcher or the locator has work */
+    int decodable = depth < limits->max_depth && (len >= MIN_DECODABLE || (len > 2 && binary(d, len)));
+    if (result == PROVEN && decodable) result = children(walk, where, data, depth, mime, flags, len >= GATED, top, &escapes);
+    dl_positions_free(&escapes);
+    return result;
+}
+
+/* ---- the request ---- */
+
+static PyObject *header(PyObject *headers, const char *wanted) {
+    size_t n = strlen(wanted);
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(headers); i++) {
+        PyObject *pair = PyTuple_GET_ITEM(headers, i);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) continue;
+        Py_ssize_t len;
+        const char *name = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(pair, 0), &len);
+        if (name == NULL) {
+            PyErr_Clear();
+            continue;
+        }
+        if ((size_t)len == n && strncasecmp(name, wanted, n) == 0) return PyTuple_GET_ITEM(pair, 1);
+    }
+    return NULL;
+}
+
+/* "\n".join([host, path, *header values]).encode("utf-8", "surrogateescape"): what Walker.quiet probes first */
+static PyObject *head_bytes(PyObject *host, PyObject *path, PyObject *headers) {
+    Py_ssize_t n = PyTuple_GET_SIZE(headers);
+    PyObject *parts = PyList_New(0);
+    if (parts == NULL) return NULL;
+    if (PyList_Append(parts, host) < 0 || PyList_Append(parts, path) < 0) goto fail;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *pair = PyTuple_GET_ITEM(headers, i);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 || PyList_Append(parts, PyTuple_GET_ITEM(pair, 1)) < 0)
+            goto fail;
+    }
+    PyObject *sep = PyUnicode_FromString("\n");
+    PyObject *joined = sep ? PyUnicode_Join(sep, parts) : NULL;
+    Py_XDECREF(sep);
+    Py_DECREF(parts);
+    if (joined == NULL) return NULL;
+    PyObject *encoded = PyUnicode_AsEncodedString(joined, "utf-8", "surrogateescape");
+    Py_DECREF(joined);
+    return encoded;
+fail:
+    Py_DECREF(parts);
+    return NULL;
+}
+
+/* compression._zlib's common case (one whole gzip member within the limit); None where the walker decides */
+static PyObject *gunzip(const uint8_t *d, Py_ssize_t len, Py_ssize_t limit) {
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (inflateInit2(&z, 31) != Z_OK || len > UINT32_MAX) Py_RETURN_NONE;
+    Py_ssize_t size = len * 8 + 256;
+    if (size > limit + 1) size = limit + 1;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, size);
+    if (out == NULL) {
+        inflateEnd(&z);
+        return NULL;
+    }
+    z.next_in = (Bytef *)d;
+    z.avail_in = (uInt)len;
+    int status = Z_OK;
+    Py_ssize_t made = 0;
+    while (status == Z_OK) {
+        if (made == size) {
+            if (size > limit) break; /* past the limit: the walker notes it */
+            size = size * 2 > limit + 1 ? limit + 1 : size * 2;
+            if (_PyBytes_Resize(&out, size) < 0) {
+                inflateEnd(&z);
+                return NULL;
+            }
+        }
+        Py_ssize_t room = size - made;
+        z.next_out = (Bytef *)PyBytes_AS_STRING(out) + made;
+        z.avail_out = room > UINT32_MAX ? UINT32_MAX : (uInt)room;
+        status = inflate(&z, Z_NO_FLUSH);
+        made = (Py_ssize_t)z.total_out;
+        if (status == Z_BUF_ERROR && z.avail_in == 0) break;
+    }
+    /* one whole member, and no second one after it (zlib's unused data: the walker reads several members) */
+    int whole = status == Z_STREAM_END && made <= limit &&
+                !(z.avail_in >= 2 && z.next_in[0] == 0x1f && z.next_in[1] == 0x8b);
+    inflateEnd(&z);
+    if (!whole) {
+        Py_DECREF(out);
+        Py_RETURN_NONE;
+    }
+    if (_PyBytes_Resize(&out, made) < 0) return NULL;
+    return out;
+}
+
+static int is_gzip(PyObject *encoding) {
+    Py_ssize_t len;
+    const char *s = PyUnicode_AsUTF8AndSize(encoding, &len);
+    if (s == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    while (len > 0 && (*s == ' ' || *s == '\t')) s++, len--;
+    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t')) len--;
+    return (len == 4 && strncasecmp(s, "gzip", 4) == 0) || (len == 6 && strncasecmp(s, "x-gzip", 6) == 0);
+}
+
+/* Walker.quiet, and where the body is loud, Walker.walk's body. */
+static int prove_request(Walk *walk, PyObject *request) {
+    Prover *p = walk->prover;
+    const Limits *limits = &p->limits;
+    int result = FAILED;
+    PyObject *host = PyObject_GetAttrString(request, "host");
+    PyObject *path = PyObject_GetAttrString(request, "path");
+    PyObject *headers = PyObject_GetAttrString(request, "headers");
+    PyObject *content = PyObject_GetAttrString(request, "content");
+    PyObject *encoded_attr = PyObject_GetAttrString(request, "content_encoded");
+    PyObject *small = NULL, *data = NULL, *where = NULL;
+    if (!host || !path || !headers || !content || !encoded_attr) goto done;
+    if (!PyUnicode_Check(host) || !PyUnicode_Check(path) || !PyTuple_Check(headers) || !PyBytes_Check(content)) {
+        result = DEFER;
+        goto done;
+    }
+    small = head_bytes(host, path, headers);
+    if (small == NULL) {
+        PyErr_Clear(); /* a value that is not text: the walker's */
+        result = DEFER;
+        goto done;
+    }
+    uint32_t flags;
+    if (probe(walk, small, &flags, NULL) < 0) goto done;
+    Py_ssize_t path_len;
+    const char *path_s = PyUnicode_AsUTF8AndSize(path, &path_len);
+    if (path_s == NULL) goto done;
+    const char *query = memchr(path_s, '?', (size_t)path_len);
+    Py_ssize_t fields = query ? count_byte((const uint8_t *)query, path_s + path_len - query, '&') + 1 : 1;
+    Py_ssize_t n_headers = PyTuple_GET_SIZE(headers), body_len = PyBytes_GET_SIZE(content);
+    if (!quiet_segment(flags) || loud(flags, PyBytes_GET_SIZE(small)) || fields > limits->max_fields ||
+        2 * (PyBytes_GET_SIZE(small) + body_len) + 64 * (n_headers + 4) >= limits->max_segments) {
+        result = DEFER;
+        goto done;
+    }
+    if (body_len == 0) {
+        result = PROVEN;
+        goto done;
+    }
+    /* the walk counts each value of the head (host, URL, query fields, headers, cookies): fewer than the
+       bytes of the head and its headers */
+    walk->segments = 2 + PyBytes_GET_SIZE(small) + n_headers;
+    char mime[256];
+    PyObject *ctype = header(headers, "content-type");
+    if (ctype == NULL) ctype = PyUnicode_FromString("");
+    else Py_INCREF(ctype);
+    int simple = ctype != NULL && PyUnicode_Check(ctype) && mime_of(ctype, mime, sizeof mime);
+    Py_XDECREF(ctype);
+    if (!simple) {
+        result = ctype == NULL ? FAILED : DEFER;
+        goto done;
+    }
+    PyObject *encoding = PyObject_IsTrue(encoded_attr) ? header(headers, "content-encoding") : NULL;
+    int raw = encoding != NULL && PyUnicode_Check(encoding) && PyUnicode_GET_LENGTH(encoding) > 0;
+    if (raw) {
+        if (!is_gzip(encoding)) {
+            result = DEFER;
+            goto done;
+        }
+        uint32_t raw_flags;
+        if (needles(walk, content, &raw_flags) < 0) goto done;
+        if (!quiet_segment(raw_flags)) {
+            result = DEFER;
+            goto done;
+        }
+        data = gunzip((const uint8_t *)PyBytes_AS_STRING(content), body_len, limits->max_decoded);
+        if (data == NULL) goto done;
+        if (data == Py_None) {
+            result = DEFER;
+            goto done;
+        }
+        walk->decoded = PyBytes_GET_SIZE(data);
+        walk->segments++; /* the encoded body is a segment of its own */
+        where = Py_BuildValue("(ss)", "body", "gzip");
+    } else {
+        data = Py_NewRef(content);
+        where = Py_BuildValue("(s)", "body");
+    }
+    if (where == NULL) goto done;
+    /* Walker.quiet's look at the body, then, where the body is loud, the walk's visit of it */
+    const uint8_t *d = (const uint8_t *)PyBytes_AS_STRING(data);
+    Py_ssize_t len = PyBytes_GET_SIZE(data);
+    if (len < MIN_DECODABLE && !(len > 2 && binary(d, len))) {
+        /* too short to decode: one segment, quiet when the gate sees no needle in it */
+        uint32_t found;
+        if (needles(walk, data, &found) < 0) goto done;
+        result = quiet_segment(found) ? PROVEN : DEFER;
+        goto done;
+    }
+    result = visit_value(walk, where, data, 0, mime, NULL, 1);
+done:
+    Py_XDECREF(host);
+    Py_XDECREF(path);
+    Py_XDECREF(headers);
+    Py_XDECREF(content);
+    Py_XDECREF(encoded_attr);
+    Py_XDECREF(small);
+    Py_XDECREF(data);
+    Py_XDECREF(where);
+    return result;
+}
+
+static PyObject *Prover_prove(Prover *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "prove(request, scratch)");
+        return NULL;
+    }
+    Walk walk = {self, args[1], PyList_New(0), 0, 0};
+    if (walk.notes == NULL) return NULL;
+    int result = prove_request(&walk, args[0]);
+    PyObject *out = NULL;
+    if (result == PROVEN) out = PyList_AsTuple(walk.notes);
+    else if (result == DEFER) out = Py_NewRef(Py_None);
+    Py_DECREF(walk.notes);
+    return out;
+}
+
+static int read_limit(PyObject *limits, const char *name, long *out) {
+    PyObject *value = PyObject_GetAttrString(limits, name);
+    if (value == NULL) return -1;
+    *out = PyLong_AsLong(value);
+    Py_DECREF(value);
+    return *out == -1 && PyErr_Occurred() ? -1 : 0;
+}
+
+/* Prover(db, bits, reach, limits, note, b64decode, binascii_error) */
+static int Prover_init(Prover *self, PyObject *args, PyObject *kwds) {
+    PyObject *db, *bits, *limits, *note, *b64decode, *error;
+    Py_ssize_t reach;
+    static char *names[] = {"db", "bits", "reach", "limits", "note", "b64decode", "binascii_error", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOnOOOO", names, &db, &bits, &reach, &limits, &note, &b64decode,
+                                     &error))
+        return -1;
+    PyObject *seq = PySequence_Fast(bits, "bits: a sequence of flags");
+    if (seq == NULL) return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    uint32_t *table = PyMem_Calloc((size_t)(n ? n : 1), sizeof *table);
+    if (table == NULL) {
+        Py_DECREF(seq);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) table[i] = (uint32_t)PyLong_AsUnsignedLong(PySequence_Fast_GET_ITEM(seq, i));
+    Py_DECREF(seq);
+    if (PyErr_Occurred()) {
+        PyMem_Free(table);
+        return -1;
+    }
+    long decoded, json_bytes, protobuf_bytes;
+    Limits l;
+    if (read_limit(limits, "max_depth", &l.max_depth) < 0 || read_limit(limits, "max_segments", &l.max_segments) < 0 ||
+        read_limit(limits, "max_nesting", &l.max_nesting) < 0 ||
+        read_limit(limits, "max_base64_runs", &l.max_base64_runs) < 0 ||
+        read_limit(limits, "max_base64_looked", &l.max_base64_looked) < 0 ||
+        read_limit(limits, "max_fields", &l.max_fields) < 0 || read_limit(limits, "max_decoded", &decoded) < 0 ||
+        read_limit(limits, "max_json_bytes", &json_bytes) < 0 ||
+        read_limit(limits, "max_protobuf_bytes", &protobuf_bytes) < 0) {
+        PyMem_Free(table);
+        return -1;
+    }
+    l.max_decoded = decoded;
+    l.max_json_bytes = json_bytes;
+    l.max_protobuf_bytes = protobuf_bytes;
+    PyMem_Free(self->bits);
+    self->bits = table;
+    self->nbits = n;
+    self->reach = reach;
+    self->limits = l;
+    Py_XSETREF(self->db, Py_NewRef(db));
+    Py_XSETREF(self->note, Py_NewRef(note));
+    Py_XSETREF(self->b64decode, Py_NewRef(b64decode));
+    Py_XSETREF(self->binascii_error, Py_NewRef(error));
+    Py_XSETREF(self->handler, PyCFunction_New(&on_match_def, NULL));
+    Py_XSETREF(self->scan, PyUnicode_InternFromString("scan"));
+    Py_XSETREF(self->kwnames, Py_BuildValue("(sss)", "match_event_handler", "context", "scratch"));
+    Py_XSETREF(self->validate, Py_BuildValue("(s)", "validate"));
+    return self->handler && self->scan && self->kwnames && self->validate ? 0 : -1;
+}
+
+static void Prover_dealloc(Prover *self) {
+    PyMem_Free(self->bits);
+    Py_XDECREF(self->db);
+    Py_XDECREF(self->note);
+    Py_XDECREF(self->b64decode);
+    Py_XDECREF(self->binascii_error);
+    Py_XDECREF(self->handler);
+    Py_XDECREF(self->scan);
+    Py_XDECREF(self->kwnames);
+    Py_XDECREF(self->validate);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef prover_methods[] = {
+    {"prove", (PyCFunction)(void (*)(void))Prover_prove, METH_FASTCALL,
+     "prove(request, scratch) -> the notes the walk leaves on a quiet request, or None: the walker decides"},
+    {NULL, NULL, 0, NULL},
+};
 
 PyTypeObject dl_ProverType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "devicelab.analysis._fastpath.Prover",
     .tp_basicsize = sizeof(Prover),
     .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A request proven quiet as decoders.Walker would find it (see prove.c).",
     .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Prover_init,
+    .tp_dealloc = (destructor)Prover_dealloc,
+    .tp_methods = prover_methods,
 };
+
+int dl_prove_ready(void) { return PyType_Ready(&FoundType); }
