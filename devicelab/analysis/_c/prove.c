@@ -264,14 +264,15 @@ static int mime_of(PyObject *ctype, char *out, size_t size) {
         PyErr_Clear();
         return 0;
     }
-    if (len == 0) {
+    if (len == 0) { /* no Content-Type: no media type (the walker's "" ) */
         out[0] = '\0';
         return 1;
     }
-    for (Py_ssize_t i = 0; i < len; i++)
+    Py_ssize_t end = 0, start = 0;
+    for (; end < len && s[end] != ';'; end++)
+        if ((unsigned char)s[end] < 0x20 || (unsigned char)s[end] > 0x7e) return 0;
+    for (Py_ssize_t i = end; i < len; i++) /* the parameters, too: email reads them */
         if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e) return 0;
-    const char *semi = memchr(s, ';', (size_t)len);
-    Py_ssize_t end = semi ? semi - s : len, start = 0;
     while (start < end && s[start] == ' ') start++;
     while (end > start && s[end - 1] == ' ') end--;
     if ((size_t)(end - start) >= size) return 0;
@@ -527,7 +528,7 @@ static int children(Walk *walk, PyObject *where, PyObject *data, int depth, cons
     if ((!gated || (flags & DL_CTRL)) && binary(d, len) && len <= limits->max_protobuf_bytes &&
         !(d[0] < 8 || unframed(d, len)))
         return DEFER; /* bbpb may frame it */
-    if (gated && many_runs(limits, len, flags)) return DEFER;
+    if (many_runs(limits, len, flags)) return DEFER; /* (a short value too, where the limits are tight) */
     if (mixed(flags, len) || (!gated && (flags & DL_RUN) && (flags & DL_MIXED))) {
         int result = base64_step(walk, where, d, len, depth);
         if (result != PROVEN) return result;
