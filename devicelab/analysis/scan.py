@@ -58,32 +58,21 @@ class Analyzer:
     def analyze(self, flow: Flow) -> FlowAnalysis:
         # a DNS query's data is in its name, which the walk of its request does not read
         if self.quiet_path is not None and flow.protocol != "dns":
-            notes = self.quiet_path.prove(flow.request)
-            if notes is not None:
-                return FlowAnalysis(flow, (), notes)
+            proven = self._proven(flow)
+            if proven is not None:
+                return proven
         walker = Walker(self.limits, self.gate)
-        # a DNS query's data is in its name, which the walk of its request does not read
         if flow.protocol != "dns" and walker.quiet(flow.request):
             return FlowAnalysis(flow, (), tuple(walker.notes))
         found: list[Finding] = []
         for item in walker.walk(flow.request):
-            hit: LocationHit | None = None
             if isinstance(item, Segment):
-                if item.quiet:
-                    continue
-                result = self.matcher.scan(item.data)
-                if result.truncated:
+                if not item.quiet and self._scan(flow, item, found):
                     walker.notes.append(Note(item.where, "matcher", "too many candidate matches: scan cut short"))
-                for match in result.hits:
-                    form = match.form
-                    found.append(self._finding(flow, form.kind, form.identifier, item.where,
-                                               (*item.steps, *form.encoding), form.variant, self._cells.get(form, "")))
-                if self.locator is not None:
-                    hit = self.locator.in_text(item)
             elif self.locator is not None:
                 hit = self.locator.in_group(item)
-            if hit is not None:
-                found.append(self._location(flow, hit))
+                if hit is not None:
+                    found.append(self._location(flow, hit))
         if flow.protocol == "dns":
             # an identifier the walk already found in the name (hex in one label) is not found again
             seen = {(f.kind, f.identifier, f.decoders) for f in found}
@@ -96,6 +85,34 @@ class Analyzer:
                         found.append(self._finding(flow, form.kind, form.identifier, candidate.where, decoders,
                                                    form.variant))
         return FlowAnalysis(flow, tuple(prune(found)), tuple(walker.notes))
+
+    def _proven(self, flow: Flow) -> FlowAnalysis | None:
+        """The analysis from the C prover's walk (quiet_path.py), or None: the walker's."""
+        assert self.quiet_path is not None
+        proven = self.quiet_path.prove(flow.request)
+        if proven is None:
+            return None
+        notes, loud = proven
+        if not loud:
+            return FlowAnalysis(flow, (), notes)
+        found: list[Finding] = []
+        for where, data in loud:  # each decoder's step is a place of its own: steps are the places past the body
+            if self._scan(flow, Segment(where, where[1:], data), found):
+                return None  # the walker places the matcher's note among its own
+        return FlowAnalysis(flow, tuple(prune(found)), notes)
+
+    def _scan(self, flow: Flow, item: Segment, found: list[Finding]) -> bool:
+        """The identifiers and the position in one segment, into `found`; whether the matcher cut its scan short."""
+        result = self.matcher.scan(item.data)
+        for match in result.hits:
+            form = match.form
+            found.append(self._finding(flow, form.kind, form.identifier, item.where, (*item.steps, *form.encoding),
+                                       form.variant, self._cells.get(form, "")))
+        if self.locator is not None:
+            hit: LocationHit | None = self.locator.in_text(item)
+            if hit is not None:
+                found.append(self._location(flow, hit))
+        return result.truncated
 
     def _finding(self, flow: Flow, kind: str, identifier: str, where: tuple[str, ...],
                  decoders: tuple[str, ...], variant: str, detail: str = "") -> Finding:

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from devicelab.analysis import _fastpath, prefilter  # type: ignore[attr-defined]  # _fastpath: C, no stub
+from devicelab.analysis import _fastpath, prefilter
 from devicelab.analysis.matcher import hyperscan
 
 pytestmark = pytest.mark.skipif(hyperscan is None, reason="the reference is hyperscan")

@@ -1,14 +1,15 @@
-/* The Prover: a request proven quiet (nothing to match, nothing to locate) as decoders.Walker would find it.
+/* The Prover: a request's walk followed in C, as decoders.Walker would walk it.
  *
  * `Prover.prove(request, scratch)` follows Walker.quiet and, where the body is loud, the walk of its body
  * (Walker.visit and _children), for the values it can follow here: plain text, JSON, forms, binary that is
  * not protobuf, a body that is one Base64 run, %XX escapes, a gzip Content-Encoding. It returns the notes the
- * walk would leave (a tuple of segments.Note) when every value the walk would yield is quiet, and None
- * whenever anything else could happen (a needle, a position, a decoder it does not follow, a limit, a parse
- * whose error only Python words): the walker then decides, as it always did. So a wrong None costs time
- * only; the prover never says "quiet" where the walker would yield a finding or another note.
+ * walk would leave and the segments it would yield with a needle or a position in them (the matcher and the
+ * locator read those, in Python); the walk's other segments are quiet. It returns None whenever anything
+ * else could happen (a decoder it does not follow, a limit, a parse whose error only Python words): the
+ * walker then decides, as it always did. So a wrong None costs time only; the prover never leaves out a
+ * segment or a note the walker would give.
  *
- * Each step names the Python it stands for. tests/analysis/test_fastpath.py holds the two side by side.
+ * Each step names the Python it stands for. tests/analysis/test_quiet_path.py holds the two side by side.
  */
 #include "fastpath.h"
 
@@ -43,11 +44,13 @@ typedef struct {
     PyObject *validate;  /* b64decode's: ("validate",) */
 } Prover;
 
-/* One walk's state: Walker's notes, _segments (an upper bound here) and _decoded. */
+/* One walk's state: Walker's notes, _segments (an upper bound here) and _decoded; and the segments with a
+ * needle or a position in them, in the walk's order, for the matcher and the locator. */
 typedef struct {
     Prover *prover;
     PyObject *scratch;
     PyObject *notes;
+    PyObject *loud;
     Py_ssize_t segments;
     Py_ssize_t decoded;
 } Walk;
@@ -330,6 +333,15 @@ static int take(Walk *walk, Py_ssize_t size) {
     return PROVEN;
 }
 
+/* A segment the walk yields with a needle or a position in it: the matcher and the locator read it. */
+static int segment(Walk *walk, PyObject *where, PyObject *data) {
+    PyObject *pair = PyTuple_Pack(2, where, data);
+    if (pair == NULL) return FAILED;
+    int failed = PyList_Append(walk->loud, pair);
+    Py_DECREF(pair);
+    return failed ? FAILED : PROVEN;
+}
+
 /* ---- the decoders followed here ---- */
 
 /* A JSON value, in the walk (quiet: Walker._json with quiet=True) or as the walk parses it. */
@@ -374,15 +386,16 @@ static PyObject *one_run(Prover *p, const uint8_t *whole, Py_ssize_t len) {
     if (compact == NULL) return NULL;
     char *out = PyBytes_AS_STRING(compact);
     Py_ssize_t n = 0;
-    for (Py_ssize_t i = 0; i < body; i++) {
-        if (whole[i] == '\n') {
-            if (whole[i - 1] == '\n') {
-                Py_DECREF(compact);
-                Py_RETURN_NONE;
-            }
-            continue;
+    for (const uint8_t *line = whole, *end = whole + body; line < end;) { /* a line at a time */
+        const uint8_t *stop = memchr(line, '\n', (size_t)(end - line));
+        if (stop == NULL) stop = end;
+        if (stop == line) { /* an empty line */
+            Py_DECREF(compact);
+            Py_RETURN_NONE;
         }
-        out[n++] = (char)whole[i];
+        memcpy(out + n, line, (size_t)(stop - line));
+        n += stop - line;
+        line = stop + 1;
     }
     if (n % 4 == 1) { /* b64decode drops a last character alone: it must be of the standard alphabet */
         char c = out[n - 1];
@@ -409,7 +422,7 @@ static int visit_value(Walk *walk, PyObject *where, PyObject *data, int depth, c
                        int top);
 
 /* base64_runs.decoded_runs, where the value is one run: decoded and visited (`handled`); else the walker's. */
-static int base64_step(Walk *walk, PyObject *where, const uint8_t *d, Py_ssize_t len, int depth) {
+static int base64_step(Walk *walk, PyObject *where, const uint8_t *d, Py_ssize_t len, int depth, uint32_t flags) {
     Py_ssize_t start = 0, end = len;
     while (start < end && is_space(d[start])) start++;
     while (end > start && is_space(d[end - 1])) end--;
@@ -420,14 +433,13 @@ static int base64_step(Walk *walk, PyObject *where, const uint8_t *d, Py_ssize_t
         Py_DECREF(decoded);
         return DEFER; /* runs among other bytes: the walker finds and decodes them */
     }
-    int hexish = 1, upper = 0, lower = 0;
-    for (Py_ssize_t i = start; i < end; i++) {
+    /* the whole value's letters are the value's (strip() takes white space only); a hex digest is told
+       from Base64 at its first letter past 'f' */
+    int upper = (flags & DL_UPPER) != 0, lower = (flags & DL_LOWER) != 0, hexish = 1;
+    for (Py_ssize_t i = start; i < end && hexish; i++) {
         uint8_t c = d[i];
-        upper |= c >= 'A' && c <= 'Z';
-        lower |= c >= 'a' && c <= 'z';
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == '-' || c == '\r' ||
-              c == '\n'))
-            hexish = 0;
+        hexish = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == '-' ||
+                 c == '\r' || c == '\n';
     }
     int result = PROVEN;
     if (!hexish && upper && lower && PyBytes_GET_SIZE(decoded) >= 4) {
@@ -530,7 +542,7 @@ static int children(Walk *walk, PyObject *where, PyObject *data, int depth, cons
         return DEFER; /* bbpb may frame it */
     if (many_runs(limits, len, flags)) return DEFER; /* (a short value too, where the limits are tight) */
     if (mixed(flags, len) || (!gated && (flags & DL_RUN) && (flags & DL_MIXED))) {
-        int result = base64_step(walk, where, d, len, depth);
+        int result = base64_step(walk, where, d, len, depth, flags);
         if (result != PROVEN) return result;
     }
     if (flags & DL_PCT) {
@@ -573,7 +585,7 @@ static int visit_value(Walk *walk, PyObject *where, PyObject *data, int depth, c
     } else {
         result = probe(walk, data, &flags, &escapes) < 0 ? FAILED : PROVEN;
     }
-    if (result == PROVEN && !quiet_segment(flags)) result = DEFER; /* the matcher or the locator has work */
+    if (result == PROVEN && !quiet_segment(flags)) result = segment(walk, where, data); /* the matcher's */
     int decodable = depth < limits->max_depth && (len >= MIN_DECODABLE || (len > 2 && binary(d, len)));
     if (result == PROVEN && decodable) result = children(walk, where, data, depth, mime, flags, len >= GATED, top, &escapes);
     dl_positions_free(&escapes);
@@ -739,9 +751,11 @@ static int prove_request(Walk *walk, PyObject *request) {
         }
         uint32_t raw_flags;
         if (needles(walk, content, &raw_flags) < 0) goto done;
-        if (!quiet_segment(raw_flags)) {
-            result = DEFER;
-            goto done;
+        if (!quiet_segment(raw_flags)) { /* the encoded body is a segment of the walk's too */
+            PyObject *body = Py_BuildValue("(s)", "body");
+            result = body ? segment(walk, body, content) : FAILED;
+            Py_XDECREF(body);
+            if (result != PROVEN) goto done;
         }
         data = gunzip((const uint8_t *)PyBytes_AS_STRING(content), body_len, limits->max_decoded);
         if (data == NULL) goto done;
@@ -764,7 +778,7 @@ static int prove_request(Walk *walk, PyObject *request) {
         /* too short to decode: one segment, quiet when the gate sees no needle in it */
         uint32_t found;
         if (needles(walk, data, &found) < 0) goto done;
-        result = quiet_segment(found) ? PROVEN : DEFER;
+        result = quiet_segment(found) ? PROVEN : segment(walk, where, data);
         goto done;
     }
     result = visit_value(walk, where, data, 0, mime, NULL, 1);
@@ -785,13 +799,15 @@ static PyObject *Prover_prove(Prover *self, PyObject *const *args, Py_ssize_t na
         PyErr_SetString(PyExc_TypeError, "prove(request, scratch)");
         return NULL;
     }
-    Walk walk = {self, args[1], PyList_New(0), 0, 0};
-    if (walk.notes == NULL) return NULL;
-    int result = prove_request(&walk, args[0]);
+    Walk walk = {self, args[1], PyList_New(0), PyList_New(0), 0, 0};
     PyObject *out = NULL;
-    if (result == PROVEN) out = PyList_AsTuple(walk.notes);
-    else if (result == DEFER) out = Py_NewRef(Py_None);
-    Py_DECREF(walk.notes);
+    if (walk.notes != NULL && walk.loud != NULL) {
+        int result = prove_request(&walk, args[0]);
+        if (result == PROVEN) out = Py_BuildValue("(NN)", PyList_AsTuple(walk.notes), PyList_AsTuple(walk.loud));
+        else if (result == DEFER) out = Py_NewRef(Py_None);
+    }
+    Py_XDECREF(walk.notes);
+    Py_XDECREF(walk.loud);
     return out;
 }
 
@@ -872,7 +888,8 @@ static void Prover_dealloc(Prover *self) {
 
 static PyMethodDef prover_methods[] = {
     {"prove", (PyCFunction)(void (*)(void))Prover_prove, METH_FASTCALL,
-     "prove(request, scratch) -> the notes the walk leaves on a quiet request, or None: the walker decides"},
+     "prove(request, scratch) -> (notes, segments) the walk would leave and yield with a needle or a position "
+     "in them, as (where, data); or None: the walker decides"},
     {NULL, NULL, 0, NULL},
 };
 
