@@ -1,4 +1,7 @@
-"""The one compiled module: the analysis's quiet path (devicelab/analysis/_c). Everything else is in pyproject.toml."""
+"""The one compiled module: the analysis's quiet path (devicelab/analysis/_c; libdeflate inflates gzip bodies).
+
+Everything else is in pyproject.toml.
+"""
 
 from pathlib import Path
 
@@ -11,5 +14,5 @@ setup(ext_modules=[Extension(
     sources=sorted(str(path) for path in _C.glob("*.c")),
     depends=sorted(str(path) for path in _C.glob("*.h")),
     extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
-    libraries=["z"],
+    libraries=["deflate"],
 )])

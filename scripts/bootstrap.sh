@@ -17,7 +17,7 @@ command -v chromium >/dev/null 2>&1 || [ "$(id -u)" -ne 0 ] || want_chromium=1
 ldconfig -p 2>/dev/null | grep -q libnftables.so.1 || need_debs+=(libnftables1)
 # the analysis's quiet path is one C module (devicelab/analysis/_c), built when the package is installed
 command -v gcc >/dev/null 2>&1 || need_debs+=(gcc)
-[ -e /usr/include/zlib.h ] || need_debs+=(zlib1g-dev)
+[ -e /usr/include/libdeflate.h ] || need_debs+=(libdeflate-dev)
 if [ ${#need_debs[@]} -gt 0 ] && [ "$(id -u)" -ne 0 ]; then
     echo "devicelab needs Debian's ${need_debs[*]}; run as root, or: sudo apt-get install -y ${need_debs[*]}" >&2
     exit 1
@@ -80,9 +80,9 @@ allure() {
 
 mkdir -p .venv  # the virtualenv is made into it, beside npm's .venv/node
 debian > "$logs/debian" 2>&1 & debian_job=$!
-# the Python install compiles the C module: a missing compiler or zlib comes from Debian first
+# the Python install compiles the C module: a missing compiler or libdeflate comes from Debian first
 case " ${need_debs[*]} " in
-    *" gcc "*|*" zlib1g-dev "*) wait "$debian_job" || { cat "$logs/debian"; exit 1; }; debian_job= ;;
+    *" gcc "*|*" libdeflate-dev "*) wait "$debian_job" || { cat "$logs/debian"; exit 1; }; debian_job= ;;
 esac
 python_packages > "$logs/python" 2>&1 & python_job=$!
 allure > "$logs/allure" 2>&1 & allure_job=$!
