@@ -147,6 +147,8 @@ class Gate:
         self._needle_flags = [*flags[:len(forms)], *[single] * len(hinted)]
         self._needle_bits = [*self._bits[:len(forms)], *(bit for _hint, bit in hinted)]
         self._needles: Any = None  # compiled when the quiet path asks for it
+        self._needle_spots: Any = None
+        self._forms = len(forms)
 
     def _scratch(self) -> dict[int, Any]:
         scratch: dict[int, Any] | None = getattr(self._local, "scratch", None)
@@ -165,6 +167,20 @@ class Gate:
         if self._needles is None:
             self._needles = _compile(self._needle_expressions, self._needle_flags)
         return self._needles, list(self._needle_bits)
+
+    def spots_database(self) -> Any:
+        """The needles alone, each match reported (no SINGLEMATCH): where they are, as `spots` finds them."""
+        if self._needle_spots is None:
+            caseless = [flag & hyperscan.HS_FLAG_CASELESS for flag in self._needle_flags[:self._forms]]
+            self._needle_spots = _compile(self._needle_expressions[:self._forms], caseless)
+        return self._needle_spots
+
+    def spots_scratch(self) -> Any:
+        """This thread's scratch for `spots_database`."""
+        scratch: Any = getattr(self._local, "spots", None)
+        if scratch is None:
+            scratch = self._local.spots = hyperscan.Scratch(self.spots_database())
+        return scratch
 
     def needle_scratch(self) -> Any:
         """This thread's scratch for `needle_database`."""

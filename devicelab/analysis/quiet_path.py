@@ -38,10 +38,11 @@ class QuietPath:
         assert _fastpath is not None
         db, bits = gate.needle_database()
         self._gate = gate
-        self._prover = _fastpath.Prover(db, bits, gate.reach, limits, Note, pybase64.b64decode, binascii.Error)
+        self._prover = _fastpath.Prover(db, gate.spots_database(), bits, gate.reach, limits, Note, pybase64.b64decode,
+                                        binascii.Error)
 
     def prove(self, request: Request) -> Proven | None:
-        proven: Proven | None = self._prover.prove(request, self._gate.needle_scratch())
+        proven: Proven | None = self._prover.prove(request, self._gate.needle_scratch(), self._gate.spots_scratch())
         return proven
 
 

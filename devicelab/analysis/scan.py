@@ -96,8 +96,10 @@ class Analyzer:
         if not loud:
             return FlowAnalysis(flow, (), notes)
         found: list[Finding] = []
-        for where, data in loud:  # each decoder's step is a place of its own: steps are the places past the body
-            if self._scan(flow, Segment(where, where[1:], data), found):
+        for where, data in loud:
+            # on the prover's paths each step past the body is a place of its own ("form:key" is the form's)
+            steps = tuple("form" if place.startswith("form:") else place for place in where[1:])
+            if self._scan(flow, Segment(where, steps, data), found):
                 return None  # the walker places the matcher's note among its own
         return FlowAnalysis(flow, tuple(prune(found)), notes)
 

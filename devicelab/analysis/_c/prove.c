@@ -30,7 +30,8 @@ typedef struct {
 
 typedef struct {
     PyObject_HEAD
-    PyObject *db;        /* the gate's main database: every needle form, the byte triggers, the hints */
+    PyObject *db;        /* the gate's needle database: every needle form and the hints (SINGLEMATCH) */
+    PyObject *spots_db;  /* the needles, each match reported: where they are (Gate.spots' needles) */
     uint32_t *bits;      /* pattern id -> flag */
     Py_ssize_t nbits;
     Py_ssize_t reach;    /* no pattern of `db` matches more bytes than this (Gate.reach) */
@@ -39,6 +40,7 @@ typedef struct {
     PyObject *b64decode; /* pybase64.b64decode */
     PyObject *binascii_error;
     PyObject *handler;   /* the match handler given to db.scan */
+    PyObject *spot_handler; /* and to spots_db.scan */
     PyObject *scan;      /* "scan" */
     PyObject *kwnames;   /* db.scan's: ("match_event_handler", "context", "scratch") */
     PyObject *validate;  /* b64decode's: ("validate",) */
@@ -48,7 +50,7 @@ typedef struct {
  * needle or a position in them, in the walk's order, for the matcher and the locator. */
 typedef struct {
     Prover *prover;
-    PyObject *scratch;
+    PyObject *scratch, *spots_scratch;
     PyObject *notes;
     PyObject *loud;
     Py_ssize_t segments;
@@ -92,6 +94,51 @@ static PyObject *on_match(PyObject *self, PyObject *const *args, Py_ssize_t narg
 
 static PyMethodDef on_match_def = {"on_match", (PyCFunction)(void (*)(void))on_match, METH_FASTCALL, NULL};
 
+/* Where each needle or hint ends, and which (the spots database's matches) */
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t count, capacity;
+    Py_ssize_t *ends;
+    uint32_t *ids;
+} Spots;
+
+static void Spots_dealloc(Spots *self) {
+    PyMem_Free(self->ends);
+    PyMem_Free(self->ids);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyTypeObject SpotsType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "devicelab.analysis._fastpath.Spots",
+    .tp_basicsize = sizeof(Spots),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_dealloc = (destructor)Spots_dealloc,
+};
+
+static PyObject *on_spot(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5 || !PyObject_TypeCheck(args[4], &SpotsType)) {
+        PyErr_SetString(PyExc_TypeError, "on_spot(id, from, to, flags, spots)");
+        return NULL;
+    }
+    Spots *spots = (Spots *)args[4];
+    Py_ssize_t id = PyLong_AsSsize_t(args[0]), end = PyLong_AsSsize_t(args[2]);
+    if ((id == -1 || end == -1) && PyErr_Occurred()) return NULL;
+    if (spots->count == spots->capacity) {
+        Py_ssize_t capacity = spots->capacity ? spots->capacity * 2 : 16;
+        Py_ssize_t *ends = PyMem_Realloc(spots->ends, (size_t)capacity * sizeof *ends);
+        if (ends != NULL) spots->ends = ends;
+        uint32_t *ids = ends ? PyMem_Realloc(spots->ids, (size_t)capacity * sizeof *ids) : NULL;
+        if (ids == NULL) return PyErr_NoMemory();
+        spots->ids = ids;
+        spots->capacity = capacity;
+    }
+    spots->ends[spots->count] = end;
+    spots->ids[spots->count++] = (uint32_t)id;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef on_spot_def = {"on_spot", (PyCFunction)(void (*)(void))on_spot, METH_FASTCALL, NULL};
+
 /* The main database's flags for `data` (NEEDLE, LAT, LON and the byte triggers). */
 static int needles(Walk *walk, PyObject *data, uint32_t *flags) {
     Prover *p = walk->prover;
@@ -107,6 +154,24 @@ static int needles(Walk *walk, PyObject *data, uint32_t *flags) {
     if (result == NULL) return -1;
     Py_DECREF(result);
     return 0;
+}
+
+/* Every needle and hint in `data`, and where it ends (NULL: an error is set). */
+static Spots *spots_of(Walk *walk, PyObject *data) {
+    Prover *p = walk->prover;
+    Spots *spots = PyObject_New(Spots, &SpotsType);
+    if (spots == NULL) return NULL;
+    spots->count = spots->capacity = 0;
+    spots->ends = NULL;
+    spots->ids = NULL;
+    PyObject *args[] = {p->spots_db, data, p->spot_handler, (PyObject *)spots, walk->spots_scratch};
+    PyObject *result = PyObject_VectorcallMethod(p->scan, args, 2, p->kwnames);
+    if (result == NULL) {
+        Py_DECREF(spots);
+        return NULL;
+    }
+    Py_DECREF(result);
+    return spots;
 }
 
 /* Gate.probe: every flag of `data` (RUN always known). `escapes`: where its %XX escapes start, if wanted. */
@@ -167,21 +232,33 @@ static int looks_like_json(const uint8_t *d, Py_ssize_t len) {
     return i < end && (d[i] == '{' || d[i] == '[');
 }
 
-/* Whether structured.looks_like_form may say yes: its regex starts with a key of 1 to 64 characters of
- * [A-Za-z0-9_.\-\[\]%*+] and '=' (after strip()); a value that does not is no form. */
-static int maybe_form(const uint8_t *d, Py_ssize_t len) {
-    Py_ssize_t i = 0;
-    while (i < len && is_space(d[i])) i++;
-    Py_ssize_t start = i;
-    while (i < len && i - start <= 64) {
-        uint8_t c = d[i];
-        if (c == '=') return i > start;
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-              c == '-' || c == '[' || c == ']' || c == '%' || c == '*' || c == '+'))
-            return 0;
-        i++;
+static int form_key_char(uint8_t c) { /* structured._FORM's key: [A-Za-z0-9_.\-\[\]%*+] */
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+           c == '-' || c == '[' || c == ']' || c == '%' || c == '*' || c == '+';
+}
+
+/* structured.looks_like_form: _FORM.fullmatch(data.strip()). Its pieces between '&' are each a key of 1 to 64
+ * key characters, with '=' and a value of no white space after it (the first piece must have one, not
+ * starting with '='); one '&' may end it. */
+static int looks_like_form(const uint8_t *d, Py_ssize_t len) {
+    Py_ssize_t start = 0, end = len;
+    while (start < end && is_space(d[start])) start++;
+    while (end > start && is_space(d[end - 1])) end--;
+    if (start == end) return 0;
+    for (Py_ssize_t at = start, piece = 0; at <= end; piece++) {
+        const uint8_t *amp = memchr(d + at, '&', (size_t)(end - at));
+        Py_ssize_t stop = amp ? amp - d : end;
+        if (stop == at) return piece > 0 && stop == end; /* an empty piece: only the one after a last '&' */
+        Py_ssize_t key = at;
+        while (key < stop && key - at < 64 && form_key_char(d[key])) key++;
+        if (key == at) return 0;
+        if (key < stop && d[key] != '=') return 0; /* a 65th key character, or another */
+        if (piece == 0 && (key == stop || key + 1 == stop || d[key + 1] == '=')) return 0;
+        for (Py_ssize_t i = key; i < stop; i++)
+            if (is_space(d[i])) return 0;
+        at = stop + 1;
     }
-    return 0;
+    return 1;
 }
 
 static Py_ssize_t count_byte(const uint8_t *d, Py_ssize_t len, uint8_t c) {
@@ -520,6 +597,120 @@ static int many_runs(const Limits *limits, Py_ssize_t len, uint32_t flags) {
     return len >= 17 * (Py_ssize_t)most - 1 && (flags & DL_RUN);
 }
 
+static int is_alphabet(uint8_t c) { /* prefilter._RUN's */
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/' ||
+           c == '_' || c == '-';
+}
+
+/* Walker._fields of a form that is plain (Walker._plain: a needle in it, no decoder's trace, no hint), with
+ * parts.quiet_parts' choice of the fields to visit: those its spots show a needle in, and long ones (each is a
+ * quiet segment unless the gate sees a needle in it). Only where parse_qsl's fields are the value's own bytes
+ * (no '+') and there are at least parts.BATCH of them (fewer: their FieldGroup goes to the locator). */
+static int form_step(Walk *walk, PyObject *where, PyObject *data, int depth, uint32_t flags) {
+    const Limits *limits = &walk->prover->limits;
+    const uint8_t *d = (const uint8_t *)PyBytes_AS_STRING(data);
+    Py_ssize_t len = PyBytes_GET_SIZE(data);
+    if (!(flags & DL_NEEDLE) || (flags & (DL_LAT | DL_LON)) || loud(flags & ~DL_NEEDLE, len) ||
+        memchr(d, '+', (size_t)len) != NULL)
+        return DEFER;
+    /* the fields: (start of the key, '=' or the end, end of the value); parse_qsl skips empty pieces */
+    Py_ssize_t count = 0, capacity = 1 + count_byte(d, len, '&');
+    Py_ssize_t(*fields)[3] = PyMem_Malloc((size_t)capacity * sizeof *fields);
+    uint8_t *loud_field = PyMem_Calloc((size_t)capacity, 1);
+    Py_ssize_t *starts = PyMem_Malloc((size_t)(capacity + 1) * sizeof *starts);
+    PyObject *joined = NULL;
+    Spots *spots = NULL;
+    int result = FAILED;
+    if (fields == NULL || loud_field == NULL || starts == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t at = 0; at <= len;) {
+        const uint8_t *amp = memchr(d + at, '&', (size_t)(len - at));
+        Py_ssize_t end = amp ? amp - d : len;
+        if (end > at) {
+            const uint8_t *eq = memchr(d + at, '=', (size_t)(end - at));
+            fields[count][0] = at;
+            fields[count][1] = eq ? eq - d + 1 : end; /* where the value starts */
+            fields[count][2] = end;
+            count++;
+        }
+        at = end + 1;
+    }
+    result = DEFER;
+    if (count < 8 || walk->segments + count >= limits->max_segments) goto done;
+    /* parts._spotted: the values after a quote each, in one buffer; a spot belongs to the value its last byte
+       is in (or the quote after it) */
+    Py_ssize_t size = 1;
+    for (Py_ssize_t f = 0; f < count; f++) size += fields[f][2] - fields[f][1] + 1;
+    joined = PyBytes_FromStringAndSize(NULL, size - 1);
+    if (joined == NULL) {
+        result = FAILED;
+        goto done;
+    }
+    char *out = PyBytes_AS_STRING(joined);
+    Py_ssize_t at = 0, seen = 0;
+    for (Py_ssize_t f = 0; f < count; f++) {
+        out[at++] = '"';
+        starts[f] = at;
+        Py_ssize_t run = 0;
+        for (Py_ssize_t i = fields[f][1]; i < fields[f][2]; i++) {
+            out[at++] = (char)d[i];
+            run = is_alphabet(d[i]) ? run + 1 : 0;
+            seen += run == 16; /* prefilter._RUN_START: one spot per run */
+        }
+    }
+    starts[count] = at + 1;
+    spots = spots_of(walk, joined);
+    if (spots == NULL) {
+        result = FAILED;
+        goto done;
+    }
+    seen += spots->count;
+    if (seen > 64 + count) goto done; /* Gate.spots gives up: the walker visits every field */
+    for (Py_ssize_t i = 0; i < spots->count; i++) {
+        Py_ssize_t last = spots->ends[i] - 1, f = 0;
+        while (f + 1 < count && starts[f + 1] <= last) f++;
+        loud_field[f] = 1;
+    }
+    walk->segments += count; /* each field is one segment: counted, or visited below */
+    result = PROVEN;
+    for (Py_ssize_t f = 0; f < count && result == PROVEN; f++) {
+        Py_ssize_t value = fields[f][1], value_len = fields[f][2] - fields[f][1];
+        if (!loud_field[f] && value_len < GATED) continue;
+        PyObject *value_data = PyBytes_FromStringAndSize((const char *)d + value, value_len);
+        uint32_t found = 0;
+        if (value_data == NULL || needles(walk, value_data, &found) < 0) {
+            Py_XDECREF(value_data);
+            result = FAILED;
+            break;
+        }
+        if (quiet_segment(found)) { /* Walker.visit with `plain`: a quiet segment, nothing under it */
+            Py_DECREF(value_data);
+            continue;
+        }
+        PyObject *key = PyUnicode_DecodeUTF8((const char *)d + fields[f][0],
+                                             (value > fields[f][0] && d[value - 1] == '=' ? value - 1 : value) -
+                                                 fields[f][0],
+                                             "surrogateescape");
+        PyObject *label = key ? PyUnicode_FromFormat("form:%U", key) : NULL;
+        PyObject *here = label ? where_plus(where, label) : NULL;
+        walk->segments--; /* its visit counts it */
+        result = here ? visit(walk, here, value_data, depth + 1, "", NULL) : FAILED;
+        Py_XDECREF(key);
+        Py_XDECREF(label);
+        Py_XDECREF(here);
+        Py_DECREF(value_data);
+    }
+done:
+    PyMem_Free(fields);
+    PyMem_Free(loud_field);
+    PyMem_Free(starts);
+    Py_XDECREF(joined);
+    Py_XDECREF(spots);
+    return result;
+}
+
 /* Walker._children for a value the gate has looked at (`flags`, unless `gated` is 0: a short value). */
 static int children(Walk *walk, PyObject *where, PyObject *data, int depth, const char *mime, uint32_t flags,
                     int gated, int top, const dl_positions *escapes) {
@@ -537,7 +728,10 @@ static int children(Walk *walk, PyObject *where, PyObject *data, int depth, cons
         if (result != PROVEN) return result;
     }
     if (quiet) return PROVEN; /* forms, protobuf, Base64 and %XX: nothing to decode, nothing to note */
-    if (strcmp(mime, FORM_MIME) == 0 || maybe_form(d, len)) return DEFER;
+    if (strcmp(mime, FORM_MIME) == 0 || looks_like_form(d, len))
+        return gated && within_limits(walk, d, len, flags, mime) && !many_runs(limits, len, flags)
+                   ? form_step(walk, where, data, depth, flags)
+                   : DEFER;
     if (strstr(mime, "protobuf") != NULL) return DEFER;
     if ((!gated || (flags & DL_CTRL)) && binary(d, len) && len <= limits->max_protobuf_bytes &&
         !(d[0] < 8 || unframed(d, len)))
@@ -772,11 +966,11 @@ done:
 }
 
 static PyObject *Prover_prove(Prover *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "prove(request, scratch)");
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "prove(request, scratch, spots_scratch)");
         return NULL;
     }
-    Walk walk = {self, args[1], PyList_New(0), PyList_New(0), 0, 0};
+    Walk walk = {self, args[1], args[2], PyList_New(0), PyList_New(0), 0, 0};
     PyObject *out = NULL;
     if (walk.notes != NULL && walk.loud != NULL) {
         int result = prove_request(&walk, args[0]);
@@ -796,14 +990,16 @@ static int read_limit(PyObject *limits, const char *name, long *out) {
     return *out == -1 && PyErr_Occurred() ? -1 : 0;
 }
 
-/* Prover(db, bits, reach, limits, note, b64decode, binascii_error) */
+/* Prover(db, spots_db, bits, reach, limits, note, b64decode, binascii_error) */
 static int Prover_init(Prover *self, PyObject *args, PyObject *kwds) {
-    PyObject *db, *bits, *limits, *note, *b64decode, *error;
+    PyObject *db, *spots_db, *bits, *note, *b64decode, *error, *limits;
     Py_ssize_t reach;
-    static char *names[] = {"db", "bits", "reach", "limits", "note", "b64decode", "binascii_error", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOnOOOO", names, &db, &bits, &reach, &limits, &note, &b64decode,
-                                     &error))
+    static char *kw[] = {"db", "spots_db", "bits", "reach", "limits", "note", "b64decode", "binascii_error", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOnOOOO", kw, &db, &spots_db, &bits, &reach, &limits, &note,
+                                     &b64decode, &error))
         return -1;
+    Py_XSETREF(self->spots_db, Py_NewRef(spots_db));
+    Py_XSETREF(self->spot_handler, PyCFunction_New(&on_spot_def, NULL));
     PyObject *seq = PySequence_Fast(bits, "bits: a sequence of flags");
     if (seq == NULL) return -1;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
@@ -847,12 +1043,14 @@ static int Prover_init(Prover *self, PyObject *args, PyObject *kwds) {
     Py_XSETREF(self->scan, PyUnicode_InternFromString("scan"));
     Py_XSETREF(self->kwnames, Py_BuildValue("(sss)", "match_event_handler", "context", "scratch"));
     Py_XSETREF(self->validate, Py_BuildValue("(s)", "validate"));
-    return self->handler && self->scan && self->kwnames && self->validate ? 0 : -1;
+    return self->handler && self->spot_handler && self->scan && self->kwnames && self->validate ? 0 : -1;
 }
 
 static void Prover_dealloc(Prover *self) {
     PyMem_Free(self->bits);
     Py_XDECREF(self->db);
+    Py_XDECREF(self->spots_db);
+    Py_XDECREF(self->spot_handler);
     Py_XDECREF(self->note);
     Py_XDECREF(self->b64decode);
     Py_XDECREF(self->binascii_error);
@@ -865,7 +1063,7 @@ static void Prover_dealloc(Prover *self) {
 
 static PyMethodDef prover_methods[] = {
     {"prove", (PyCFunction)(void (*)(void))Prover_prove, METH_FASTCALL,
-     "prove(request, scratch) -> (notes, segments) the walk would leave and yield with a needle or a position "
+     "prove(request, scratch, spots_scratch) -> (notes, segments) the walk would leave and yield with a needle or a position "
      "in them, as (where, data); or None: the walker decides"},
     {NULL, NULL, 0, NULL},
 };
@@ -895,5 +1093,5 @@ int dl_prove_ready(void) {
     if (!names.host || !names.path || !names.headers || !names.content || !names.content_encoded || !names.base64 ||
         !names.urldecode || !names.newline || !names.body || !names.body_gzip)
         return -1;
-    return PyType_Ready(&FoundType);
+    return PyType_Ready(&FoundType) < 0 ? -1 : PyType_Ready(&SpotsType);
 }
