@@ -496,8 +496,9 @@ static PyObject *one_run(Prover *p, const uint8_t *whole, Py_ssize_t len) {
     return decoded;
 }
 
-static int visit(Walk *walk, PyObject *where, PyObject *data, int depth, const char *mime, uint32_t *known);
-static int visit_value(Walk *walk, PyObject *where, PyObject *data, int depth, const char *mime, uint32_t *known,
+typedef struct Known Known;
+static int visit(Walk *walk, PyObject *where, PyObject *data, int depth, const char *mime, Known *known);
+static int visit_value(Walk *walk, PyObject *where, PyObject *data, int depth, const char *mime, Known *known,
                        int top);
 
 /* base64_runs.decoded_runs, where the value is one run: decoded and visited (`handled`); else the walker's. */
@@ -553,13 +554,28 @@ static PyObject *unescaped(const uint8_t *d, Py_ssize_t len, const dl_positions 
     return out;
 }
 
-/* percent.unescaped_flags: the main database's flags of `decoded` are those of `data` and of a window around
- * each undone escape (no match is longer than the reach); one full look where escapes are everywhere. */
-static int unescaped_needles(Walk *walk, PyObject *decoded, const dl_positions *at, uint32_t data_flags,
-                             uint32_t *flags) {
+/* What is known of a %XX-decoded copy before its visit: the needle database's flags, and where `traced`, its
+ * trace flags and escapes too (then its visit makes no pass of its own over it). */
+struct Known {
+    uint32_t flags;
+    int traced;
+    dl_positions escapes;
+};
+
+/* percent.unescaped_flags: the needle database's flags of `decoded` are those of `data` and of a window around
+ * each undone escape (no match is longer than the reach); one full look where escapes are everywhere.
+ *
+ * Where `data` has a control byte, so has the copy: it is loud whatever else its traces say, and the walk asks
+ * of them only RUN, where the escapes are and (with RUN and both cases) _MIXED_RUN. Those are told from `data`
+ * and the windows too: a run or an escape the copy has and `data` had not takes in an undone escape's byte; a
+ * run or a control byte of `data` stays in the copy. Then the copy is not read again (a 64 KB pass). */
+static int unescaped_flags(Walk *walk, PyObject *decoded, const dl_positions *at, uint32_t data_flags,
+                           Known *known) {
     Py_ssize_t reach = walk->prover->reach, len = PyBytes_GET_SIZE(decoded);
-    if (at->count * 2 * reach > len / 2) return needles(walk, decoded, flags);
-    uint32_t seen = data_flags & (DL_NEEDLE | DL_LAT | DL_LON);
+    known->traced = 0;
+    if (at->count * 2 * reach > len / 2) return needles(walk, decoded, &known->flags);
+    int traced = (data_flags & DL_CTRL) != 0;
+    uint32_t seen = data_flags & (DL_NEEDLE | DL_LAT | DL_LON), traces = data_flags & ~(DL_PCT | DL_MIXED);
     const char *d = PyBytes_AS_STRING(decoded);
     Py_ssize_t i = 0;
     while (i < at->count) {
@@ -570,11 +586,37 @@ static int unescaped_needles(Walk *walk, PyObject *decoded, const dl_positions *
         PyObject *window = PyBytes_FromStringAndSize(d + lo, hi - lo);
         uint32_t found;
         int failed = window == NULL || needles(walk, window, &found) < 0;
+        if (!failed && traced) {
+            dl_positions here = {NULL, 0, 0};
+            int64_t flags = dl_traces((const uint8_t *)d + lo, hi - lo, &here);
+            for (Py_ssize_t e = 0; flags >= 0 && e < here.count; e++) {
+                if (known->escapes.count == known->escapes.capacity) {
+                    Py_ssize_t capacity = known->escapes.capacity ? known->escapes.capacity * 2 : 8;
+                    Py_ssize_t *grown = PyMem_Realloc(known->escapes.at, (size_t)capacity * sizeof *grown);
+                    if (grown == NULL) {
+                        PyErr_NoMemory();
+                        flags = -1;
+                        break;
+                    }
+                    known->escapes.at = grown;
+                    known->escapes.capacity = capacity;
+                }
+                known->escapes.at[known->escapes.count++] = lo + here.at[e];
+            }
+            dl_positions_free(&here);
+            failed = flags < 0;
+            traces |= (uint32_t)(flags < 0 ? 0 : flags) & ~DL_MIXED;
+        }
         Py_XDECREF(window);
         if (failed) return -1;
         seen |= found;
     }
-    *flags = seen;
+    known->flags = seen;
+    /* _MIXED_RUN has no bound on its length: where it could decide, the copy is read whole */
+    if (traced && !((traces & DL_RUN) && (traces & DL_UPPER) && (traces & DL_LOWER))) {
+        known->traced = 1;
+        known->flags |= (traces & ~(DL_NEEDLE | DL_LAT | DL_LON)) | (known->escapes.count ? DL_PCT : 0);
+    }
     return 0;
 }
 
@@ -746,12 +788,13 @@ static int children(Walk *walk, PyObject *where, PyObject *data, int depth, cons
         if (decoded == NULL) return FAILED;
         int result = take(walk, PyBytes_GET_SIZE(decoded));
         if (result == PROVEN) {
-            uint32_t known;
+            Known known = {0, 0, {NULL, 0, 0}};
             PyObject *here = where_plus(where, names.urldecode);
-            result = here == NULL || unescaped_needles(walk, decoded, escapes, flags, &known) < 0
+            result = here == NULL || unescaped_flags(walk, decoded, escapes, flags, &known) < 0
                          ? FAILED
                          : visit(walk, here, decoded, depth + 1, "", &known);
             Py_XDECREF(here);
+            dl_positions_free(&known.escapes);
         }
         Py_DECREF(decoded);
         return result;
@@ -760,12 +803,12 @@ static int children(Walk *walk, PyObject *where, PyObject *data, int depth, cons
 }
 
 /* Walker.visit in the walk: the value is one segment (quiet, or the prover defers), then what it decodes to.
- * `known`: the main database's flags of `data` when they were told from windows (percent's copy). */
-static int visit(Walk *walk, PyObject *where, PyObject *data, int depth, const char *mime, uint32_t *known) {
+ * `known`: what unescaped_flags told of `data` (percent's copy). */
+static int visit(Walk *walk, PyObject *where, PyObject *data, int depth, const char *mime, Known *known) {
     return visit_value(walk, where, data, depth, mime, known, 0);
 }
 
-static int visit_value(Walk *walk, PyObject *where, PyObject *data, int depth, const char *mime, uint32_t *known,
+static int visit_value(Walk *walk, PyObject *where, PyObject *data, int depth, const char *mime, Known *known,
                        int top) {
     const Limits *limits = &walk->prover->limits;
     const uint8_t *d = (const uint8_t *)PyBytes_AS_STRING(data);
@@ -774,10 +817,15 @@ static int visit_value(Walk *walk, PyObject *where, PyObject *data, int depth, c
     dl_positions escapes = {NULL, 0, 0};
     uint32_t flags = 0;
     int result;
-    if (known != NULL) {
+    if (known != NULL && known->traced) { /* its traces and escapes were told from the windows */
+        result = PROVEN;
+        flags = known->flags;
+        escapes = known->escapes;
+        known->escapes = (dl_positions){NULL, 0, 0};
+    } else if (known != NULL) {
         int64_t traces = dl_traces(d, len, &escapes);
         result = traces < 0 ? FAILED : PROVEN;
-        flags = *known | (uint32_t)(traces < 0 ? 0 : traces);
+        flags = known->flags | (uint32_t)(traces < 0 ? 0 : traces);
     } else {
         result = probe(walk, data, &flags, &escapes) < 0 ? FAILED : PROVEN;
     }
