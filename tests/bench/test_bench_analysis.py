@@ -174,6 +174,38 @@ slower engine); after a byte outside the alphabet (one match per run): 1,214 us;
 protobuf's refusal and any Python. Per kind the C floor is then ~160 us for the six (bare: 41): 0.25 with no
 Python at all, as the fourth round found. 0.30 needs the analysis to skip a pass the findings or the notes depend
 on (RUN in binary finds Base64 runs; the escapes find %XX; the inflated bytes are where a gzip body's needles are).
+
+Sixth round (issue 17): the walk in C. A C module (devicelab/analysis/_c, built by bootstrap) follows the walker's
+steps for a request and answers with the notes the walk would leave and the segments it would hand the matcher
+(those with a needle or a position in them), or leaves the request to the walker (quiet_path.py, prove.c). What
+the fifth round measured as the floor was the floor of that design: Python around every pass, and the traces found
+by three extra hyperscan passes. Now, per request, the needle database is one hyperscan pass over each value it
+reaches (as the bare scan makes), the decoders' traces one AVX2 pass (traces.c: 64 KB of random bytes in ~5 us,
+where the traces, RUN and escapes passes took ~26), a declared JSON body is read to the end of its first value
+without building it (json.c: 0.8 us for the 12 KB of the JSON kind, where orjson and json took 5.5-6), gzip is
+inflated by libdeflate (4.5 us for 17 KB, zlib 8.4), a %XX copy of binary is told from windows around its escapes,
+and a plain form with a needle is taken apart as parse_qsl and parts.quiet_parts would. Main before and after,
+each in its own process taking turns (`python measure.py ROOT` over this file's measure_kinds and measure_analysis),
+us per flow, CPU time, best of 5 warm runs:
+
+    us per flow          before   after    bare   where the time goes now
+    Base64 JSON (77)       56.3    13.3     3.2   needles over the text and the decoded run, pybase64, the traces
+    JSON (59)              31.7    12.0     4.2   needles 12 KB, traces 1.5, the first document read and the note worded
+    form (74)              23.2     7.3     1.7   2.7 a quiet form; 35 one with the IMEI (was ~200: the walker's)
+    gzip JSON (82)         60.9    22.5     1.2   libdeflate 4.5, needles over 17 KB inflated, traces, the raw body
+    random binary (66)    109.4    29.7    15.3   needles 64 KB (the bare scan's pass) + traces 5 + the %XX copy
+    text (56)              32.0    20.0    11.5   needles 54 KB + traces 4
+    analysis/bare    0.119-0.128   0.315-0.325
+The mixed row (this file's measure_analysis, one cold pass, the two sides taking turns every 32 flows, who goes
+first alternating): 0.117-0.123 before, 0.337-0.376 after (three runs each: 0.299-0.307 with the analysis always first,
+whose bodies the bare scan then reads warm; 0.40 with the bare scan always first). The real captures stay 0.005-0.006:
+their URLs carry tokens (Base64 runs of both cases) and %XX, so every request is the walker's.
+
+Findings and notes are unchanged: scripts/diff_findings.py, 0 of 4,029 flows differ; every analysis test passes on
+the prover; tests/analysis/test_quiet_path.py compares the prover with the walker on hostile and generated requests
+(an identifier behind every decoder, escapes that make runs and escapes, forms, tight limits). What is left: the
+walker still takes JSON documents it must walk value by value (a parsed document with a needle, the real captures'
+crash report), forms with %XX or '+', multipart and protobuf.
 """
 
 from __future__ import annotations
@@ -280,15 +312,20 @@ def measure_analysis(megabytes: int = 32, corpus: str = "mixed") -> AnalysisSpee
     raw = Matcher(analyzer.matcher.forms, engine="hyperscan")
 
     # Side by side: the two take turns every _CHUNK flows, and each is timed in the CPU time of this
-    # process, so that the load other processes put on a shared machine falls on both sides alike.
+    # process, so that the load other processes put on a shared machine falls on both sides alike. Who
+    # goes first alternates: the second reads the chunk's bodies from the cache the first filled (measured:
+    # analysis always first 0.32, bare always first 0.40, alternating 0.355).
     found = raw_hits = 0
     analysis_s = raw_s = 0.0
-    for at in range(0, len(flows), _CHUNK):
-        start = time.process_time()
-        found += sum(len(analyzer.analyze(flow).findings) for flow in flows[at:at + _CHUNK])
-        middle = time.process_time()
-        raw_hits += sum(len(raw.scan(body).hits) for body in bodies[at:at + _CHUNK])
-        analysis_s, raw_s = analysis_s + middle - start, raw_s + time.process_time() - middle
+    for turn, at in enumerate(range(0, len(flows), _CHUNK)):
+        for side in ((0, 1) if turn % 2 == 0 else (1, 0)):
+            start = time.process_time()
+            if side == 0:
+                found += sum(len(analyzer.analyze(flow).findings) for flow in flows[at:at + _CHUNK])
+                analysis_s += time.process_time() - start
+            else:
+                raw_hits += sum(len(raw.scan(body).hits) for body in bodies[at:at + _CHUNK])
+                raw_s += time.process_time() - start
     return AnalysisSpeed(corpus, len(flows), total / _MB, len(analyzer.matcher.forms), total / _MB / analysis_s,
                          total / _MB / raw_s, found, raw_hits)
 
