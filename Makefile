@@ -56,7 +56,7 @@ chaos: setup
 	$(PY) -m devicelab.virtual.chaos --runs $(or $(RUNS),3)
 
 fuzz: setup
-	for target in body capture; do \
+	for target in body quiet capture; do \
 		$(PY) tests/fuzz/fuzz_inputs.py $$target -max_total_time=600 -rss_limit_mb=4096 || exit 1; \
 	done
 

@@ -11,7 +11,7 @@ import pytest
 HARNESS = Path(__file__).with_name("fuzz_inputs.py")
 
 
-@pytest.mark.parametrize("target", ["body", "capture"])
+@pytest.mark.parametrize("target", ["body", "quiet", "capture"])
 def test_short_fuzz_run_finds_no_crash(target: str, tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, str(HARNESS), target, "-runs=50000", "-max_total_time=5",
                            f"-artifact_prefix={tmp_path}/", "-rss_limit_mb=2048"],
