@@ -257,3 +257,23 @@ def test_the_real_captures_agree() -> None:
     # their bodies behind a plain head: loud too (tokens, %XX), but compared wherever the prover answers
     for flow in flows:
         _same(make_flow(flow.request.content, headers={"Content-Type": flow.request.header("content-type") or ""}))
+
+
+@pytest.mark.parametrize("headers", [
+    {"X-Name": "café", "Content-Type": "text/plain"},
+    {"X-Raw": "caf\udce9", "Content-Type": "text/plain"},  # a byte that was not UTF-8 (surrogateescape)
+    {"Content-Type": "Text/Plain ; charset=\"utf-8\""},
+    {"Content-Type": "json"},  # no '/': email calls it text/plain
+    {"Content-Type": "application/json\t"},
+    {"content-type": "application/json", "Content-Type": "text/plain"},  # the first one counts
+    {"Content-Encoding": "GZIP", "Content-Type": "application/json"},
+    {"Content-Encoding": "gzip, identity", "Content-Type": "application/json"},
+])
+def test_odd_heads_agree(headers: dict[str, str]) -> None:
+    rng = random.Random(6)
+    for identifier in (None, h.IMEI):
+        body = _document(rng, identifier) * 2
+        if "gzip" in headers.get("Content-Encoding", "").lower():
+            body = gzip.compress(body)
+        _same(make_flow(body, headers=headers, path="/c?q=caf%C3%A9"))
+        _same(make_flow(body, headers=headers, host="bücher.example"))
