@@ -1,8 +1,9 @@
 /* devicelab.analysis._fastpath: the analysis's quiet path in C (see prove.c).
  *
  * Each file has one job: traces.c finds the byte-level traces a decoder needs (prefilter.py's trace
- * patterns) in one SIMD pass; json.c reads a JSON document's first value without building it; prove.c
- * proves a request quiet the way decoders.Walker would find it, or defers to the walker. */
+ * patterns) in one SIMD pass; json.c reads a JSON document's first value without building it; gate.c
+ * gives a value's gate flags (hyperscan and traces.c); facts.h holds small facts of bytes, each a Python
+ * helper's; prove.c follows a request's walk as decoders.Walker would, or leaves it to the walker. */
 #ifndef DEVICELAB_FASTPATH_H
 #define DEVICELAB_FASTPATH_H
 

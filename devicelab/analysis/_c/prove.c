@@ -11,376 +11,17 @@
  *
  * Each step names the Python it stands for. tests/analysis/test_quiet_path.py holds the two side by side.
  */
-#include "fastpath.h"
+#include "facts.h"
+#include "prove.h"
 
 #include <string.h>
 #include <libdeflate.h>
-
-#define LOUD (DL_NEEDLE | DL_PCT | DL_ESC | DL_CTRL | DL_SNIFF | DL_NESTED)
-#define MIN_DECODABLE 12 /* decoders._MIN_DECODABLE */
-#define GATED 256        /* parts.GATED: shorter values are walked without the gate's flags */
-#define FORM_MIME "application/x-www-form-urlencoded"
-
-enum { PROVEN = 0, DEFER = 1, FAILED = -1 };
-
-typedef struct {
-    long max_depth, max_segments, max_nesting, max_base64_runs, max_base64_looked, max_fields;
-    Py_ssize_t max_decoded, max_json_bytes, max_protobuf_bytes;
-} Limits;
-
-typedef struct {
-    PyObject_HEAD
-    PyObject *db;        /* the gate's needle database: every needle form and the hints (SINGLEMATCH) */
-    PyObject *spots_db;  /* the needles, each match reported: where they are (Gate.spots' needles) */
-    uint32_t *bits;      /* pattern id -> flag */
-    Py_ssize_t nbits;
-    Py_ssize_t reach;    /* no pattern of `db` matches more bytes than this (Gate.reach) */
-    Limits limits;
-    PyObject *note;      /* segments.Note */
-    PyObject *b64decode; /* pybase64.b64decode */
-    PyObject *binascii_error;
-    PyObject *handler;   /* the match handler given to db.scan */
-    PyObject *spot_handler; /* and to spots_db.scan */
-    PyObject *scan;      /* "scan" */
-    PyObject *kwnames;   /* db.scan's: ("match_event_handler", "context", "scratch") */
-    PyObject *validate;  /* b64decode's: ("validate",) */
-} Prover;
-
-/* One walk's state: Walker's notes, _segments (an upper bound here) and _decoded; and the segments with a
- * needle or a position in them, in the walk's order, for the matcher and the locator. */
-typedef struct {
-    Prover *prover;
-    PyObject *scratch, *spots_scratch;
-    PyObject *notes;
-    PyObject *loud;
-    Py_ssize_t segments;
-    Py_ssize_t decoded;
-} Walk;
-
 /* The names and places every request needs, made once (dl_prove_ready). */
 static struct {
     PyObject *host, *path, *headers, *content, *content_encoded; /* Request's fields */
     PyObject *base64, *urldecode, *newline;
     PyObject *body, *body_gzip; /* ("body",), ("body", "gzip") */
 } names;
-
-/* ---- the gate's flags: one hyperscan pass of the main database, and traces.c for the rest ---- */
-
-typedef struct {
-    PyObject_HEAD
-    uint32_t flags;
-    const uint32_t *bits;
-    Py_ssize_t nbits;
-} Found;
-
-static PyTypeObject FoundType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "devicelab.analysis._fastpath.Found",
-    .tp_basicsize = sizeof(Found),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-};
-
-/* db.scan's match_event_handler(id, from, to, flags, context): prefilter._flag, in C */
-static PyObject *on_match(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 5 || !PyObject_TypeCheck(args[4], &FoundType)) {
-        PyErr_SetString(PyExc_TypeError, "on_match(id, from, to, flags, found)");
-        return NULL;
-    }
-    Found *found = (Found *)args[4];
-    unsigned long id = PyLong_AsUnsignedLong(args[0]);
-    if (id == (unsigned long)-1 && PyErr_Occurred()) return NULL;
-    if ((Py_ssize_t)id < found->nbits) found->flags |= found->bits[id];
-    Py_RETURN_NONE; /* go on: every pattern reports once (SINGLEMATCH) */
-}
-
-static PyMethodDef on_match_def = {"on_match", (PyCFunction)(void (*)(void))on_match, METH_FASTCALL, NULL};
-
-/* Where each needle or hint ends, and which (the spots database's matches) */
-typedef struct {
-    PyObject_HEAD
-    Py_ssize_t count, capacity;
-    Py_ssize_t *ends;
-    uint32_t *ids;
-} Spots;
-
-static void Spots_dealloc(Spots *self) {
-    PyMem_Free(self->ends);
-    PyMem_Free(self->ids);
-    Py_TYPE(self)->tp_free((PyObject *)self);
-}
-
-static PyTypeObject SpotsType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "devicelab.analysis._fastpath.Spots",
-    .tp_basicsize = sizeof(Spots),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_dealloc = (destructor)Spots_dealloc,
-};
-
-static PyObject *on_spot(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 5 || !PyObject_TypeCheck(args[4], &SpotsType)) {
-        PyErr_SetString(PyExc_TypeError, "on_spot(id, from, to, flags, spots)");
-        return NULL;
-    }
-    Spots *spots = (Spots *)args[4];
-    Py_ssize_t id = PyLong_AsSsize_t(args[0]), end = PyLong_AsSsize_t(args[2]);
-    if ((id == -1 || end == -1) && PyErr_Occurred()) return NULL;
-    if (spots->count == spots->capacity) {
-        Py_ssize_t capacity = spots->capacity ? spots->capacity * 2 : 16;
-        Py_ssize_t *ends = PyMem_Realloc(spots->ends, (size_t)capacity * sizeof *ends);
-        if (ends != NULL) spots->ends = ends;
-        uint32_t *ids = ends ? PyMem_Realloc(spots->ids, (size_t)capacity * sizeof *ids) : NULL;
-        if (ids == NULL) return PyErr_NoMemory();
-        spots->ids = ids;
-        spots->capacity = capacity;
-    }
-    spots->ends[spots->count] = end;
-    spots->ids[spots->count++] = (uint32_t)id;
-    Py_RETURN_NONE;
-}
-
-static PyMethodDef on_spot_def = {"on_spot", (PyCFunction)(void (*)(void))on_spot, METH_FASTCALL, NULL};
-
-/* The main database's flags for `data` (NEEDLE, LAT, LON and the byte triggers). */
-static int needles(Walk *walk, PyObject *data, uint32_t *flags) {
-    Prover *p = walk->prover;
-    Found *found = PyObject_New(Found, &FoundType);
-    if (found == NULL) return -1;
-    found->flags = 0;
-    found->bits = p->bits;
-    found->nbits = p->nbits;
-    PyObject *args[] = {p->db, data, p->handler, (PyObject *)found, walk->scratch};
-    PyObject *result = PyObject_VectorcallMethod(p->scan, args, 2, p->kwnames);
-    *flags = found->flags;
-    Py_DECREF(found);
-    if (result == NULL) return -1;
-    Py_DECREF(result);
-    return 0;
-}
-
-/* Every needle and hint in `data`, and where it ends (NULL: an error is set). */
-static Spots *spots_of(Walk *walk, PyObject *data) {
-    Prover *p = walk->prover;
-    Spots *spots = PyObject_New(Spots, &SpotsType);
-    if (spots == NULL) return NULL;
-    spots->count = spots->capacity = 0;
-    spots->ends = NULL;
-    spots->ids = NULL;
-    PyObject *args[] = {p->spots_db, data, p->spot_handler, (PyObject *)spots, walk->spots_scratch};
-    PyObject *result = PyObject_VectorcallMethod(p->scan, args, 2, p->kwnames);
-    if (result == NULL) {
-        Py_DECREF(spots);
-        return NULL;
-    }
-    Py_DECREF(result);
-    return spots;
-}
-
-/* Gate.probe: every flag of `data` (RUN always known). `escapes`: where its %XX escapes start, if wanted. */
-static int probe(Walk *walk, PyObject *data, uint32_t *flags, dl_positions *escapes) {
-    uint32_t found;
-    if (needles(walk, data, &found) < 0) return -1;
-    int64_t traces = dl_traces((const uint8_t *)PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), escapes);
-    if (traces < 0) return -1;
-    *flags = found | (uint32_t)traces;
-    return 0;
-}
-
-/* prefilter.quiet_segment: no needle and no position in the value itself */
-static int quiet_segment(uint32_t flags) {
-    return !(flags & DL_NEEDLE) && (flags & (DL_LAT | DL_LON)) != (DL_LAT | DL_LON);
-}
-
-/* Gate.mixed: maybe a Base64 run with letters of both cases (the runs the walker decodes) */
-static int mixed(uint32_t flags, Py_ssize_t len) {
-    return (flags & (DL_UPPER | DL_LOWER)) == (DL_UPPER | DL_LOWER) && len >= 16 && (flags & DL_RUN) &&
-           (flags & DL_MIXED);
-}
-
-/* Gate.loud (with Walker._look's "mixed"): a decoder could reveal what the bytes do not hold as they are */
-static int loud(uint32_t flags, Py_ssize_t len) {
-    if (flags & LOUD || (flags & (DL_LAT | DL_LON)) == (DL_LAT | DL_LON)) return 1;
-    if (flags & DL_SPACED_JSON) return 1;
-    return mixed(flags, len);
-}
-
-/* ---- small facts of bytes, each a Python helper's ---- */
-
-static int is_space(uint8_t c) { /* bytes.strip()'s white space */
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == 0x0b || c == 0x0c;
-}
-
-static int is_control(uint8_t c) { return c <= 0x08 || (c >= 0x0e && c <= 0x1a); }
-
-/* decoders._binary: a control byte within the first 4096 */
-static int binary(const uint8_t *data, Py_ssize_t len) {
-    Py_ssize_t end = len < 4096 ? len : 4096;
-    for (Py_ssize_t i = 0; i < end; i++)
-        if (is_control(data[i])) return 1;
-    return 0;
-}
-
-/* compression.sniff: magic bytes at the start */
-static int sniffed(const uint8_t *d, Py_ssize_t len) {
-    if (len >= 3 && d[0] == 0x1f && d[1] == 0x8b && d[2] == 0x08) return 1;
-    if (len >= 4 && d[0] == 0x28 && d[1] == 0xb5 && d[2] == 0x2f && d[3] == 0xfd) return 1;
-    return len >= 2 && d[0] == 0x78 && ((0x78 << 8) | d[1]) % 31 == 0;
-}
-
-/* structured.looks_like_json: the first of the first 64 bytes that is not white space opens an object or array */
-static int looks_like_json(const uint8_t *d, Py_ssize_t len) {
-    Py_ssize_t end = len < 64 ? len : 64, i = 0;
-    while (i < end && is_space(d[i])) i++;
-    return i < end && (d[i] == '{' || d[i] == '[');
-}
-
-static int form_key_char(uint8_t c) { /* structured._FORM's key: [A-Za-z0-9_.\-\[\]%*+] */
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-           c == '-' || c == '[' || c == ']' || c == '%' || c == '*' || c == '+';
-}
-
-/* structured.looks_like_form: _FORM.fullmatch(data.strip()). Its pieces between '&' are each a key of 1 to 64
- * key characters, with '=' and a value of no white space after it (the first piece must have one, not
- * starting with '='); one '&' may end it. */
-static int looks_like_form(const uint8_t *d, Py_ssize_t len) {
-    Py_ssize_t start = 0, end = len;
-    while (start < end && is_space(d[start])) start++;
-    while (end > start && is_space(d[end - 1])) end--;
-    if (start == end) return 0;
-    for (Py_ssize_t at = start, piece = 0; at <= end; piece++) {
-        const uint8_t *amp = memchr(d + at, '&', (size_t)(end - at));
-        Py_ssize_t stop = amp ? amp - d : end;
-        if (stop == at) return piece > 0 && stop == end; /* an empty piece: only the one after a last '&' */
-        Py_ssize_t key = at;
-        while (key < stop && key - at < 64 && form_key_char(d[key])) key++;
-        if (key == at) return 0;
-        if (key < stop && d[key] != '=') return 0; /* a 65th key character, or another */
-        if (piece == 0 && (key == stop || key + 1 == stop || d[key + 1] == '=')) return 0;
-        for (Py_ssize_t i = key; i < stop; i++)
-            if (is_space(d[i])) return 0;
-        at = stop + 1;
-    }
-    return 1;
-}
-
-static Py_ssize_t count_byte(const uint8_t *d, Py_ssize_t len, uint8_t c) {
-    Py_ssize_t n = 0;
-    for (const uint8_t *at = d, *end = d + len; (at = memchr(at, c, (size_t)(end - at))) != NULL; at++) n++;
-    return n;
-}
-
-/* structured._uvarint: a varint as bbpb reads one; -1 where bbpb refuses it */
-static int uvarint(const uint8_t *d, Py_ssize_t len, Py_ssize_t *pos, uint64_t *value) {
-    Py_ssize_t start = *pos;
-    uint64_t v = 0;
-    int shift = 0;
-    if (*pos >= len) return -1;
-    uint8_t byte = d[*pos];
-    while (byte & 0x80) {
-        if (shift == 63) return -1;
-        v |= (uint64_t)(byte & 0x7f) << shift;
-        shift += 7;
-        if (++*pos >= len) return -1;
-        byte = d[*pos];
-    }
-    /* the last byte's bits past 64 make the value larger than bbpb's largest varint */
-    if (shift == 63 && byte > 1) return -1;
-    v |= (uint64_t)byte << shift;
-    ++*pos;
-    if (byte == 0 && *pos - start > 1) return -1;
-    *value = v;
-    return 0;
-}
-
-/* structured.unframed: bbpb's first pass over the fields would raise */
-static int unframed(const uint8_t *d, Py_ssize_t len) {
-    /* a field number seen with another wire type: field numbers are bounded by the bytes, so a small table
-       covers the usual ones and the rest are remembered in a list */
-    Py_ssize_t pos = 0;
-    uint64_t seen_numbers[64];
-    uint8_t seen_wires[64];
-    int seen = 0;
-    while (pos < len) {
-        uint64_t tag, value;
-        if (uvarint(d, len, &pos, &tag) < 0) return 1;
-        uint8_t wire = tag & 7;
-        uint64_t number = tag >> 3;
-        int known = 0;
-        for (int i = 0; i < seen; i++) {
-            if (seen_numbers[i] == number) {
-                if (seen_wires[i] != wire) return 1;
-                known = 1;
-                break;
-            }
-        }
-        if (!known) {
-            if (seen == 64) return 0; /* many fields: bbpb's own reading decides */
-            seen_numbers[seen] = number;
-            seen_wires[seen++] = wire;
-        }
-        Py_ssize_t length;
-        if (wire == 0) {
-            Py_ssize_t after = pos;
-            if (uvarint(d, len, &after, &value) < 0) return 1;
-            length = after - pos;
-        } else if (wire == 1) {
-            length = 8;
-        } else if (wire == 5) {
-            length = 4;
-        } else if (wire == 2) {
-            Py_ssize_t after = pos;
-            if (uvarint(d, len, &after, &value) < 0) return 1;
-            if (value >= (uint64_t)1 << 63) return 0;
-            if (value > (uint64_t)len) return 1;
-            length = (Py_ssize_t)value + after - pos;
-        } else {
-            return 1;
-        }
-        if (pos + length > len) return 1;
-        pos += length;
-    }
-    return 0;
-}
-
-/* ---- the Content-Type, as structured.mime_type reads it ---- */
-
-/* email.Message's get_content_type for a printable ASCII value: the part before ';', stripped and lower-cased,
- * "text/plain" unless it holds exactly one '/'. 0: another value (the prover defers). */
-static int mime_of(PyObject *ctype, char *out, size_t size) {
-    Py_ssize_t len;
-    const char *s = PyUnicode_AsUTF8AndSize(ctype, &len);
-    if (s == NULL) {
-        PyErr_Clear();
-        return 0;
-    }
-    if (len == 0) { /* no Content-Type: no media type (the walker's "" ) */
-        out[0] = '\0';
-        return 1;
-    }
-    Py_ssize_t end = 0, start = 0;
-    for (; end < len && s[end] != ';'; end++)
-        if ((unsigned char)s[end] < 0x20 || (unsigned char)s[end] > 0x7e) return 0;
-    for (Py_ssize_t i = end; i < len; i++) /* the parameters, too: email reads them */
-        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e) return 0;
-    while (start < end && s[start] == ' ') start++;
-    while (end > start && s[end - 1] == ' ') end--;
-    if ((size_t)(end - start) >= size) return 0;
-    int slashes = 0;
-    for (Py_ssize_t i = start; i < end; i++) {
-        char c = s[i];
-        slashes += c == '/';
-        out[i - start] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
-    }
-    out[end - start] = '\0';
-    if (slashes != 1) strcpy(out, "text/plain");
-    return 1;
-}
-
-static int json_declared(const char *mime) { /* structured.is_json_type */
-    const char *slash = strchr(mime, '/');
-    if (slash == NULL) return 0;
-    const char *sub = slash + 1;
-    size_t n = strlen(sub);
-    return strcmp(sub, "json") == 0 || (n >= 5 && strcmp(sub + n - 5, "+json") == 0);
-}
 
 /* ---- notes and places ---- */
 
@@ -573,7 +214,7 @@ static int unescaped_flags(Walk *walk, PyObject *decoded, const dl_positions *at
                            Known *known) {
     Py_ssize_t reach = walk->prover->reach, len = PyBytes_GET_SIZE(decoded);
     known->traced = 0;
-    if (at->count * 2 * reach > len / 2) return needles(walk, decoded, &known->flags);
+    if (at->count * 2 * reach > len / 2) return dl_needles(walk, decoded, &known->flags);
     int traced = (data_flags & DL_CTRL) != 0;
     uint32_t seen = data_flags & (DL_NEEDLE | DL_LAT | DL_LON), traces = data_flags & ~(DL_PCT | DL_MIXED);
     const char *d = PyBytes_AS_STRING(decoded);
@@ -585,7 +226,7 @@ static int unescaped_flags(Walk *walk, PyObject *decoded, const dl_positions *at
         if (hi > len) hi = len;
         PyObject *window = PyBytes_FromStringAndSize(d + lo, hi - lo);
         uint32_t found;
-        int failed = window == NULL || needles(walk, window, &found) < 0;
+        int failed = window == NULL || dl_needles(walk, window, &found) < 0;
         if (!failed && traced) {
             dl_positions here = {NULL, 0, 0};
             int64_t flags = dl_traces((const uint8_t *)d + lo, hi - lo, &here);
@@ -637,11 +278,6 @@ static int many_runs(const Limits *limits, Py_ssize_t len, uint32_t flags) {
                          : (limits->max_base64_runs < limits->max_base64_looked ? limits->max_base64_runs
                                                                                 : limits->max_base64_looked);
     return len >= 17 * (Py_ssize_t)most - 1 && (flags & DL_RUN);
-}
-
-static int is_alphabet(uint8_t c) { /* prefilter._RUN's */
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/' ||
-           c == '_' || c == '-';
 }
 
 /* Walker._fields of a form that is plain (Walker._plain: a needle in it, no decoder's trace, no hint), with
@@ -703,7 +339,7 @@ static int form_step(Walk *walk, PyObject *where, PyObject *data, int depth, uin
         }
     }
     starts[count] = at + 1;
-    spots = spots_of(walk, joined);
+    spots = dl_spots_of(walk, joined);
     if (spots == NULL) {
         result = FAILED;
         goto done;
@@ -722,7 +358,7 @@ static int form_step(Walk *walk, PyObject *where, PyObject *data, int depth, uin
         if (!loud_field[f] && value_len < GATED) continue;
         PyObject *value_data = PyBytes_FromStringAndSize((const char *)d + value, value_len);
         uint32_t found = 0;
-        if (value_data == NULL || needles(walk, value_data, &found) < 0) {
+        if (value_data == NULL || dl_needles(walk, value_data, &found) < 0) {
             Py_XDECREF(value_data);
             result = FAILED;
             break;
@@ -827,7 +463,7 @@ static int visit_value(Walk *walk, PyObject *where, PyObject *data, int depth, c
         result = traces < 0 ? FAILED : PROVEN;
         flags = known->flags | (uint32_t)(traces < 0 ? 0 : traces);
     } else {
-        result = probe(walk, data, &flags, &escapes) < 0 ? FAILED : PROVEN;
+        result = dl_probe(walk, data, &flags, &escapes) < 0 ? FAILED : PROVEN;
     }
     if (result == PROVEN && !quiet_segment(flags)) result = segment(walk, where, data); /* the matcher's */
     int decodable = depth < limits->max_depth && (len >= MIN_DECODABLE || (len > 2 && binary(d, len)));
@@ -934,7 +570,7 @@ static int prove_request(Walk *walk, PyObject *request) {
         goto done;
     }
     uint32_t flags;
-    if (probe(walk, small, &flags, NULL) < 0) goto done;
+    if (dl_probe(walk, small, &flags, NULL) < 0) goto done;
     Py_ssize_t path_len;
     const char *path_s = PyUnicode_AsUTF8AndSize(path, &path_len);
     if (path_s == NULL) goto done;
@@ -971,7 +607,7 @@ static int prove_request(Walk *walk, PyObject *request) {
             goto done;
         }
         uint32_t raw_flags;
-        if (needles(walk, content, &raw_flags) < 0) goto done;
+        if (dl_needles(walk, content, &raw_flags) < 0) goto done;
         if (!quiet_segment(raw_flags)) { /* the encoded body is a segment of the walk's too */
             result = segment(walk, names.body, content);
             if (result != PROVEN) goto done;
@@ -996,7 +632,7 @@ static int prove_request(Walk *walk, PyObject *request) {
     if (len < MIN_DECODABLE && !(len > 2 && binary(d, len))) {
         /* too short to decode: one segment, quiet when the gate sees no needle in it */
         uint32_t found;
-        if (needles(walk, data, &found) < 0) goto done;
+        if (dl_needles(walk, data, &found) < 0) goto done;
         result = quiet_segment(found) ? PROVEN : segment(walk, where, data);
         goto done;
     }
@@ -1047,7 +683,7 @@ static int Prover_init(Prover *self, PyObject *args, PyObject *kwds) {
                                      &b64decode, &error))
         return -1;
     Py_XSETREF(self->spots_db, Py_NewRef(spots_db));
-    Py_XSETREF(self->spot_handler, PyCFunction_New(&on_spot_def, NULL));
+    Py_XSETREF(self->spot_handler, dl_spot_handler());
     PyObject *seq = PySequence_Fast(bits, "bits: a sequence of flags");
     if (seq == NULL) return -1;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
@@ -1087,7 +723,7 @@ static int Prover_init(Prover *self, PyObject *args, PyObject *kwds) {
     Py_XSETREF(self->note, Py_NewRef(note));
     Py_XSETREF(self->b64decode, Py_NewRef(b64decode));
     Py_XSETREF(self->binascii_error, Py_NewRef(error));
-    Py_XSETREF(self->handler, PyCFunction_New(&on_match_def, NULL));
+    Py_XSETREF(self->handler, dl_match_handler());
     Py_XSETREF(self->scan, PyUnicode_InternFromString("scan"));
     Py_XSETREF(self->kwnames, Py_BuildValue("(sss)", "match_event_handler", "context", "scratch"));
     Py_XSETREF(self->validate, Py_BuildValue("(s)", "validate"));
@@ -1141,5 +777,5 @@ int dl_prove_ready(void) {
     if (!names.host || !names.path || !names.headers || !names.content || !names.content_encoded || !names.base64 ||
         !names.urldecode || !names.newline || !names.body || !names.body_gzip)
         return -1;
-    return PyType_Ready(&FoundType) < 0 ? -1 : PyType_Ready(&SpotsType);
+    return dl_gate_ready();
 }
