@@ -30,8 +30,6 @@ from devicelab.model.traffic import Flow
 from tests.analysis import helpers as h
 from tests.analysis.helpers import make_flow
 
-pytestmark = pytest.mark.skipif(not quiet_path.AVAILABLE, reason="never: the C module is built by bootstrap")
-
 _FAST = Analyzer(h.identity())
 _WALKER = Analyzer(h.identity(), fast=False)
 
