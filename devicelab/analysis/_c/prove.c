@@ -1,6 +1,6 @@
 /* The Prover: a request's walk followed in C, as decoders.Walker would walk it.
  *
- * `Prover.prove(request, scratch)` follows Walker.quiet and, where the body is loud, the walk of its body
+ * `Prover.prove(request, scratch, spots_scratch)` follows Walker.quiet and, where the body is loud, the walk of its body
  * (Walker.visit and _children), for the values it can follow here: plain text, JSON, forms, binary that is
  * not protobuf, a body that is one Base64 run, %XX escapes, a gzip Content-Encoding. It returns the notes the
  * walk would leave and the segments it would yield with a needle or a position in them (the matcher and the
@@ -14,8 +14,9 @@
 #include "facts.h"
 #include "prove.h"
 
-#include <string.h>
 #include <libdeflate.h>
+#include <string.h>
+
 /* The names and places every request needs, made once (dl_prove_ready). */
 static struct {
     PyObject *host, *path, *headers, *content, *content_encoded; /* Request's fields */
