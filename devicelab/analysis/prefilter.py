@@ -175,19 +175,13 @@ class Gate:
             self._needle_spots = _compile(self._needle_expressions[:self._forms], caseless)
         return self._needle_spots
 
-    def spots_scratch(self) -> Any:
-        """This thread's scratch for `spots_database`."""
-        scratch: Any = getattr(self._local, "spots", None)
-        if scratch is None:
-            scratch = self._local.spots = hyperscan.Scratch(self.spots_database())
-        return scratch
-
-    def needle_scratch(self) -> Any:
-        """This thread's scratch for `needle_database`."""
-        scratch: Any = getattr(self._local, "needles", None)
-        if scratch is None:
-            scratch = self._local.needles = hyperscan.Scratch(self.needle_database()[0])
-        return scratch
+    def quiet_scratches(self) -> tuple[Any, Any]:
+        """This thread's scratches for `needle_database` and `spots_database` (made on its first ask)."""
+        scratches: tuple[Any, Any] | None = getattr(self._local, "quiet", None)
+        if scratches is None:
+            scratches = self._local.quiet = (hyperscan.Scratch(self.needle_database()[0]),
+                                             hyperscan.Scratch(self.spots_database()))
+        return scratches
 
     def _any(self, db: Any, data: bytes) -> bool:
         found = [False]

@@ -42,7 +42,7 @@ class QuietPath:
                                         binascii.Error)
 
     def prove(self, request: Request) -> Proven | None:
-        proven: Proven | None = self._prover.prove(request, self._gate.needle_scratch(), self._gate.spots_scratch())
+        proven: Proven | None = self._prover.prove(request, *self._gate.quiet_scratches())
         return proven
 
 
